@@ -1,0 +1,46 @@
+"""What every command needs: the database, the organisation, the cipher and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.orgconfig import Organisation
+from store.crypto import PersonalDataCipher
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    sessions: async_sessionmaker[AsyncSession]
+    org: Organisation
+    cipher: PersonalDataCipher
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Amsterdam"))
+    clock: Callable[[], datetime] = system_clock
+
+    def now(self) -> datetime:
+        """The current moment, timezone-aware UTC."""
+        return self.clock().astimezone(UTC)
+
+    def today(self) -> date:
+        """Today's calendar date in the bot's timezone."""
+        return self.now().astimezone(self.timezone).date()
+
+    def local(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:  # SQLite returns naive datetimes; they are stored as UTC
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(self.timezone)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One short unit of work: commit on success, roll back on any error."""
+        async with self.sessions() as session, session.begin():
+            yield session

@@ -1,0 +1,96 @@
+"""Neutral replies: what to say, to whom, with which actions. Adapters render and deliver them.
+
+Nothing here knows Slack, Telegram or the console. A `Message` names a template under
+`messages/templates/` and the values it needs; an `Outgoing` says where it goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+DestinationKind = Literal["regieteam", "partner", "member"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button or follow-up command. `name` is the handler, `value` its argument, `label` a
+    key in the labels template."""
+
+    name: str
+    value: str
+    label: str
+    style: Literal["primary", "danger"] | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    template: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    actions: tuple[Action, ...] = ()
+    personal: bool = False  # holds household personal data: deliver privately to the entitled only
+
+
+@dataclass(frozen=True)
+class Destination:
+    kind: DestinationKind
+    id: str
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message for a channel or a member.
+
+    `thread_case` puts it in the case's thread of that channel; `update_key` names a message
+    that is edited in place when it was posted before (a tally, an agenda)."""
+
+    to: Destination
+    message: Message
+    thread_case: int | None = None
+    update_key: str | None = None
+
+
+@dataclass
+class Result:
+    """What a command answers the acting member, and what it sends elsewhere."""
+
+    replies: list[Message] = field(default_factory=list)
+    outgoing: list[Outgoing] = field(default_factory=list)
+    value: Any = None  # the object the command produced (reference, ids), for adapters and tests
+
+    def reply(self, template: str, **data: Any) -> Result:
+        self.replies.append(Message(template, data))
+        return self
+
+    def send(self, to: Destination, message: Message, **options: Any) -> Result:
+        self.outgoing.append(Outgoing(to, message, **options))
+        return self
+
+
+def to_regieteam(regieteam_id: str) -> Destination:
+    return Destination("regieteam", regieteam_id)
+
+
+def to_partner(partner_id: str) -> Destination:
+    return Destination("partner", partner_id)
+
+
+def to_member(member_id: str) -> Destination:
+    return Destination("member", member_id)
+
+
+class CommandRefused(Exception):
+    """The command cannot be carried out; `message` tells the member why and what to do."""
+
+    def __init__(self, template: str, **data: Any) -> None:
+        super().__init__(template)
+        self.message = Message(template, data)
+
+
+class FormInvalid(Exception):
+    """One or more form fields are wrong; one message per field."""
+
+    def __init__(self, errors: dict[str, Message]) -> None:
+        super().__init__(", ".join(errors))
+        self.errors = errors

@@ -1,0 +1,403 @@
+"""Database models. Times are stored in UTC; dates are calendar dates in Europe/Amsterdam.
+
+Personal data of the household lives only in `case_personal_data`, encrypted; every other
+table can be shown, counted and exported without exposing a household.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+UtcDateTime = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UtcDateTime}
+
+
+# --- organisation (mirrored from the organisation file) ------------------------------------
+
+
+class RegieteamRow(Base):
+    __tablename__ = "regieteams"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+
+class PartnerRow(Base):
+    __tablename__ = "partners"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(32))
+
+
+class MemberRow(Base):
+    __tablename__ = "members"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
+    roles: Mapped[list[Any]] = mapped_column(default=list)
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+# Phases of a case, in order. `besloten`: decision recorded, no casemanager yet.
+PHASES = ("nieuw", "op_agenda", "besloten", "in_uitvoering", "gesloten")
+
+
+class CaseSequence(Base):
+    """The last reference number handed out per year (row-locked while filing)."""
+
+    __tablename__ = "case_sequences"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Case(Base):
+    """A melding and everything the Regieteam decides and does about it."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("year", "seq"),
+        Index("ix_cases_regieteam_phase", "regieteam_id", "phase"),
+        Index("ix_cases_phase_termijn", "phase", "termijn"),
+        Index("ix_cases_filed_at", "filed_at"),
+        Index("ix_cases_closed_at", "closed_at"),
+        Index("ix_cases_corporation_phase", "corporation_id", "phase"),
+        Index("ix_cases_casemanager_phase", "casemanager_id", "phase"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    submission_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+
+    regieteam_id: Mapped[str] = mapped_column(ForeignKey("regieteams.id"))
+    corporation_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
+    filed_by: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    filed_at: Mapped[datetime]
+    phase: Mapped[str] = mapped_column(String(16), default="nieuw")
+
+    # casusformulier (no personal data here)
+    reason: Mapped[str] = mapped_column(String(32))
+    reason_other: Mapped[str | None] = mapped_column(String(200))
+    minor_children: Mapped[int] = mapped_column(Integer, default=0)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    arrears_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    arrears_months: Mapped[int] = mapped_column(Integer, default=0)
+    dagvaarding_date: Mapped[date | None] = mapped_column(Date)
+    zitting_date: Mapped[date | None] = mapped_column(Date)
+    vonnis_date: Mapped[date | None] = mapped_column(Date)
+    ontruiming_date: Mapped[date | None] = mapped_column(Date)
+    urgency_date: Mapped[date | None] = mapped_column(Date)  # nearest of zitting/ontruiming
+    voortraject: Mapped[str] = mapped_column(Text)
+    insufficient_because: Mapped[str] = mapped_column(Text)
+    tenant_informed: Mapped[bool] = mapped_column(Boolean)
+    wijk: Mapped[str] = mapped_column(String(80))
+    contact_person: Mapped[str] = mapped_column(String(120))
+
+    # the plan
+    scenario: Mapped[int | None] = mapped_column(Integer)
+    casemanager_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
+    termijn: Mapped[date | None] = mapped_column(Date)
+    terugkoppeling_weeks: Mapped[int | None] = mapped_column(Integer)
+    next_terugkoppeling: Mapped[date | None] = mapped_column(Date)
+    decided_at: Mapped[datetime | None]
+
+    # closure
+    closed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    shelter: Mapped[str | None] = mapped_column(String(200))
+
+    categories: Mapped[list[CaseCategory]] = relationship(
+        back_populates="case", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def category_names(self) -> list[str]:
+        return [row.category for row in self.categories]
+
+
+class CaseCategory(Base):
+    __tablename__ = "case_categories"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(60), primary_key=True, index=True)
+    case: Mapped[Case] = relationship(back_populates="categories", lazy="raise")
+
+
+class CasePersonalData(Base):
+    """Tenant name, address and postcode: encrypted with the bot's key (Fernet)."""
+
+    __tablename__ = "case_personal_data"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    tenant_name: Mapped[bytes] = mapped_column(LargeBinary)
+    address: Mapped[bytes] = mapped_column(LargeBinary)
+    postcode: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# --- meetings and agenda ---------------------------------------------------------------------
+
+
+class Meeting(Base):
+    __tablename__ = "meetings"
+    __table_args__ = (UniqueConstraint("regieteam_id", "meeting_date"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    regieteam_id: Mapped[str] = mapped_column(ForeignKey("regieteams.id"))
+    meeting_date: Mapped[date] = mapped_column(Date)
+    starts_at: Mapped[datetime]
+    cutoff_at: Mapped[datetime]
+    agenda_posted_at: Mapped[datetime | None]
+    agenda_posted_by: Mapped[str | None] = mapped_column(String(32))
+    besluitenlijst_at: Mapped[datetime | None]
+    besluitenlijst: Mapped[dict[str, Any] | None]
+    items: Mapped[list[AgendaItem]] = relationship(
+        back_populates="meeting", lazy="raise", order_by="AgendaItem.position"
+    )
+
+
+AGENDA_SECTIONS = ("nieuw", "terugkoppeling", "termijn", "doorgeschoven")
+
+
+class AgendaItem(Base):
+    """One case discussed in one meeting; votes and the decision hang off it."""
+
+    __tablename__ = "agenda_items"
+    __table_args__ = (UniqueConstraint("meeting_id", "case_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    section: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    addendum: Mapped[bool] = mapped_column(Boolean, default=False)
+    added_at: Mapped[datetime]
+    added_by: Mapped[str | None] = mapped_column(String(32))
+    vote_closed_at: Mapped[datetime | None]
+    meeting: Mapped[Meeting] = relationship(back_populates="items", lazy="raise")
+
+
+class ThreadRef(Base):
+    """Where a case's thread or a tally message lives on a platform (for in-place updates)."""
+
+    __tablename__ = "thread_refs"
+    __table_args__ = (UniqueConstraint("platform", "purpose", "object_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(24))  # agenda, case_thread, tally, reminder
+    object_id: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(64))
+    message_ref: Mapped[str] = mapped_column(String(64))
+    thread_ref: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- votes and decisions ---------------------------------------------------------------------
+
+QUESTIONS = ("q1", "q2", "q3")
+
+
+class Vote(Base):
+    """A member's current vote on one question in one case discussion."""
+
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("agenda_item_id", "member_id", "question"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agenda_item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    question: Mapped[str] = mapped_column(String(4))
+    choice: Mapped[str | None] = mapped_column(String(16))  # q1: ja/nee/twijfel, q3: ja/nee
+    steps: Mapped[list[Any] | None]  # q2
+    steps_text: Mapped[str | None] = mapped_column(Text)
+    cast_at: Mapped[datetime]
+
+
+class Decision(Base):
+    """The Regieteam's decision on the three questions, recorded by the chair.
+
+    At most one current (not superseded) decision per case discussion; reopening marks the
+    current one superseded with a reason and keeps it.
+    """
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        Index(
+            "uq_decisions_current", "agenda_item_id", unique=True,
+            sqlite_where=text("superseded_at IS NULL"),
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
+        Index("ix_decisions_recorded_at", "recorded_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    agenda_item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id"))
+    q1: Mapped[str] = mapped_column(String(16))
+    q2_steps: Mapped[list[Any]]
+    q2_text: Mapped[str | None] = mapped_column(Text)
+    q3: Mapped[str] = mapped_column(String(16))
+    tally: Mapped[dict[str, Any]]
+    voters: Mapped[list[Any]]
+    deviation_reason: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    recorded_at: Mapped[datetime]
+    superseded_at: Mapped[datetime | None]
+    superseded_by: Mapped[str | None] = mapped_column(String(32))
+    reopen_reason: Mapped[str | None] = mapped_column(Text)
+
+
+# --- plan ------------------------------------------------------------------------------------
+
+
+class Assignment(Base):
+    """A casemanager appointed to a case (history kept; the current one has no ended_at)."""
+
+    __tablename__ = "assignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    scenario: Mapped[int] = mapped_column(Integer)
+    termijn: Mapped[date] = mapped_column(Date)
+    terugkoppeling_weeks: Mapped[int] = mapped_column(Integer)
+    appointed_by: Mapped[str] = mapped_column(String(32))
+    appointed_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class PlanCondition(Base):
+    """A condition or step of the plan and its state (open, voldaan, niet_voldaan, nvt)."""
+
+    __tablename__ = "plan_conditions"
+    __table_args__ = (UniqueConstraint("case_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    key: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(32))
+
+
+class Feedback(Base):
+    """A terugkoppeling on a case."""
+
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    given_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text)
+    termijn_holds: Mapped[bool] = mapped_column(Boolean, default=True)
+    conditions: Mapped[dict[str, Any]]
+    submission_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+
+
+# --- reminders, nazorg -----------------------------------------------------------------------
+
+
+class Reminder(Base):
+    """A reminder or notification that must reach a partner channel or a member."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        Index("ix_reminders_due", "sent_at", "cancelled_at", "due_at"),
+        Index("ix_reminders_case", "case_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    target_partner_id: Mapped[str | None] = mapped_column(String(32))
+    target_member_id: Mapped[str | None] = mapped_column(String(32))
+    due_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    next_attempt_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32))
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(32))
+    postponed_to: Mapped[datetime | None]
+    postpone_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class NazorgCheck(Base):
+    """After closure with the tenant staying: still housed and paying after 3, 6, 12 months?"""
+
+    __tablename__ = "nazorg_checks"
+    __table_args__ = (UniqueConstraint("case_id", "months"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    months: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date, index=True)
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(32))
+    still_housed: Mapped[bool | None] = mapped_column(Boolean)
+    paying: Mapped[bool | None] = mapped_column(Boolean)
+
+
+# --- history and plumbing --------------------------------------------------------------------
+
+
+class Event(Base):
+    """One step in a case's history, with actor and time. `data` never holds personal data."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_case_at", "case_id", "at"), Index("ix_events_kind_at", "kind", "at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[datetime]
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ProcessedRequest(Base):
+    """Platform deliveries already handled (Slack event_id, Telegram update_id, …)."""
+
+    __tablename__ = "processed_requests"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    at: Mapped[datetime]
+
+
+class FormDraft(Base):
+    """A form in progress (e.g. a Telegram conversation); the answers are encrypted."""
+
+    __tablename__ = "form_drafts"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime]
