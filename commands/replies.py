@@ -51,12 +51,23 @@ class Outgoing:
     update_key: str | None = None
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file for the acting member (a chart, a CSV export). Never personal data."""
+
+    filename: str
+    content: bytes
+    mime: str
+    title: str
+
+
 @dataclass
 class Result:
     """What a command answers the acting member, and what it sends elsewhere."""
 
     replies: list[Message] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
+    files: list[Attachment] = field(default_factory=list)
     value: Any = None  # the object the command produced (reference, ids), for adapters and tests
 
     def reply(self, template: str, **data: Any) -> Result:
