@@ -300,7 +300,8 @@ def _explain(error: Any) -> str:
     if kind == "extra_forbidden":
         return "dit veld is onbekend (tikfout?)"
     if kind == "literal_error":
-        return "waarde niet toegestaan; " + error["msg"].replace("Input should be", "kies uit").replace(" or ", " of ")
+        choices = str(error["msg"]).replace("Input should be", "kies uit").replace(" or ", " of ")
+        return "waarde niet toegestaan; " + choices
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
 
@@ -331,7 +332,9 @@ def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if key_node.value == str(part):
-                return value_node
+                found: yaml.Node = value_node
+                return found
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        return node.value[part]  # type: ignore[no-any-return]
+        child: yaml.Node = node.value[part]
+        return child
     return None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
+from itertools import pairwise
 from typing import Any, Literal
 
 from sqlalchemy import select, update
@@ -18,7 +19,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.orgconfig import Member, Organisation
-from commands import events
+from commands import events, reminders
+from commands.agenda import add_to_posted_agenda
+from commands.cases import case_summary, dialect_of
+from commands.cases import is_urgent as is_urgent
 from commands.context import Services
 from commands.permissions import require_role, whom_to_ask
 from commands.replies import CommandRefused, FormInvalid, Message, Result, to_regieteam
@@ -221,7 +225,7 @@ def cross_field_errors(org: Organisation, values: Mapping[str, Any], today: date
         if (day := values.get(name)) and day < today:
             errors[name] = Message("fout/datum_in_verleden", {"veld": name})
     known = [(name, values[name]) for name in DATE_FIELDS if values.get(name)]
-    for (first, first_day), (later, later_day) in zip(known, known[1:], strict=False):
+    for (first, first_day), (later, later_day) in pairwise(known):
         if later_day < first_day:
             errors.setdefault(later, Message("fout/datum_volgorde", {"veld": later, "eerder": first}))
     categories = values.get("huishouden") or ()
@@ -287,7 +291,11 @@ async def file_melding(
                 team=org.regieteam(existing.regieteam_id).name,
             )
         case = await _store_case(services, session, member, form, submission_key)
-    return announce_filed(services, case)
+        addendum = await add_to_posted_agenda(session, services, case)
+        await reminders.sync_case_reminders(session, services, case)
+    result = announce_filed(services, case)
+    result.outgoing.extend(addendum)
+    return result
 
 
 async def _by_submission(session: AsyncSession, key: str) -> Case | None:
@@ -297,8 +305,7 @@ async def _by_submission(session: AsyncSession, key: str) -> Case | None:
 async def next_reference(session: AsyncSession, year: int) -> tuple[int, str]:
     """The next number for `year`. The sequence row stays locked until the filing commits,
     so concurrent filings get distinct, gap-free numbers."""
-    dialect = session.bind.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
     await session.execute(
         insert(CaseSequence).values(year=year, last_value=0).on_conflict_do_nothing()
     )
@@ -342,33 +349,6 @@ async def _store_case(
     ))
     events.record(session, case, "filed", member.id, now, regieteam=form.regieteam_id)
     return case
-
-
-def is_urgent(services: Services, case: Case) -> bool:
-    """A hearing or eviction within the urgent window (default 14 days)."""
-    if case.urgency_date is None:
-        return False
-    window = timedelta(days=services.org.rules.urgent_within_days)
-    return case.urgency_date - services.today() <= window
-
-
-def case_summary(services: Services, case: Case) -> dict[str, Any]:
-    """What may be said about a case in a shared channel: no personal data."""
-    org = services.org
-    return {
-        "referentie": case.reference,
-        "corporatie": org.partner(case.corporation_id).name,
-        "team": org.regieteam(case.regieteam_id).name,
-        "wijk": case.wijk,
-        "huishouden": case.category_names,
-        "kinderen": case.minor_children,
-        "reden": case.reason,
-        "achterstand": case.arrears_cents,
-        "maanden": case.arrears_months,
-        "zitting": case.zitting_date,
-        "ontruiming": case.ontruiming_date,
-        "spoed": is_urgent(services, case),
-    }
 
 
 def announce_filed(services: Services, case: Case) -> Result:

@@ -137,7 +137,7 @@ class Renderer:
         )
         self.env.filters.update(
             datum=datum, datum_lang=datum_lang, tijd=tijd, bedrag=bedrag, getal=getal,
-            opsomming=opsomming, leesbaar=leesbaar,
+            opsomming=opsomming, leesbaar=leesbaar, keuze=self.choice,
         )
         self.env.globals["strong"] = lambda text: Raw(STRONG[fmt].format(escape(str(text))))
         self.env.globals["fmt"] = fmt

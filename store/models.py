@@ -7,7 +7,7 @@ table can be shown, counted and exported without exposing a household.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -40,7 +40,9 @@ UtcDateTime = DateTime(timezone=True)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UtcDateTime}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON, list[Any]: JSON, datetime: UtcDateTime
+    }
 
 
 # --- organisation (mirrored from the organisation file) ------------------------------------
@@ -377,7 +379,10 @@ class Event(Base):
     """One step in a case's history, with actor and time. `data` never holds personal data."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_case_at", "case_id", "at"), Index("ix_events_kind_at", "kind", "at"))
+    __table_args__ = (
+        Index("ix_events_case_at", "case_id", "at"),
+        Index("ix_events_kind_at", "kind", "at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     kind: Mapped[str] = mapped_column(String(40))

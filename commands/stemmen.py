@@ -1,0 +1,172 @@
+"""Voting on the three questions, per case, in its thread.
+
+Q1 Kan de huisuitzetting voorkomen worden? (ja / nee / twijfel)
+Q2 Welke stappen zijn hiervoor nodig? (a checklist plus free text)
+Q3 Is aanmelding bij Meldpunt Bijzondere Zorg nodig? (ja / nee)
+
+One vote per member per question counts; a member can change it until the chair closes
+the vote. The running tally, with who voted what, is shown in the case's thread.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.orgconfig import Member
+from commands import events, reminders
+from commands.actions import action
+from commands.agenda import has_decision
+from commands.cases import case_by_reference, member_name, open_discussion
+from commands.context import Services
+from commands.permissions import may_vote, whom_to_ask
+from commands.replies import CommandRefused, Message, Result, to_regieteam
+from commands.validation import FieldProblem, check_free_text
+from store.models import AgendaItem, Case, Vote
+
+CHOICES = {"q1": ("ja", "nee", "twijfel"), "q3": ("ja", "nee")}
+STEPS = ("schuldhulpverlening", "budgetbeheer_bewindvoering", "betalingsregeling", "huisbezoek",
+         "buurtteam", "jeugdbescherming", "crisisplek_opvang", "anders")
+
+
+@dataclass
+class Tally:
+    """Votes per question: counts, who voted what, and the majority (None on a tie)."""
+
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+    names: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    q2_voters: int = 0
+    q2_texts: list[str] = field(default_factory=list)
+    voters: set[str] = field(default_factory=set)
+
+    def majority(self, question: str) -> str | None:
+        ranked = self.counts.get(question, Counter()).most_common(2)
+        if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
+            return None
+        return ranked[0][0]
+
+    def majority_steps(self) -> list[str]:
+        """Steps chosen by at least half of those who answered Q2."""
+        counts = self.counts.get("q2", Counter())
+        return [s for s in STEPS if self.q2_voters and counts[s] * 2 >= self.q2_voters]
+
+    def as_data(self) -> dict[str, Any]:
+        return {"counts": {q: dict(c) for q, c in self.counts.items()}, "q2_voters": self.q2_voters,
+                "voters": sorted(self.voters)}
+
+
+async def tally_for(session: AsyncSession, services: Services, item: AgendaItem) -> Tally:
+    tally = Tally()
+    votes = (await session.scalars(select(Vote).where(Vote.agenda_item_id == item.id)
+                                   .order_by(Vote.cast_at))).all()
+    for vote in votes:
+        tally.voters.add(vote.member_id)
+        name = member_name(services, vote.member_id)
+        picks = (vote.steps or []) if vote.question == "q2" else [vote.choice or ""]
+        if vote.question == "q2":
+            tally.q2_voters += 1
+            if vote.steps_text:
+                tally.q2_texts.append(vote.steps_text)
+        for pick in picks:
+            tally.counts.setdefault(vote.question, Counter())[pick] += 1
+            tally.names.setdefault(vote.question, {}).setdefault(pick, []).append(name)
+    return tally
+
+
+def tally_message(services: Services, case: Case, tally: Tally, closed: bool) -> Message:
+    return Message("stemmen/telling", {
+        "referentie": case.reference, "counts": tally.counts, "namen": tally.names,
+        "q2_stemmers": tally.q2_voters, "stappen": STEPS, "aantal": len(tally.voters),
+        "quorum": services.org.quorum(case.regieteam_id), "gesloten": closed,
+    })
+
+
+def tally_outgoing(result: Result, services: Services, case: Case, item: AgendaItem,
+                   tally: Tally, closed: bool) -> None:
+    result.send(to_regieteam(case.regieteam_id), tally_message(services, case, tally, closed),
+                thread_case=case.id, update_key=f"tally:{item.id}")
+
+
+async def open_item_for_vote(session: AsyncSession, services: Services, case: Case) -> AgendaItem:
+    item = await open_discussion(session, case)
+    if item is None or case.phase == "nieuw":
+        raise CommandRefused("fout/niet_op_agenda", referentie=case.reference)
+    if case.phase == "gesloten" or await has_decision(session, item):
+        raise CommandRefused("fout/stemming_gesloten", referentie=case.reference)
+    return item
+
+
+def _checked_vote(services: Services, question: str, choice: str | None, steps: list[str] | None,
+                  steps_text: str | None) -> tuple[str | None, list[str] | None, str | None]:
+    if question in CHOICES:
+        if choice not in CHOICES[question]:
+            raise CommandRefused("fout/stem_keuze", vraag=question, keuzes=list(CHOICES[question]))
+        return choice, None, None
+    if question != "q2":
+        raise CommandRefused("fout/stem_vraag")
+    chosen = list(dict.fromkeys(steps or []))
+    if not chosen or any(step not in STEPS for step in chosen):
+        raise CommandRefused("fout/stem_stappen", stappen=list(STEPS))
+    text = None
+    if steps_text:
+        try:
+            text = check_free_text(steps_text, services.today(), max_length=500)
+        except FieldProblem as problem:
+            raise CommandRefused(f"fout/{problem.template}", veld="stappen_tekst", **problem.data) from None
+    return None, chosen, text
+
+
+async def cast_vote(services: Services, member: Member, reference: str, question: str,
+                    choice: str | None = None, steps: list[str] | None = None,
+                    steps_text: str | None = None) -> Result:
+    """Record or change a member's vote on one question; answer with the new tally."""
+    choice, steps, steps_text = _checked_vote(services, question, choice, steps, steps_text)
+    async with services.transaction() as session:
+        case = await case_by_reference(session, reference)
+        if not may_vote(services.org, member, case.regieteam_id):
+            raise CommandRefused("fout/geen_stemrecht", team=services.org.regieteam(case.regieteam_id).name,
+                                 vraag=whom_to_ask(services.org))
+        item = await open_item_for_vote(session, services, case)
+        changed = await _store_vote(session, services, item, case, member, question, choice, steps,
+                                    steps_text)
+        events.record(session, case, "vote_changed" if changed else "vote_cast", member.id,
+                      services.now(), question=question, choice=choice, steps=steps)
+        await reminders.sync_case_reminders(session, services, case)
+        tally = await tally_for(session, services, item)
+    result = Result(value=item.id)
+    tally_outgoing(result, services, case, item, tally, closed=False)
+    return result.reply("stemmen/ontvangen", referentie=case.reference, vraag=question,
+                        stem=choice, stappen=steps or [], gewijzigd=changed)
+
+
+async def _store_vote(session: AsyncSession, services: Services, item: AgendaItem, case: Case,
+                      member: Member, question: str, choice: str | None, steps: list[str] | None,
+                      steps_text: str | None) -> bool:
+    """Insert or update the member's vote; True when an earlier vote was changed."""
+    query = select(Vote).where(Vote.agenda_item_id == item.id, Vote.member_id == member.id,
+                               Vote.question == question)
+    vote = await session.scalar(query)
+    if vote is None:
+        try:
+            async with session.begin_nested():
+                session.add(Vote(agenda_item_id=item.id, case_id=case.id, member_id=member.id,
+                                 question=question, choice=choice, steps=steps,
+                                 steps_text=steps_text, cast_at=services.now()))
+            return False
+        except IntegrityError:  # the same vote arrived twice at once (double click, retry)
+            vote = await session.scalar(query)
+            assert vote is not None
+    vote.choice, vote.steps, vote.steps_text, vote.cast_at = choice, steps, steps_text, services.now()
+    return True
+
+
+@action("stem")
+async def vote_button(services: Services, member: Member, value: str) -> Result:
+    """Button value: 'RT-2026-0001|q1|ja'."""
+    reference, question, choice = [*value.split("|"), "", "", ""][:3]
+    return await cast_vote(services, member, reference, question, choice=choice)
