@@ -10,7 +10,7 @@ cut-off and before the meeting starts are an addendum; later ones go to the next
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -83,8 +83,8 @@ async def meeting_for(session: AsyncSession, services: Services, regieteam_id: s
     insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
     await session.execute(insert(Meeting).values(
         regieteam_id=regieteam_id, meeting_date=meeting_date,
-        starts_at=meeting_start(services, regieteam_id, meeting_date),
-        cutoff_at=agenda_cutoff(services, regieteam_id, meeting_date),
+        starts_at=meeting_start(services, regieteam_id, meeting_date).astimezone(UTC),
+        cutoff_at=agenda_cutoff(services, regieteam_id, meeting_date).astimezone(UTC),
     ).on_conflict_do_nothing())
     meeting = await session.scalar(select(Meeting).where(
         Meeting.regieteam_id == regieteam_id, Meeting.meeting_date == meeting_date))

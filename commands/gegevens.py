@@ -19,13 +19,14 @@ async def show_personal_data(services: Services, member: Member, reference: str)
     chair and the coordinator. Adapters deliver the reply only in a private view."""
     async with services.transaction() as session:
         case = await case_by_reference(session, reference)
-        if not entitled_to_personal_data(services.org, member, case):
-            events.record(session, case, "personal_data_refused", member.id, services.now())
-            raise CommandRefused("fout/geen_recht_gegevens", referentie=case.reference,
-                                 vraag=whom_to_ask(services.org))
+        entitled = entitled_to_personal_data(services.org, member, case)
+        events.record(session, case, "personal_data_viewed" if entitled else "personal_data_refused",
+                      member.id, services.now())
         row = await session.scalar(select(CasePersonalData).where(CasePersonalData.case_id == case.id))
-        assert row is not None
-        events.record(session, case, "personal_data_viewed", member.id, services.now())
+    if not entitled:
+        raise CommandRefused("fout/geen_recht_gegevens", referentie=case.reference,
+                             vraag=whom_to_ask(services.org))
+    assert row is not None
     cipher = services.cipher
     message = Message("gegevens/toon", {
         "referentie": case.reference, "naam": cipher.decrypt(row.tenant_name),

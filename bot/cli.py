@@ -1,0 +1,133 @@
+"""The `regiebot` command: run the bot, the console, migrations, checks and demo data."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.orgconfig import Member, Organisation, OrganisationError, load_organisation
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger("regiebot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="regiebot", description="Regieteam-bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start de bot (console zonder Slack/Telegram-tokens)")
+    console = sub.add_parser("console", help="chat in de terminal")
+    console.add_argument("--as", dest="member", help="lid-id uit het organisatiebestand")
+    db = sub.add_parser("db", help="database")
+    db.add_argument("action", choices=["upgrade"])
+    config = sub.add_parser("config", help="organisatiebestand")
+    config.add_argument("action", choices=["check"])
+    config.add_argument("file", type=Path)
+    sub.add_parser("demo", help="vul een lege database met verzonnen voorbeeldcasussen")
+    reminders = sub.add_parser("reminders", help="herinneringen")
+    reminders.add_argument("action", choices=["list"])
+    reminders.add_argument("--due", action="store_true", help="alleen wat nu verstuurd moet worden")
+    sub.add_parser("secret-key", help="maak een nieuwe sleutel voor REGIEBOT_SECRET_KEY")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (OrganisationError, SettingsError) as exc:
+        print(f"regiebot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if args.command == "config":
+        org = load_organisation(args.file)
+        print(f"{args.file}: in orde ({len(org.regieteams)} Regieteams, {len(org.partners)} partners, "
+              f"{len(org.members)} deelnemers)")
+        return 0
+    if args.command == "secret-key":
+        from cryptography.fernet import Fernet
+
+        print(Fernet.generate_key().decode())
+        return 0
+    if args.command == "db":
+        from store.db import upgrade
+
+        upgrade(settings.database_url)
+        return 0
+    load_organisation(settings.config)  # fail early, with the line, before anything starts
+    if args.command == "console" or (args.command == "run" and not settings.platform_enabled):
+        return asyncio.run(_console(settings, getattr(args, "member", None)))
+    if args.command == "run":
+        from bot.platforms import run_platforms
+
+        asyncio.run(run_platforms(settings))
+        return 0
+    if args.command == "demo":
+        return asyncio.run(_demo(settings))
+    if args.command == "reminders":
+        return asyncio.run(_reminders(settings, args.due))
+    return 2
+
+
+async def _console(settings: Settings, member_id: str | None) -> int:
+    from bot.console.chat import run_console
+    from bot.runtime import build_services, close_services
+
+    services = await build_services(settings)
+    member = services.org.member(member_id) if member_id else _default_member(services.org)
+    if member is None:
+        print(f"regiebot: lid '{member_id}' staat niet in {settings.config}", file=sys.stderr)
+        return 2
+    try:
+        await run_console(services, member)
+    finally:
+        await close_services(services)
+    return 0
+
+
+def _default_member(org: Organisation) -> Member:
+    melders = org.with_role("melder")
+    return melders[0] if melders else org.members[0]
+
+
+async def _demo(settings: Settings) -> int:
+    from bot.demo import DemoRefused, fill_demo
+    from bot.runtime import build_services, close_services
+
+    services = await build_services(settings)
+    try:
+        refs = await fill_demo(services)
+    except DemoRefused as exc:
+        print(f"regiebot demo: niets gedaan, {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await close_services(services)
+    print(f"{len(refs)} voorbeeldcasussen gemaakt: {', '.join(refs)}")
+    return 0
+
+
+async def _reminders(settings: Settings, due_only: bool) -> int:
+    from bot.runtime import build_services, close_services
+    from bot.scheduler import list_reminders
+
+    services = await build_services(settings)
+    try:
+        for line in await list_reminders(services, due_only):
+            print(line)
+    finally:
+        await close_services(services)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

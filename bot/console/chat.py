@@ -1,0 +1,342 @@
+"""A chat in the terminal that speaks to the same commands as Slack and Telegram.
+
+It reads lines from standard input (a terminal or a pipe), so tests and demos can script
+it. Replies to the member are printed plainly; posts to channels are printed with the
+channel's name, and buttons are shown as commands one can type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.console.courier import ConsoleCourier, indent, show
+from bot.delivery import Deliveries
+from bot.orgconfig import Member
+from commands import agenda, besluit, casemanager, gegevens, melding, sluiten, stemmen, terugkoppeling
+from commands.actions import perform
+from commands.context import Services
+from commands.melding import FormField, check_field, check_form, field_error, melding_fields
+from commands.replies import CommandRefused, FormInvalid, Message, Result
+from commands.validation import FieldProblem
+from messages.render import renderer
+
+# Buttons that open a form on Slack and Telegram; in the console one types the command.
+FORM_BUTTONS = {"stappen_kiezen": "stem", "besluit_vastleggen": "besluit",
+                "terugkoppeling_geven": "terugkoppeling", "casemanager_aanwijzen": "casemanager",
+                "herinnering_uitstellen": "uitstellen"}
+Handler = Callable[[list[str]], Awaitable[Result | None]]
+
+
+class FormCancelled(Exception):
+    """The member typed /annuleer or the input ended."""
+
+
+class ConsoleChat:
+    def __init__(self, services: Services, member: Member, deliveries: Deliveries,
+                 inp: TextIO = sys.stdin, out: TextIO = sys.stdout, files_dir: Path = Path("var")) -> None:
+        self.services = services
+        self.member = member
+        self.deliveries = deliveries
+        self.inp = inp
+        self.out = out
+        self.files_dir = files_dir
+        self.text = renderer("plain")
+
+    # --- input and output ----------------------------------------------------------------
+
+    async def read_line(self) -> str | None:
+        if self.inp.isatty():
+            self.out.write(self.text.text("console/prompt", naam=self.member.id) + " ")
+            self.out.flush()
+        line = await asyncio.to_thread(self.inp.readline)
+        return None if line == "" else line.rstrip("\n")
+
+    def say(self, message: Message) -> None:
+        self.out.write(show(message) + "\n\n")
+        self.out.flush()
+
+    def say_text(self, template: str, **data: Any) -> None:
+        self.say(Message(template, data))
+
+    async def handle_result(self, result: Result | None) -> None:
+        if result is None:
+            return
+        for message in result.replies:
+            self.say(message)
+        for attachment in result.files:
+            self.files_dir.mkdir(parents=True, exist_ok=True)
+            path = self.files_dir / attachment.filename
+            path.write_bytes(attachment.content)
+            self.say_text("console/bestand", titel=attachment.title, pad=str(path))
+        await self.deliveries.deliver_all(result.outgoing)
+
+    # --- the loop ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.say_text("console/welkom", **self._who(self.member))
+        while (line := await self.read_line()) is not None:
+            line = line.strip()
+            if not line:
+                continue
+            if line in ("/stop", "/exit", "/quit"):
+                break
+            await self.handle_line(line)
+
+    async def handle_line(self, line: str) -> None:
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = line.split()
+        command, args = words[0].lower(), words[1:]
+        handler = self.handlers().get(command)
+        if handler is None:
+            self.say_text("fout/onbekend_commando")
+            return
+        try:
+            await self.handle_result(await handler(args))
+        except CommandRefused as refusal:
+            self.say(refusal.message)
+        except FormInvalid as invalid:
+            for message in invalid.errors.values():
+                self.say(message)
+        except FormCancelled:
+            self.say_text("melding/geannuleerd")
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "/help": self.cmd_help, "/start": self.cmd_help, "/regie": self.cmd_help,
+            "/melding": self.cmd_melding, "/agenda": self.cmd_agenda, "/stem": self.cmd_stem,
+            "/besluit": self.cmd_besluit, "/heropen": self.cmd_heropen,
+            "/besluitenlijst": self.cmd_besluitenlijst, "/casemanager": self.cmd_casemanager,
+            "/terugkoppeling": self.cmd_terugkoppeling, "/sluit": self.cmd_sluit,
+            "/gegevens": self.cmd_gegevens, "/knop": self.cmd_knop, "/als": self.cmd_als,
+            "/status": self.cmd_status, "/rapport": self.cmd_rapport,
+        }
+
+    def usage(self, command: str) -> Result:
+        return Result().reply("console/gebruik", opdracht=f"/{command}",
+                              gebruik=self.text.label(f"gebruik.{command}"))
+
+    def _who(self, member: Member) -> dict[str, Any]:
+        return {"naam": member.name, "rollen": list(member.roles),
+                "partner": self.services.org.partner(member.partner).name}
+
+    # --- commands ------------------------------------------------------------------------
+
+    async def cmd_help(self, _args: list[str]) -> Result:
+        return Result().reply("algemeen/help")
+
+    async def cmd_als(self, args: list[str]) -> Result:
+        found = self.services.org.member(args[0]) if args else None
+        if found is None:
+            return self.usage("als")
+        self.member = found
+        return Result().reply("console/als", **self._who(found))
+
+    async def cmd_agenda(self, args: list[str]) -> Result:
+        if args[:1] == ["plaats"]:
+            return await agenda.post_agenda(self.services, self.member, _at(args, 1))
+        if args[:1] == ["spoed"] and len(args) == 2:
+            return await agenda.add_urgent(self.services, self.member, args[1])
+        return await agenda.show_agenda(self.services, self.member, _at(args, 0))
+
+    async def cmd_stem(self, args: list[str]) -> Result:
+        if len(args) < 3:
+            return self.usage("stem")
+        reference, question = args[0], args[1].lower()
+        if question == "q2":
+            steps = [s.strip() for s in args[2].split(",") if s.strip()]
+            text = " ".join(args[3:]) or None
+            return await stemmen.cast_vote(self.services, self.member, reference, "q2", steps=steps,
+                                           steps_text=text)
+        return await stemmen.cast_vote(self.services, self.member, reference, question, args[2].lower())
+
+    async def cmd_besluit(self, args: list[str]) -> Result:
+        if not args:
+            return self.usage("besluit")
+        options = _options(args[1:])
+        steps = options.get("stappen")
+        return await besluit.record_decision(
+            self.services, self.member, args[0], q1=options.get("q1"), q3=options.get("q3"),
+            q2_steps=[s for s in steps.split(",") if s] if steps is not None else None,
+            q2_text=options.get("toelichting"), reason=options.get("reden"))
+
+    async def cmd_heropen(self, args: list[str]) -> Result:
+        if len(args) < 2:
+            return self.usage("heropen")
+        return await besluit.reopen_decision(self.services, self.member, args[0], " ".join(args[1:]))
+
+    async def cmd_besluitenlijst(self, args: list[str]) -> Result:
+        return await besluit.publish_besluitenlijst(self.services, self.member, _at(args, 0))
+
+    async def cmd_casemanager(self, args: list[str]) -> Result:
+        if len(args) < 3:
+            return self.usage("casemanager")
+        weeks = args[3] if len(args) > 3 else None
+        return await casemanager.appoint(self.services, self.member, args[0], args[1], args[2], weeks)
+
+    async def cmd_terugkoppeling(self, args: list[str]) -> Result:
+        if len(args) < 2:
+            return self.usage("terugkoppeling")
+        options = _options(args[2:])
+        holds = options.pop("termijn", "houdt") != "houdt_niet"
+        new_termijn = options.pop("nieuwe_termijn", None)
+        return await terugkoppeling.give_feedback(self.services, self.member, args[0], args[1], options,
+                                                  termijn_holds=holds, new_termijn=new_termijn)
+
+    async def cmd_sluit(self, args: list[str]) -> Result:
+        if len(args) < 3:
+            return self.usage("sluit")
+        options = _options(args[3:])
+        return await sluiten.close_case(self.services, self.member, args[0], args[1], args[2],
+                                        shelter=options.get("opvang"))
+
+    async def cmd_gegevens(self, args: list[str]) -> Result:
+        if len(args) != 1:
+            return self.usage("gegevens")
+        return await gegevens.show_personal_data(self.services, self.member, args[0])
+
+    async def cmd_knop(self, args: list[str]) -> Result | None:
+        if len(args) < 1:
+            return self.usage("knop")
+        name, value = args[0], " ".join(args[1:])
+        if name in FORM_BUTTONS:
+            return self.usage(FORM_BUTTONS[name])
+        if name == "agenda_plaatsen":
+            return await agenda.post_agenda(self.services, self.member, value or None)
+        return await perform(self.services, self.member, name, value)
+
+    async def cmd_status(self, args: list[str]) -> Result:
+        from commands import status
+
+        if args and args[0].upper().startswith("RT-"):
+            return await status.case_timeline(self.services, self.member, args[0])
+        return await status.status_overview(self.services, self.member, full=args[:1] == ["volledig"])
+
+    async def cmd_rapport(self, args: list[str]) -> Result:
+        from commands import rapport
+
+        return await rapport.rapport(self.services, self.member, _at(args, 0), _at(args, 1))
+
+    # --- the casusformulier ----------------------------------------------------------------
+
+    async def cmd_melding(self, _args: list[str]) -> Result:
+        melding.require_melder(self.services.org, self.member)
+        self.say_text("melding/start")
+        answers: dict[str, Any] = {}
+        fields = melding_fields(self.services.org, self.member)
+        await self.ask_fields(fields, answers, [f.name for f in fields])
+        while True:
+            try:
+                check_form(self.services.org, self.member, answers, self.services.today())
+            except FormInvalid as invalid:
+                for message in invalid.errors.values():
+                    self.say(message)
+                await self.ask_fields(fields, answers, list(invalid.errors))
+                continue
+            self.say(self.summary(fields, answers))
+            self.say_text("console/indienen")
+            reply = (await self.read_line() or "/annuleer").strip().lower()
+            if reply == "/annuleer":
+                raise FormCancelled
+            if reply in ("ja", "j", "indienen"):
+                return await melding.file_melding(self.services, self.member, answers)
+            await self.ask_fields(fields, answers, [f.name for f in fields if f.name == reply])
+
+    async def ask_fields(self, fields: list[FormField], answers: dict[str, Any], names: list[str]) -> None:
+        """Ask the named fields in form order; /terug goes one question back."""
+        todo = [f for f in fields if f.name in names]
+        index = 0
+        while index < len(todo):
+            form_field = todo[index]
+            if not form_field.applies(answers):
+                answers.pop(form_field.name, None)
+                index += 1
+                continue
+            self.say(self.question(form_field))
+            line = await self.read_line()
+            if line is None or line.strip() == "/annuleer":
+                raise FormCancelled
+            if line.strip() == "/terug":
+                index = max(0, index - 1)
+                continue
+            index += 1 if self.take_answer(form_field, line, answers) else 0
+
+    def question(self, form_field: FormField) -> Message:
+        choices = {c: self.choice_text(form_field, c) for c in form_field.choices}
+        return Message("melding/vraag", {"veld": form_field.name, "verplicht": form_field.required,
+                                         "keuzes": choices})
+
+    def take_answer(self, form_field: FormField, line: str, answers: dict[str, Any]) -> bool:
+        raw = self.interpret(form_field, line.strip())
+        try:
+            check_field(form_field, raw, self.services.today())
+        except FieldProblem as problem:
+            self.say(field_error(form_field, problem))
+            return False
+        answers[form_field.name] = raw
+        return True
+
+    def interpret(self, form_field: FormField, text: str) -> Any:
+        """Choices may be typed as their number, their key or their text."""
+        if form_field.kind == "multichoice":
+            return [self.pick(form_field, part.strip()) for part in text.split(",") if part.strip()]
+        if form_field.kind == "choice":
+            return self.pick(form_field, text)
+        return text
+
+    def pick(self, form_field: FormField, text: str) -> str:
+        if text.isdigit() and 1 <= int(text) <= len(form_field.choices):
+            return form_field.choices[int(text) - 1]
+        for choice in form_field.choices:
+            if text.casefold() in (choice.casefold(), self.choice_text(form_field, choice).casefold()):
+                return choice
+        return text
+
+    def choice_text(self, form_field: FormField, key: str) -> str:
+        org = self.services.org
+        if form_field.name == "corporatie":
+            return org.partner(key).name
+        if form_field.name == "regieteam":
+            return org.regieteam(key).name
+        if form_field.name == "wijk":
+            return key if key != melding.UNKNOWN_WIJK else self.text.choice(key)
+        return self.text.choice(key)
+
+    def summary(self, fields: list[FormField], answers: dict[str, Any]) -> Message:
+        lines = []
+        for form_field in fields:
+            if not form_field.applies(answers) or not answers.get(form_field.name):
+                continue
+            value = answers[form_field.name]
+            if form_field.kind == "multichoice":
+                value = ", ".join(self.choice_text(form_field, v) for v in value)
+            elif form_field.kind == "choice":
+                value = self.choice_text(form_field, value)
+            lines.append({"label": self.text.label(f"veld.{form_field.name}"), "waarde": value})
+        return Message("melding/samenvatting", {"regels": lines})
+
+
+def _at(args: list[str], index: int) -> str | None:
+    return args[index] if len(args) > index else None
+
+
+def _options(args: list[str]) -> dict[str, str]:
+    """key=value words; a word without '=' is ignored."""
+    return dict(arg.split("=", 1) for arg in args if "=" in arg)
+
+
+async def run_console(services: Services, member: Member, deliveries: Deliveries | None = None,
+                      inp: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
+    deliveries = deliveries or Deliveries()
+    if not deliveries.couriers:
+        deliveries.add(ConsoleCourier(services, out))
+    await ConsoleChat(services, member, deliveries, inp, out).run()
+
+
+__all__ = ["ConsoleChat", "indent", "run_console"]

@@ -1,0 +1,77 @@
+"""The console end to end through a pipe, as `regiebot console` runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import EXAMPLE_ORG
+
+MELDING_WEST = "\n".join([
+    "/melding",
+    "Dukenburg",            # wijk → Regieteam West
+    "1",                    # reden: huurachterstand
+    "1,2",                  # huishouden: gezin, multiprobleem
+    "twee",                 # wrong: not a number → asked again
+    "2",
+    "€ 850",
+    "2",
+    "", "", "", "",         # no legal dates known yet
+    "Betalingsregeling aangeboden, bel 06-12345678",  # refused: phone number
+    "Betalingsregeling aangeboden en huisbezoek gedaan.",
+    "Afspraken niet nagekomen, achterstand groeit.",
+    "ja",
+    "Anna de Vries",
+    "Jan Fictief",
+    "Verzonnenstraat 12",
+    "6511 ab",
+    "ja",
+    "/stop",
+]) + "\n"
+
+
+def run_console(tmp_path: Path, script: str, member: str = "anna") -> str:
+    env = {**os.environ, "REGIEBOT_DATABASE_URL": f"sqlite:///{tmp_path}/console.db",
+           "REGIEBOT_CONFIG": str(EXAMPLE_ORG), "REGIEBOT_SECRET_KEY": "",
+           "SLACK_BOT_TOKEN": "", "TELEGRAM_BOT_TOKEN": ""}
+    cli = [sys.executable, "-m", "bot.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    done = subprocess.run([*cli, "console", "--as", member], input=script, env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_file_a_melding_through_a_pipe(tmp_path: Path) -> None:
+    output = run_console(tmp_path, MELDING_WEST)
+    assert "vul een heel getal in" in output
+    assert "telefoonnummer" in output and "06-12345678" not in output.split("telefoonnummer")[1]
+    assert "referentie RT-2026-0001" in output
+    channel_post = output.split("── #C0WEST (Regieteam West) ──", 1)[1]
+    assert "Nieuwe melding RT-2026-0001" in channel_post
+    assert "Jan Fictief" not in channel_post and "Verzonnenstraat" not in channel_post
+    assert (tmp_path / "var" / "secret.key").exists()
+
+
+def test_walk_the_meeting_in_the_console(tmp_path: Path) -> None:
+    script = MELDING_WEST.replace("/stop\n", "") + "\n".join([
+        "/als gerrit", "/agenda plaats",
+        "/stem RT-2026-0001 q1 ja", "/stem RT-2026-0001 q3 nee",
+        "/als ilse", "/stem RT-2026-0001 q1 ja", "/stem RT-2026-0001 q3 nee",
+        "/als hanna", "/knop stem RT-2026-0001|q1|nee", "/stem RT-2026-0001 q3 nee",
+        "/stem RT-2026-0001 q2 buurtteam,huisbezoek",
+        "/als bram", "/besluit RT-2026-0001",
+        "/als gerrit", "/besluit RT-2026-0001",
+        "/casemanager RT-2026-0001 ilse 01-03-2027 4",
+        "/gegevens RT-2026-0001",
+        "/stop",
+    ]) + "\n"
+    output = run_console(tmp_path, script)
+    assert "› draad RT-2026-0001" in output
+    assert "Hiervoor heb je de rol voorzitter nodig in Regieteam West" in output
+    assert "Besluit RT-2026-0001" in output
+    assert "privébericht aan Ilse Kok" in output
+    assert "Naam: Jan Fictief" in output
