@@ -132,19 +132,27 @@ async def _discussed_before(session: AsyncSession, meeting: Meeting, case_ids: l
     return set(rows.all())
 
 
-async def _add_item(session: AsyncSession, services: Services, meeting: Meeting, case: Case,
-                    section: str, addendum: bool, actor_id: str | None) -> AgendaItem:
+async def _last_position(session: AsyncSession, meeting: Meeting) -> int:
     position = await session.scalar(
         select(AgendaItem.position).where(AgendaItem.meeting_id == meeting.id)
         .order_by(AgendaItem.position.desc()).limit(1)
     )
-    item = AgendaItem(meeting_id=meeting.id, case_id=case.id, section=section,
-                      position=(position or 0) + 1, addendum=addendum, added_at=services.now(),
-                      added_by=actor_id)
+    return position or 0
+
+
+async def _add_item(session: AsyncSession, services: Services, meeting: Meeting, case: Case,
+                    section: str, addendum: bool, actor_id: str | None,
+                    position: int | None = None) -> AgendaItem:
+    single = position is None
+    if position is None:
+        position = await _last_position(session, meeting) + 1
+    item = AgendaItem(meeting_id=meeting.id, case_id=case.id, section=section, position=position,
+                      addendum=addendum, added_at=services.now(), added_by=actor_id)
     session.add(item)
     if case.phase == "nieuw":
         case.phase = "op_agenda"
-    await session.flush()
+    if single:
+        await session.flush()
     events.record(session, case, "agenda_added", actor_id, services.now(),
                   meeting=meeting.meeting_date.isoformat(), section=section, addendum=addendum)
     return item
@@ -156,9 +164,12 @@ async def _build(session: AsyncSession, services: Services, regieteam_id: str,
     present = set((await session.scalars(
         select(AgendaItem.case_id).where(AgendaItem.meeting_id == meeting.id))).all())
     wanted = [c for c in await _candidates(session, services, meeting) if c[0].id not in present]
-    for case, section, addendum in sorted(wanted, key=lambda c: urgency_key(c[0])):
+    position = await _last_position(session, meeting)
+    for position, (case, section, addendum) in enumerate(
+            sorted(wanted, key=lambda c: urgency_key(c[0])), start=position + 1):
         await _add_item(session, services, meeting, case, section,
-                        addendum or meeting.agenda_posted_at is not None, None)
+                        addendum or meeting.agenda_posted_at is not None, None, position)
+    await session.flush()
     return meeting
 
 
