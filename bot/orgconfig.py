@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from datetime import time as Time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 WEEKDAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 PartnerKind = Literal[
@@ -42,6 +50,9 @@ def _parse_time(value: Any) -> Time:
         raise ValueError(f"tijd '{value}' is geen geldige tijd; schrijf bijvoorbeeld \"10:00\"") from exc
 
 
+ClockTime = Annotated[Time, BeforeValidator(_parse_time)]
+
+
 def _parse_weekday(value: Any) -> int:
     name = str(value).strip().lower()
     if name not in WEEKDAYS:
@@ -53,17 +64,12 @@ class WeeklyMoment(_Strict):
     """A day of the week and a time, e.g. dinsdag 10:00 (Europe/Amsterdam)."""
 
     weekday: int
-    time: Time
+    time: ClockTime
 
     @field_validator("weekday", mode="before")
     @classmethod
     def _weekday(cls, value: Any) -> int:
         return value if isinstance(value, int) and 0 <= value <= 6 else _parse_weekday(value)
-
-    @field_validator("time", mode="before")
-    @classmethod
-    def _time(cls, value: Any) -> Time:
-        return _parse_time(value)
 
     @property
     def weekday_name(self) -> str:
@@ -74,12 +80,7 @@ class AgendaCutoff(_Strict):
     """How long before the meeting the regular agenda closes (default: the day before, 12:00)."""
 
     days_before: int = Field(default=1, ge=0, le=6)
-    time: Time = Time(12, 0)
-
-    @field_validator("time", mode="before")
-    @classmethod
-    def _time(cls, value: Any) -> Time:
-        return _parse_time(value)
+    time: ClockTime = Time(12, 0)
 
 
 class Regieteam(_Strict):
@@ -129,12 +130,7 @@ class ReminderRules(_Strict):
     acknowledge_within_working_days: int = Field(default=2, ge=1, le=20)
     urgent_within_days: int = Field(default=14, ge=1, le=60)
     nazorg_months: tuple[int, ...] = (3, 6, 12)
-    send_time: Time = Time(9, 0)
-
-    @field_validator("send_time", mode="before")
-    @classmethod
-    def _time(cls, value: Any) -> Time:
-        return _parse_time(value)
+    send_time: ClockTime = Time(9, 0)
 
 
 class Rules(_Strict):
