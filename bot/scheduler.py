@@ -1,0 +1,570 @@
+"""The scheduler: APScheduler 3.11 drives the weekly agenda, the reminder dispatch, the weekly
+digest and a daily refresh of reminder rows.
+
+- One `AsyncIOScheduler` in the bot process, timezone from settings, jobs persisted with a
+  `SQLAlchemyJobStore` in the bot's own database (sync URL).
+- Jobs are pickled, so job functions are module-level without arguments other than plain
+  values; they find the running `BotScheduler` (services, deliveries) in a module-level
+  registry. Every job has a fixed id.
+- A job missed while the bot was down runs once at start-up (coalesce, misfire grace);
+  the dispatch job always runs at once at start-up, so reminders due during the downtime go
+  out then (marked late).
+- Nothing is scheduled on the clock between 02:00 and 03:00 (the October change repeats that
+  hour); the dispatch runs on an interval, which does not depend on the wall clock.
+- PostgreSQL: only the process holding a session-level advisory lock (on a connection kept
+  open) runs jobs; the others retry the lock and take over when the leader stops. SQLite is
+  single-process: no lock. Reminder rows are claimed atomically in any case, so even two
+  dispatchers never send one reminder twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as Time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.engine import make_url
+
+from bot.delivery import Deliveries, DeliveryFailed
+from bot.orgconfig import Organisation
+from bot.settings import Settings
+from commands import events
+from commands.agenda import scheduled_agenda
+from commands.context import Services
+from commands.digest import weekly_digest
+from commands.reminders import (
+    CLOSED,
+    DONE,
+    escalation_for,
+    failure_report,
+    insert_reminders,
+    is_aftercare,
+    reminder_outgoing,
+    sync_case_reminders,
+    sync_open_cases,
+)
+from messages.render import renderer
+from store.db import is_sqlite, make_sync_engine
+from store.models import Case, Reminder
+
+log = logging.getLogger(__name__)
+
+LATE_AFTER = timedelta(hours=1)  # sent more than this after due_at: marked late
+CLAIM_TIMEOUT = timedelta(minutes=15)  # a claim older than this (crashed worker) is taken over
+MAX_ATTEMPTS = 6  # then failed_at is set and the coordinators are told
+BATCH = 100
+SERIES_KINDS = ("termijn", "terugkoppeling", "mbz", "jeugdbescherming", "nazorg")
+LOCK_KEY = 0x52656769  # "Regi": the advisory lock of the scheduler leader
+DIGEST_AT = (0, Time(8, 0))  # Monday 08:00
+REFRESH_AT = Time(6, 0)
+NIGHT = (Time(2, 0), Time(3, 0))  # nothing on the clock in this hour
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8, 16 … minutes after the n-th failure, at most an hour."""
+    return min(timedelta(minutes=2 ** max(0, attempts - 1)), timedelta(hours=1))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- the dispatcher --------------------------------------------------------------------------
+
+
+@dataclass
+class _Outcome:
+    reminder_id: int
+    sent: bool
+    error: str | None = None
+    skip_reason: str | None = None
+
+
+async def _claim(services: Services, worker_id: str, limit: int) -> list[int]:
+    """Claim due reminders atomically: no other worker can claim the same rows."""
+    now = services.now()
+    async with services.transaction() as session:
+        due = (
+            select(Reminder.id)
+            .where(
+                Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None),
+                Reminder.failed_at.is_(None), Reminder.due_at <= now,
+                or_(Reminder.next_attempt_at.is_(None), Reminder.next_attempt_at <= now),
+                or_(Reminder.claimed_at.is_(None), Reminder.claimed_at < now - CLAIM_TIMEOUT),
+            )
+            .order_by(Reminder.due_at, Reminder.id)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        claimed = await session.scalars(
+            update(Reminder)
+            .where(Reminder.id.in_(due.scalar_subquery()))
+            .values(claimed_at=now, claimed_by=worker_id)
+            .returning(Reminder.id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(claimed.all())
+
+
+async def _deliver_batch(
+    services: Services, deliveries: Deliveries, ids: list[int]
+) -> list[_Outcome]:
+    async with services.transaction() as session:
+        rows = (await session.scalars(select(Reminder).where(Reminder.id.in_(ids)))).all()
+        case_ids = {r.case_id for r in rows if r.case_id}
+        cases = {c.id: c for c in (await session.scalars(
+            select(Case).where(Case.id.in_(case_ids)))).all()} if case_ids else {}
+        origin_ids = [int(r.payload["of"]) for r in rows if r.kind == "escalation"]
+        origins = {o.id: o for o in (await session.scalars(
+            select(Reminder).where(Reminder.id.in_(origin_ids)))).all()} if origin_ids else {}
+    outcomes: list[_Outcome] = []
+    for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
+        case = cases.get(row.case_id) if row.case_id else None
+        if case is not None and case.phase == "gesloten" and not is_aftercare(row):
+            outcomes.append(_Outcome(row.id, False, skip_reason=CLOSED))
+            continue
+        origin = origins.get(int(row.payload.get("of", 0))) if row.kind == "escalation" else None
+        if origin is not None and (origin.acknowledged_at or origin.done_at):
+            outcomes.append(_Outcome(row.id, False, skip_reason=DONE))
+            continue
+        try:
+            await deliveries.deliver(reminder_outgoing(services, row, case))
+            outcomes.append(_Outcome(row.id, True))
+        except DeliveryFailed as exc:
+            outcomes.append(_Outcome(row.id, False, error=str(exc) or type(exc).__name__))
+        except Exception as exc:  # a bug must not lose the reminder: retry and report
+            log.exception("herinnering %s: bezorgen mislukt door een fout", row.id)
+            outcomes.append(_Outcome(row.id, False, error=type(exc).__name__))
+    return outcomes
+
+
+async def _record(services: Services, outcomes: list[_Outcome]) -> int:
+    """Mark sent / schedule a retry / report, in one short transaction.
+
+    Lock order as in the commands: first the cases (FOR UPDATE on PostgreSQL), then their
+    reminder rows, so a command changing a case at the same moment waits instead of
+    deadlocking."""
+    now, sent = services.now(), 0
+    follow_up: set[int] = set()
+    extra: list[dict[str, Any]] = []
+    ids = [o.reminder_id for o in outcomes]
+    async with services.transaction() as session:
+        case_ids = sorted({cid for cid in (await session.scalars(select(Reminder.case_id).where(
+            Reminder.id.in_(ids)))).all() if cid is not None})
+        cases = {c.id: c for c in (await session.scalars(
+            select(Case).where(Case.id.in_(case_ids)).order_by(Case.id).with_for_update()
+        )).all()} if case_ids else {}
+        rows = {r.id: r for r in (await session.scalars(select(Reminder).where(
+            Reminder.id.in_(ids)))).all()}
+        for outcome in outcomes:
+            row = rows[outcome.reminder_id]
+            row.claimed_at = None
+            if outcome.skip_reason:
+                row.cancelled_at, row.cancel_reason = now, outcome.skip_reason
+                continue
+            row.attempts += 1
+            if outcome.sent:
+                sent += 1
+                row.sent_at, row.last_error, row.next_attempt_at = now, None, None
+                row.late = now - _aware(row.due_at) > LATE_AFTER
+                extra += escalation_for(services, row, now)
+                if row.case_id is not None:
+                    case = cases[row.case_id]
+                    events.record(session, case, "reminder_sent", None, now, reminder=row.id,
+                                  soort=row.kind, to=row.target_partner_id or row.target_member_id,
+                                  late=row.late)
+                    if row.kind in SERIES_KINDS:
+                        follow_up.add(case.id)
+                continue
+            row.last_error = (outcome.error or "")[:300]
+            if row.attempts >= MAX_ATTEMPTS:
+                row.failed_at, row.next_attempt_at = now, None
+                log.error("herinnering %s (%s) niet bezorgd na %s pogingen", row.id, row.kind,
+                          row.attempts)
+                extra += failure_report(services, row, now)
+            else:
+                row.next_attempt_at = now + backoff(row.attempts)
+                log.warning("herinnering %s: poging %s mislukt, opnieuw om %s", row.id,
+                            row.attempts, row.next_attempt_at.isoformat())
+        await session.flush()
+        await insert_reminders(session, extra)
+        for case_id in sorted(follow_up):  # the next reminder of each series
+            await sync_case_reminders(session, services, cases[case_id])
+    return sent
+
+
+async def dispatch_due(
+    services: Services, deliveries: Deliveries, worker_id: str, *, batch: int = BATCH,
+    max_batches: int = 1000, should_stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Send every due reminder once; return how many were sent. `should_stop` is checked
+    between batches (a stopping scheduler finishes the batch it claimed, then stops)."""
+    total = 0
+    for _ in range(max_batches):
+        if should_stop():
+            break
+        ids = await _claim(services, worker_id, batch)
+        if not ids:
+            break
+        outcomes = await _deliver_batch(services, deliveries, ids)
+        total += await _record(services, outcomes)
+    return total
+
+
+# --- listing ---------------------------------------------------------------------------------
+
+
+async def list_reminders(services: Services, due_only: bool, limit: int = 1000) -> list[str]:
+    """Plain lines for `regiebot reminders list [--due]` (no personal data)."""
+    now = services.now()
+    query = select(Reminder, Case.reference).outerjoin(Case, Case.id == Reminder.case_id)
+    if due_only:
+        query = query.where(
+            Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None),
+            Reminder.failed_at.is_(None), Reminder.due_at <= now,
+            or_(Reminder.next_attempt_at.is_(None), Reminder.next_attempt_at <= now),
+        )
+    async with services.transaction() as session:
+        count = await session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = (await session.execute(
+            query.order_by(Reminder.due_at, Reminder.id).limit(limit))).all()
+    text = renderer("plain").text
+    if not rows:
+        return [text("herinnering/lijst_leeg", due=due_only)]
+    org = services.org
+    lines = []
+    for reminder, reference in rows:
+        if reminder.target_partner_id:
+            target = org.partner(reminder.target_partner_id).name
+        else:
+            found = org.member(str(reminder.target_member_id))
+            target = found.name if found else str(reminder.target_member_id)
+        lines.append(text(
+            "herinnering/lijstregel", id=reminder.id, soort=reminder.kind, referentie=reference,
+            aan=target, due=services.local(reminder.due_at), status=_status(reminder, now),
+            reden=reminder.cancel_reason, pogingen=reminder.attempts,
+            tot=services.local(reminder.postponed_to) if reminder.postponed_to else None,
+        ))
+    if count and count > len(rows):
+        lines.append(text("herinnering/lijst_meer", aantal=count - len(rows)))
+    return lines
+
+
+def _status(reminder: Reminder, now: datetime) -> str:
+    if reminder.done_at:
+        return "gedaan"
+    if reminder.cancelled_at:
+        return "geannuleerd"
+    if reminder.failed_at:
+        return "mislukt"
+    if reminder.sent_at:
+        if reminder.postponed_to:
+            return "uitgesteld"
+        if reminder.acknowledged_at:
+            return "ontvangen"
+        return "te_laat_verstuurd" if reminder.late else "verstuurd"
+    if reminder.attempts:
+        return "opnieuw"
+    return "te_versturen" if _aware(reminder.due_at) <= now else "gepland"
+
+
+# --- triggers --------------------------------------------------------------------------------
+
+
+def outside_night(moment: Time) -> Time:
+    """Clock jobs never run between 02:00 and 03:00 (the October hour that happens twice)."""
+    if NIGHT[0] <= moment < NIGHT[1]:
+        log.warning("tijd %s valt tussen 02:00 en 03:00; de taak draait om 03:00", moment)
+        return NIGHT[1]
+    return moment
+
+
+def weekly_trigger(weekday: int, moment: Time, tz: ZoneInfo) -> CronTrigger:
+    moment = outside_night(moment)
+    return CronTrigger(day_of_week=weekday, hour=moment.hour, minute=moment.minute, timezone=tz)
+
+
+def agenda_trigger(org: Organisation, regieteam_id: str, tz: ZoneInfo) -> CronTrigger:
+    """The agenda cut-off of a Regieteam: e.g. Monday 12:00 for a Tuesday meeting."""
+    team, cutoff = org.regieteam(regieteam_id), org.agenda_cutoff(regieteam_id)
+    return weekly_trigger((team.meeting.weekday - cutoff.days_before) % 7, cutoff.time, tz)
+
+
+def agenda_grace_seconds(org: Organisation, regieteam_id: str) -> int:
+    """A missed agenda job still runs when the bot comes back before the meeting starts."""
+    team, cutoff = org.regieteam(regieteam_id), org.agenda_cutoff(regieteam_id)
+    gap = timedelta(days=cutoff.days_before) + (
+        datetime.combine(date.min, team.meeting.time) - datetime.combine(date.min, cutoff.time))
+    return max(3600, int(gap.total_seconds()))
+
+
+# --- jobs (module level, pickled by reference) -----------------------------------------------
+
+_INSTANCES: dict[str, BotScheduler] = {}
+_CURRENT: ContextVar[str | None] = ContextVar("regiebot_scheduler", default=None)
+
+
+def _running() -> BotScheduler:
+    name = _CURRENT.get()
+    if name is not None and name in _INSTANCES:
+        return _INSTANCES[name]
+    if len(_INSTANCES) == 1:
+        return next(iter(_INSTANCES.values()))
+    raise RuntimeError("geen actieve scheduler gevonden voor deze taak")
+
+
+async def dispatch_job() -> None:
+    bot = _running()
+    await bot.run_job("reminders.dispatch", bot.dispatch)
+
+
+async def agenda_job(regieteam_id: str) -> None:
+    bot = _running()
+    await bot.run_job(f"agenda.{regieteam_id}", lambda: bot.post_agenda(regieteam_id))
+
+
+async def digest_job() -> None:
+    bot = _running()
+    await bot.run_job("digest.weekly", bot.post_digest)
+
+
+async def refresh_job() -> None:
+    bot = _running()
+    await bot.run_job("reminders.refresh", lambda: sync_open_cases(bot.services))
+
+
+class _BoundExecutor(AsyncIOExecutor):  # type: ignore[misc]
+    """Runs coroutine jobs in the loop with the owning BotScheduler's name in context."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self._bot_name = name
+
+    def _do_submit_job(self, job: Any, run_times: Any) -> None:
+        token = _CURRENT.set(self._bot_name)
+        try:
+            super()._do_submit_job(job, run_times)
+        finally:
+            _CURRENT.reset(token)
+
+
+# --- the scheduler ---------------------------------------------------------------------------
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _libpq_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class BotScheduler:
+    """The bot's scheduler. `start()` takes part in the leader election; `stop()` ends it."""
+
+    def __init__(
+        self, services: Services, deliveries: Deliveries, settings: Settings, *,
+        dispatch_seconds: float = 60, lock_retry_seconds: float = 15, name: str | None = None,
+    ) -> None:
+        self.services, self.deliveries, self.settings = services, deliveries, settings
+        self.worker_id = _worker_id()
+        self.name = name or self.worker_id
+        self.timezone = ZoneInfo(settings.timezone)
+        self.dispatch_seconds, self.lock_retry_seconds = dispatch_seconds, lock_retry_seconds
+        self.uses_lock = not is_sqlite(settings.database_url)
+        self.is_leader = False
+        self.runs: Counter[str] = Counter()
+        self.scheduler: AsyncIOScheduler | None = None
+        self._lock_conn: psycopg.AsyncConnection[Any] | None = None
+        self._lock_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._draining = False  # set while jobs stop: a running dispatch ends after its batch
+        self._in_flight: set[asyncio.Task[Any]] = set()
+
+    # --- life cycle
+    async def start(self) -> BotScheduler:
+        _INSTANCES[self.name] = self
+        if not self.uses_lock:
+            await self._become_leader()
+            return self
+        await self._try_to_lead()
+        self._lock_task = asyncio.create_task(self._leader_loop(), name=f"leader:{self.name}")
+        return self
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._lock_task is not None:
+            self._lock_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lock_task
+        await self._stop_jobs()
+        await self._release_lock()
+        _INSTANCES.pop(self.name, None)
+
+    async def _leader_loop(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.lock_retry_seconds)
+            if self._stopping.is_set():
+                break
+            try:
+                if self.is_leader:
+                    if not await self._lock_alive():
+                        log.warning("scheduler %s: leiderschap verloren", self.name)
+                        await self._stop_jobs()
+                        await self._release_lock()
+                else:
+                    await self._try_to_lead()
+            except Exception:
+                log.exception("scheduler %s: fout in de leidersverkiezing", self.name)
+
+    async def _try_to_lead(self) -> None:
+        if await self._acquire_lock():
+            log.info("scheduler %s is nu de leider", self.name)
+            await self._become_leader()
+
+    async def _acquire_lock(self) -> bool:
+        try:
+            if self._lock_conn is None or self._lock_conn.closed:
+                self._lock_conn = await psycopg.AsyncConnection.connect(
+                    _libpq_url(self.settings.database_url), autocommit=True,
+                    application_name="regiebot-scheduler")
+            cursor = await self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))
+            row = await cursor.fetchone()
+            return bool(row and row[0])
+        except psycopg.Error as exc:
+            log.warning("scheduler %s: lock niet te krijgen (%s)", self.name, type(exc).__name__)
+            await self._release_lock()
+            return False
+
+    async def _lock_alive(self) -> bool:
+        if self._lock_conn is None or self._lock_conn.closed:
+            return False
+        try:
+            await self._lock_conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    async def _release_lock(self) -> None:
+        conn, self._lock_conn = self._lock_conn, None
+        if conn is not None and not conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                await conn.close()
+
+    async def _become_leader(self) -> None:
+        engine = make_sync_engine(self.settings.database_url)
+        scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=engine)},
+            executors={"default": _BoundExecutor(self.name)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+            timezone=self.timezone,
+        )
+        scheduler.start(paused=True)
+        self._install_jobs(scheduler)
+        self.scheduler, self.is_leader = scheduler, True
+        scheduler.resume()
+
+    async def _stop_jobs(self) -> None:
+        scheduler, self.scheduler, self.is_leader = self.scheduler, None, False
+        if scheduler is None:
+            return
+        scheduler.pause()
+        self._draining = True
+        try:
+            if self._in_flight:  # let a running dispatch finish its batch: no half-recorded sends
+                await asyncio.wait(set(self._in_flight), timeout=60)
+            scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)
+        finally:
+            self._draining = False
+
+    def _install_jobs(self, scheduler: AsyncIOScheduler) -> None:
+        """Add the jobs; a job whose schedule did not change keeps its stored next run time,
+        so a run missed while the bot was down still happens (once) now."""
+        tz, org = self.timezone, self.services.org
+        wanted: dict[str, tuple[Callable[..., Any], tuple[Any, ...], Any, int]] = {
+            f"agenda.{team.id}": (agenda_job, (team.id,), agenda_trigger(org, team.id, tz),
+                                  agenda_grace_seconds(org, team.id))
+            for team in org.regieteams
+        }
+        wanted["digest.weekly"] = (digest_job, (), weekly_trigger(*DIGEST_AT, tz), 24 * 3600)
+        refresh = outside_night(REFRESH_AT)
+        wanted["reminders.refresh"] = (
+            refresh_job, (), CronTrigger(hour=refresh.hour, minute=refresh.minute, timezone=tz),
+            36 * 3600)
+        for job in scheduler.get_jobs():
+            if job.id not in wanted and job.id != "reminders.dispatch":
+                scheduler.remove_job(job.id)
+        for job_id, (function, args, trigger, grace) in wanted.items():
+            existing = scheduler.get_job(job_id)
+            if (existing is not None and repr(existing.trigger) == repr(trigger)
+                    and tuple(existing.args) == args and existing.func is function
+                    and existing.misfire_grace_time == grace):
+                continue
+            scheduler.add_job(function, trigger, args=args, id=job_id, replace_existing=True,
+                              misfire_grace_time=grace, coalesce=True, max_instances=1)
+        scheduler.add_job(
+            dispatch_job, IntervalTrigger(seconds=self.dispatch_seconds, timezone=tz),
+            id="reminders.dispatch", replace_existing=True, misfire_grace_time=30, coalesce=True,
+            max_instances=1, next_run_time=datetime.now(tz),
+        )
+
+    # --- jobs
+    async def run_job(self, job_id: str, work: Callable[[], Awaitable[Any]]) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            await work()
+        except Exception:
+            log.exception("taak %s mislukt", job_id)
+        finally:
+            self.runs[job_id] += 1
+            if task is not None:
+                self._in_flight.discard(task)
+
+    def run_soon(self, job_id: str) -> None:
+        """Run a job now (tests, the CLI); only the leader has jobs."""
+        if self.scheduler is not None:
+            self.scheduler.modify_job(job_id, next_run_time=datetime.now(self.timezone))
+
+    async def dispatch(self) -> int:
+        return await dispatch_due(self.services, self.deliveries, self.worker_id,
+                                  should_stop=lambda: self._draining)
+
+    async def post_agenda(self, regieteam_id: str) -> None:
+        """Build and post the agenda of the coming meeting (at the cut-off)."""
+        items = await scheduled_agenda(self.services, regieteam_id)
+        await self.deliveries.deliver_all(items)
+
+    async def post_digest(self) -> None:
+        """The weekly digest for the coordinator(s)."""
+        await self.deliveries.deliver_all(await weekly_digest(self.services))
+
+
+async def start_scheduler(
+    services: Services, deliveries: Deliveries, settings: Settings, **options: Any
+) -> BotScheduler:
+    """Start the scheduler inside the running event loop. Options: dispatch_seconds,
+    lock_retry_seconds, name (see BotScheduler)."""
+    return await BotScheduler(services, deliveries, settings, **options).start()

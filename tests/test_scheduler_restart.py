@@ -1,0 +1,212 @@
+"""The real APScheduler with its SQLAlchemy job store: restarts, missed jobs, and (on
+PostgreSQL) the leader lock. The scheduler is driven explicitly: the dispatch job runs at
+start-up and on `run_soon`; the test clock decides what is due."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.scheduler import BotScheduler, start_scheduler
+from bot.settings import Settings
+from commands.context import Services
+from store.db import make_engine, make_sessionmaker, make_sync_engine
+from tests.conftest import Clock, Database
+from tests.test_reminders_support import (
+    FakeCourier,
+    add_due_reminders,
+    ams,
+    appoint,
+    deliveries_with,
+    drop_jobs_table,
+    new_case,
+    reminders_of,
+)
+
+AMS = ZoneInfo("Europe/Amsterdam")
+PG_ONLY = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+
+
+async def wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:
+    """Wait until the condition holds (the scheduler runs jobs in the background)."""
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            await asyncio.sleep(0.05)  # let APScheduler finish its bookkeeping of the run
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("de verwachte toestand trad niet op")
+
+
+def settings_for(url: str) -> Settings:
+    return Settings(_env_file=None, REGIEBOT_DATABASE_URL=url)
+
+
+async def start(services: Any, courier: FakeCourier, url: str, **options: Any) -> BotScheduler:
+    options = {"dispatch_seconds": 3600, "lock_retry_seconds": 0.1, **options}
+    return await start_scheduler(services, deliveries_with(courier), settings_for(url), **options)
+
+
+async def test_restart_sends_a_missed_reminder_once_marked_late(
+        services: Services, database: Database, clock: Clock) -> None:
+    await drop_jobs_table(services)
+    case = await new_case(services)
+    await appoint(services, case.id, termijn=date(2026, 12, 22))
+    courier = FakeCourier()
+    clock.set(ams(2026, 12, 15, 8))
+    bot = await start(services, courier, database.url)
+    await wait_for(lambda: bot.runs["reminders.dispatch"] == 1)
+    assert [s for s in courier.sent if s.template == "herinnering/termijn"] == []
+    await bot.stop()
+
+    clock.set(ams(2026, 12, 15, 13))  # the bot was down at 09:00
+    bot = await start(services, courier, database.url)
+    try:
+        await wait_for(lambda: bot.runs["reminders.dispatch"] == 1)
+        bot.run_soon("reminders.dispatch")
+        await wait_for(lambda: bot.runs["reminders.dispatch"] == 2)
+    finally:
+        await bot.stop()
+    termijn = [s for s in courier.sent if s.template == "herinnering/termijn"]
+    assert sorted(s.to for s in termijn) == ["buurtteam", "dirk"]
+    rows = [r for r in await reminders_of(services, case.id) if r.kind == "termijn" and r.sent_at]
+    assert len(rows) == 2 and all(r.late for r in rows)
+
+
+async def test_jobs_missed_while_down_run_once(
+        services: Services, database: Database, clock: Clock) -> None:
+    await drop_jobs_table(services)
+    bot = await start(services, FakeCourier(), database.url)
+    await wait_for(lambda: bot.runs["reminders.dispatch"] == 1)
+    await bot.stop()
+
+    # downtime: move the stored next run times into the past, as if days went by
+    store = AsyncIOScheduler(jobstores={"default": SQLAlchemyJobStore(
+        engine=make_sync_engine(database.url))}, timezone=AMS)
+    store.start(paused=True)
+    now = datetime.now(AMS)
+    assert {job.id for job in store.get_jobs()} == {
+        "agenda.oost", "agenda.west", "digest.weekly", "reminders.refresh", "reminders.dispatch"}
+    store.modify_job("reminders.refresh", next_run_time=now - timedelta(days=5))  # 5 runs missed
+    store.modify_job("agenda.oost", next_run_time=now - timedelta(hours=2))
+    store.modify_job("reminders.dispatch", next_run_time=now - timedelta(hours=3))
+    store.shutdown(wait=False)
+    await asyncio.sleep(0.05)
+
+    bot = await start(services, FakeCourier(), database.url)
+    try:
+        await wait_for(lambda: bot.runs["reminders.refresh"] >= 1 and bot.runs["agenda.oost"] >= 1
+                       and bot.runs["reminders.dispatch"] >= 1)
+        await asyncio.sleep(0.3)
+        assert bot.runs["reminders.refresh"] == 1
+        assert bot.runs["agenda.oost"] == 1
+        assert bot.runs["reminders.dispatch"] == 1
+        assert bot.scheduler is not None
+        refresh = bot.scheduler.get_job("reminders.refresh")
+        assert refresh.next_run_time > now
+    finally:
+        await bot.stop()
+
+
+@PG_ONLY
+async def test_only_the_leader_runs_jobs_and_the_other_takes_over(
+        services: Services, database: Database, clock: Clock) -> None:
+    await drop_jobs_table(services)
+    engine = make_engine(database.url)
+    other = replace(services, sessions=make_sessionmaker(engine))
+    first, second = FakeCourier(), FakeCourier()
+    a = await start(services, first, database.url, name="a")
+    b = await start(other, second, database.url, name="b")
+    try:
+        assert a.is_leader and not b.is_leader
+        await wait_for(lambda: a.runs["reminders.dispatch"] == 1)
+        await add_due_reminders(services, 30, ams(2026, 11, 24, 7, 30), prefix="voor")
+        a.run_soon("reminders.dispatch")
+        await wait_for(lambda: len(first.sent) == 30)
+        await asyncio.sleep(0.3)  # the follower holds no jobs and sends nothing
+        assert not b.is_leader and sum(b.runs.values()) == 0 and second.sent == []
+
+        await a.stop()
+        await wait_for(lambda: b.is_leader and b.runs["reminders.dispatch"] == 1)
+        await add_due_reminders(services, 10, ams(2026, 11, 24, 7, 45), prefix="na")
+        b.run_soon("reminders.dispatch")
+        await wait_for(lambda: len(second.sent) == 10)
+        assert len(first.sent) == 30
+        rows = await reminders_of(services)
+        assert len(rows) == 40 and all(r.sent_at and r.attempts == 1 for r in rows)
+    finally:
+        await a.stop()
+        await b.stop()
+        await engine.dispose()
+
+
+@PG_ONLY
+async def test_two_running_schedulers_send_each_reminder_once(
+        services: Services, database: Database, clock: Clock) -> None:
+    """Even with the leader lock out of the picture (two dispatch loops at once), the atomic
+    claim sends every reminder exactly once."""
+    await drop_jobs_table(services)
+    engine = make_engine(database.url)
+    other = replace(services, sessions=make_sessionmaker(engine))
+    first, second = FakeCourier(), FakeCourier()
+    a = await start(services, first, database.url, name="a")
+    b = await start(other, second, database.url, name="b")
+    try:
+        await add_due_reminders(services, 200, ams(2026, 11, 24, 7, 30))
+        await asyncio.gather(a.dispatch(), b.dispatch(), a.dispatch())
+        assert len(first.sent) + len(second.sent) == 200
+        assert len({s.item.message.data["bestemming"] for s in first.sent}) == 1
+    finally:
+        await a.stop()
+        await b.stop()
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_agenda_and_digest_jobs_post_through_the_deliveries(
+        services: Services, database: Database, clock: Clock) -> None:
+    await drop_jobs_table(services)
+    await new_case(services)
+    courier = FakeCourier()
+    bot = await start(services, courier, database.url)
+    try:
+        await wait_for(lambda: bot.runs["reminders.dispatch"] == 1)
+        bot.run_soon("agenda.oost")
+        bot.run_soon("digest.weekly")
+        await wait_for(lambda: bot.runs["agenda.oost"] == 1 and bot.runs["digest.weekly"] == 1)
+    finally:
+        await bot.stop()
+    assert ("regieteam", "oost") in {(s.kind, s.to) for s in courier.sent}
+    assert ("member", "joost") in {(s.kind, s.to) for s in courier.sent}
+
+
+@PG_ONLY
+async def test_a_leader_that_loses_its_connection_steps_down(
+        services: Services, database: Database, clock: Clock) -> None:
+    """A crashed leader (its lock connection gone) is replaced; it does not run jobs again."""
+    await drop_jobs_table(services)
+    engine = make_engine(database.url)
+    other = replace(services, sessions=make_sessionmaker(engine))
+    a = await start(services, FakeCourier(), database.url, name="a")
+    b = await start(other, FakeCourier(), database.url, name="b")
+    try:
+        assert a.is_leader and a._lock_conn is not None
+        backend = a._lock_conn.info.backend_pid
+        async with await psycopg.AsyncConnection.connect(
+                database.url, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        await wait_for(lambda: b.is_leader and not a.is_leader)
+        await asyncio.sleep(0.3)  # a keeps trying, but b holds the lock
+        assert b.is_leader and not a.is_leader
+    finally:
+        await a.stop()
+        await b.stop()
+        await engine.dispose()
