@@ -1,0 +1,154 @@
+"""The Slack adapter: a slack-bolt AsyncApp over the shared aiohttp server or Socket Mode.
+
+Listeners stay small: they acknowledge at once, map the Slack user to a member of the
+organisation, call a platform-neutral command and hand its `Result` to `answer`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.delivery import Deliveries
+from bot.orgconfig import Member
+from bot.settings import Settings, SettingsError
+from bot.slack.courier import SlackCourier
+from commands.context import Services
+from commands.permissions import whom_to_ask
+from commands.replies import Message, Result
+from messages.render import renderer
+from messages.slack import slack_message
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+
+
+class SlackAdapter:
+    """Everything Slack: the Bolt app, the Web API client and the courier."""
+
+    def __init__(
+        self, services: Services, settings: Settings, deliveries: Deliveries, *,
+        pace_seconds: float = 1.0, rate_limit_retries: int = 3,
+    ) -> None:
+        if not settings.slack_bot_token:
+            raise SettingsError("SLACK_BOT_TOKEN ontbreekt; zonder token staat Slack uit.")
+        self.services = services
+        self.settings = settings
+        self.deliveries = deliveries
+        self.client = AsyncWebClient(
+            token=settings.slack_bot_token,
+            base_url=settings.slack_api_url,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(max_retry_count=2),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+            ],
+        )
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=settings.slack_signing_secret or "",
+            process_before_response=False,
+            logger=logging.getLogger("bot.slack.bolt"),
+        )
+        self.courier = SlackCourier(services, self.client, pace_seconds=pace_seconds)
+        if not any(c is self.courier for c in deliveries.couriers):
+            deliveries.add(self.courier)
+        self._socket_handler: Any = None
+
+        from bot.slack import listeners
+
+        listeners.register(self)
+
+    # --- running -------------------------------------------------------------------------
+    @property
+    def uses_socket_mode(self) -> bool:
+        """True when SLACK_APP_TOKEN is set: connect with `start_socket_mode()` instead of
+        serving /slack/events."""
+        return bool(self.settings.slack_app_token)
+
+    def add_routes(self, web_app: web.Application) -> None:
+        """Serve Slack's requests at /slack/events on the bot's HTTP server (HTTP mode)."""
+        if not self.settings.slack_signing_secret:
+            raise SettingsError(
+                "SLACK_SIGNING_SECRET ontbreekt. Zonder dit geheim kan de bot niet controleren "
+                "of een verzoek echt van Slack komt. Zet het, of gebruik Socket Mode "
+                "(SLACK_APP_TOKEN)."
+            )
+        web_app.router.add_post(EVENTS_PATH, self.handle_http)
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await self.app.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def start_socket_mode(self) -> None:
+        """Connect over Socket Mode (SLACK_APP_TOKEN, xapp-…); returns once connected."""
+        if not self.settings.slack_app_token:
+            raise SettingsError("SLACK_APP_TOKEN ontbreekt; Socket Mode heeft een app-token nodig.")
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        self._socket_handler = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
+        await self._socket_handler.connect_async()
+
+    async def stop(self) -> None:
+        if self._socket_handler is not None:
+            await self._socket_handler.close_async()
+            self._socket_handler = None
+
+    # --- helpers for listeners -------------------------------------------------------------
+    def member(self, slack_user: str | None) -> Member | None:
+        return self.services.org.member_by_slack(slack_user) if slack_user else None
+
+    def unknown_user(self) -> Message:
+        return Message("fout/onbekende_gebruiker", {"vraag": whom_to_ask(self.services.org)})
+
+    def mrkdwn(self, message: Message) -> str:
+        return renderer("mrkdwn").render(message)
+
+    async def say_privately(
+        self, member: Member, messages: list[Message], respond: AsyncRespond | None
+    ) -> None:
+        """Answer the acting member only: ephemeral through the response_url when there is
+        one, else in a direct message."""
+        if respond is None or respond.response_url is None:
+            await self.courier.send_to_member(member, messages)
+            return
+        for message in messages:
+            rendered = slack_message(message)
+            await respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral",
+                          replace_original=False)
+
+    async def answer(self, member: Member, result: Result, respond: AsyncRespond | None) -> None:
+        """Deliver a command's result: replies to the member, outgoing messages, files."""
+        await self.say_privately(member, result.replies, respond)
+        await self.deliveries.deliver_all(result.outgoing)
+        if result.files:
+            await self.courier.upload_to_member(member, result.files)
+
+    async def problem(self, member: Member | None, respond: AsyncRespond | None) -> None:
+        """Tell the member calmly that something went wrong on our side."""
+        message = Message("slack/niet_gelukt", {"vraag": whom_to_ask(self.services.org)})
+        if member is not None:
+            try:
+                await self.say_privately(member, [message], respond)
+            except Exception:  # never let the apology hide the first error
+                log.exception("slack: kon de foutmelding niet sturen")
+
+
+def create_slack(
+    services: Services, settings: Settings, deliveries: Deliveries, **options: Any
+) -> SlackAdapter:
+    """Build the Slack adapter. Its courier is added to `deliveries` (once).
+
+    HTTP mode: `adapter.add_routes(web_app)`; Socket Mode: `await adapter.start_socket_mode()`.
+    """
+    return SlackAdapter(services, settings, deliveries, **options)

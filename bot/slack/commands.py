@@ -1,0 +1,190 @@
+"""Slash commands besides /melding: /regie (help and subcommands), /agenda, /status and
+/terugkoppeling. Each acknowledges at once; a form opens straight away, other work runs
+after the acknowledgement and answers privately (ephemeral) through the response_url."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot.orgconfig import Member
+from bot.slack import flows
+from bot.slack.dedupe import claim, request_key
+from commands.agenda import add_urgent, post_agenda, show_agenda
+from commands.besluit import publish_besluitenlijst, reopen_decision
+from commands.context import Services
+from commands.gegevens import show_personal_data
+from commands.rapport import rapport
+from commands.replies import CommandRefused, Message, Result
+from commands.sluiten import OUTCOMES, close_case
+from commands.status import case_timeline, status_overview
+from commands.stemmen import cast_vote
+
+if TYPE_CHECKING:
+    from bot.slack.adapter import SlackAdapter
+
+Body = dict[str, Any]
+REFERENCE = re.compile(r"^RT-\d{4}-\d{1,6}$", re.IGNORECASE)
+Run = Callable[[Services, Member, list[str]], Awaitable[Result]]
+
+
+class Usage(Exception):
+    """The command was typed wrongly; `message` explains how it goes."""
+
+    def __init__(self, template: str, **data: Any) -> None:
+        super().__init__(template)
+        self.message = Message(f"slack/{template}", data)
+
+
+def _reference(words: list[str], usage: str) -> str:
+    if not words or not REFERENCE.match(words[0]):
+        raise Usage(usage)
+    return words[0].upper()
+
+
+# --- subcommands that run a command -----------------------------------------------------------
+
+
+async def _vote(services: Services, member: Member, words: list[str]) -> Result:
+    reference = _reference(words, "gebruik_stem")
+    if len(words) < 3 or words[1].lower() not in ("q1", "q3"):
+        raise Usage("gebruik_stem")
+    return await cast_vote(services, member, reference, words[1].lower(), choice=words[2].lower())
+
+
+async def _close(services: Services, member: Member, words: list[str]) -> Result:
+    reference = _reference(words, "gebruik_sluit")
+    if len(words) < 3 or words[1] not in OUTCOMES:
+        raise Usage("gebruik_sluit", uitkomsten=list(OUTCOMES))
+    rest = " ".join(words[2:])
+    reason, _, shelter = rest.partition("opvang:")
+    return await close_case(services, member, reference, words[1], reason.strip(),
+                            shelter=shelter.strip() or None)
+
+
+async def _reopen(services: Services, member: Member, words: list[str]) -> Result:
+    reference = _reference(words, "gebruik_heropen")
+    return await reopen_decision(services, member, reference, " ".join(words[1:]))
+
+
+async def _personal(services: Services, member: Member, words: list[str]) -> Result:
+    return await show_personal_data(services, member, _reference(words, "gebruik_gegevens"))
+
+
+async def _urgent(services: Services, member: Member, words: list[str]) -> Result:
+    return await add_urgent(services, member, _reference(words, "gebruik_spoed"))
+
+
+async def _report(services: Services, member: Member, words: list[str]) -> Result:
+    return await rapport(services, member, *(words[:2]))
+
+
+async def _agenda(services: Services, member: Member, words: list[str]) -> Result:
+    if words and words[0].lower() in ("plaats", "plaatsen", "post"):
+        return await post_agenda(services, member, words[1] if len(words) > 1 else None)
+    if words and words[0].lower() == "besluitenlijst":
+        return await publish_besluitenlijst(services, member, words[1] if len(words) > 1 else None)
+    return await show_agenda(services, member, words[0] if words else None)
+
+
+async def _status(services: Services, member: Member, words: list[str]) -> Result:
+    if words and REFERENCE.match(words[0]):
+        return await case_timeline(services, member, words[0])
+    return await status_overview(services, member, full=bool(words and words[0] == "volledig"))
+
+
+async def _besluitenlijst(services: Services, member: Member, words: list[str]) -> Result:
+    return await publish_besluitenlijst(services, member, words[0] if words else None)
+
+
+def check_syntax(name: str, words: list[str]) -> None:
+    """Check how a subcommand is typed, before anything else happens (no database), so that a
+    typing mistake is answered at once; raise Usage."""
+    if name in ("gegevens", "spoed", "heropen"):
+        _reference(words, f"gebruik_{name}")
+    elif name == "stem":
+        _reference(words, "gebruik_stem")
+        if len(words) < 3 or words[1].lower() not in ("q1", "q3"):
+            raise Usage("gebruik_stem")
+    elif name == "sluit":
+        _reference(words, "gebruik_sluit")
+        if len(words) < 3 or words[1] not in OUTCOMES:
+            raise Usage("gebruik_sluit", uitkomsten=list(OUTCOMES))
+
+
+RUNS: dict[str, Run] = {
+    "stem": _vote, "sluit": _close, "heropen": _reopen, "gegevens": _personal, "spoed": _urgent,
+    "rapport": _report, "agenda": _agenda, "status": _status, "besluitenlijst": _besluitenlijst,
+}
+# Subcommands that open a form: name → (flow, usage template)
+FORMS: dict[str, tuple[str, str]] = {
+    "besluit": ("besluit", "gebruik_besluit"),
+    "casemanager": ("casemanager", "gebruik_casemanager"),
+    "terugkoppeling": ("terugkoppeling", "gebruik_terugkoppeling"),
+}
+
+
+def register(adapter: SlackAdapter) -> None:
+    app = adapter.app
+    services = adapter.services
+
+    async def run(body: Body, respond: AsyncRespond, member: Member, run: Run,
+                  words: list[str]) -> None:
+        key = request_key("cmd", member.id, str(body.get("trigger_id")))
+        if not await claim(services, key):
+            return
+        try:
+            result = await run(services, member, words)
+        except (CommandRefused, Usage) as refused:
+            await adapter.say_privately(member, [refused.message], respond)
+            return
+        await adapter.answer(member, result, respond)
+
+    async def dispatch(ack: AsyncAck, body: Body, respond: AsyncRespond, name: str,
+                       words: list[str]) -> None:
+        member = adapter.member(body.get("user_id"))
+        if member is None:
+            await ack(text=adapter.mrkdwn(adapter.unknown_user()))
+            return
+        if name in FORMS or (name == "stem" and len(words) >= 2 and words[1].lower() == "q2"):
+            flow, usage = FORMS.get(name, ("stappen", "gebruik_stem"))
+            if not words or not REFERENCE.match(words[0]):
+                await ack(text=adapter.mrkdwn(Message(f"slack/{usage}")))
+                return
+            await ack()
+            await flows.open_flow(adapter, flow, member, words[0].upper(), body["trigger_id"],
+                                  respond)
+            return
+        handler = RUNS.get(name)
+        if handler is None:
+            await ack(text=adapter.mrkdwn(Message("slack/help")))
+            return
+        try:
+            check_syntax(name, words)
+        except Usage as usage:
+            await ack(text=adapter.mrkdwn(usage.message))
+            return
+        await ack()
+        await run(body, respond, member, handler, words)
+
+    @app.command("/regie")
+    async def regie(ack: AsyncAck, body: Body, respond: AsyncRespond) -> None:
+        words = str(body.get("text") or "").split()
+        name = words[0].lower() if words else "help"
+        await dispatch(ack, body, respond, name, words[1:])
+
+    @app.command("/agenda")
+    async def agenda(ack: AsyncAck, body: Body, respond: AsyncRespond) -> None:
+        await dispatch(ack, body, respond, "agenda", str(body.get("text") or "").split())
+
+    @app.command("/status")
+    async def status(ack: AsyncAck, body: Body, respond: AsyncRespond) -> None:
+        await dispatch(ack, body, respond, "status", str(body.get("text") or "").split())
+
+    @app.command("/terugkoppeling")
+    async def terugkoppeling(ack: AsyncAck, body: Body, respond: AsyncRespond) -> None:
+        await dispatch(ack, body, respond, "terugkoppeling", str(body.get("text") or "").split())

@@ -1,0 +1,197 @@
+"""SlackCourier: delivers neutral `Outgoing` messages to Slack channels, threads and DMs.
+
+- Regieteam and partner destinations go to their `slack_channel`, members to a DM.
+- `thread_case` puts the message in the case's thread; the first such message in the
+  Regieteam channel starts the thread (stored as ThreadRef purpose "case_thread").
+- `update_key` "purpose:<id>" edits the earlier message in place (`chat.update`).
+- A message marked `personal` only goes to a member's DM, never to a channel.
+- Posts to one channel are paced (Slack allows about one message per second per channel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.delivery import DeliveryFailed
+from bot.orgconfig import Member
+from commands.context import Services
+from commands.replies import Attachment, Destination, Message, Outgoing
+from messages.slack import SlackMessage, slack_message, slack_pages
+from store.models import ThreadRef
+
+log = logging.getLogger(__name__)
+PLATFORM = "slack"
+CASE_THREAD = "case_thread"
+
+
+class SlackCourier:
+    platform = PLATFORM
+
+    def __init__(self, services: Services, client: AsyncWebClient, pace_seconds: float = 1.0) -> None:
+        self.services = services
+        self.client = client
+        self.pace_seconds = pace_seconds
+        self._dm_channels: dict[str, str] = {}
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._next_post: dict[str, float] = {}
+
+    # --- routing -------------------------------------------------------------------------
+    def channel_of(self, to: Destination) -> str | None:
+        org = self.services.org
+        try:
+            if to.kind == "regieteam":
+                return org.regieteam(to.id).slack_channel
+            if to.kind == "partner":
+                return org.partner(to.id).slack_channel
+        except StopIteration:
+            return None
+        member = org.member(to.id)
+        return member.slack_user if member else None
+
+    def can_reach(self, item: Outgoing) -> bool:
+        if item.message.personal and item.to.kind != "member":
+            return False
+        return self.channel_of(item.to) is not None
+
+    # --- delivering ----------------------------------------------------------------------
+    async def deliver(self, item: Outgoing) -> None:
+        if not self.can_reach(item):
+            raise DeliveryFailed(f"geen Slack-kanaal voor {item.to.kind} {item.to.id}")
+        try:
+            await self._deliver(item)
+        except SlackApiError as exc:
+            raise DeliveryFailed(f"slack: {exc.response.get('error', 'fout')}") from exc
+        except (SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryFailed(f"slack: {type(exc).__name__}") from exc
+
+    async def _deliver(self, item: Outgoing) -> None:
+        target = self.channel_of(item.to)
+        assert target is not None
+        channel = await self.dm_channel(target) if item.to.kind == "member" else target
+        thread_ts: str | None = None
+        starts_thread = False
+        if item.thread_case is not None and item.to.kind == "regieteam":
+            ref = await self._ref(CASE_THREAD, item.thread_case)
+            if ref is not None and ref.channel == channel:
+                thread_ts = ref.message_ref
+            elif ref is None:
+                starts_thread = True
+        if item.update_key and (key := _parse_update_key(item.update_key)):
+            await self._post_or_update(key, channel, item, thread_ts)
+            return
+        if starts_thread and item.thread_case is not None:
+            async with self._locks[f"{CASE_THREAD}:{item.thread_case}"]:
+                ref = await self._ref(CASE_THREAD, item.thread_case)
+                if ref is not None:
+                    await self.post(channel, item.message, thread_ts=ref.message_ref)
+                    return
+                ts = await self.post(channel, item.message)
+                await self._store(CASE_THREAD, item.thread_case, channel, ts, None)
+            return
+        await self.post(channel, item.message, thread_ts=thread_ts)
+
+    async def _post_or_update(
+        self, key: tuple[str, int], channel: str, item: Outgoing, thread_ts: str | None
+    ) -> None:
+        purpose, object_id = key
+        async with self._locks[f"{purpose}:{object_id}"]:
+            ref = await self._ref(purpose, object_id)
+            if ref is not None:
+                rendered = slack_message(item.message)
+                await self.client.chat_update(channel=ref.channel, ts=ref.message_ref,
+                                              **rendered.as_kwargs())
+                return
+            ts = await self.post(channel, item.message, thread_ts=thread_ts, single=True)
+            await self._store(purpose, object_id, channel, ts, thread_ts)
+            if (item.thread_case is not None and thread_ts is None and purpose != CASE_THREAD
+                    and item.to.kind == "regieteam"):
+                await self._store(CASE_THREAD, item.thread_case, channel, ts, None)
+
+    async def post(
+        self, channel: str, message: Message, *, thread_ts: str | None = None, single: bool = False
+    ) -> str:
+        """Post a message (paged when long, or cut when `single`); return the first ts."""
+        pages = [slack_message(message)] if single else slack_pages(message)
+        first = ""
+        for page in pages:
+            ts = await self._post_page(channel, page, thread_ts)
+            first = first or ts
+        return first
+
+    async def _post_page(self, channel: str, page: SlackMessage, thread_ts: str | None) -> str:
+        await self._pace(channel)
+        extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
+        response = await self.client.chat_postMessage(
+            channel=channel, unfurl_links=False, unfurl_media=False, **page.as_kwargs(), **extra
+        )
+        return str(response["ts"])
+
+    async def _pace(self, channel: str) -> None:
+        if self.pace_seconds <= 0:
+            return
+        now = time.monotonic()
+        slot = max(now, self._next_post.get(channel, now))
+        self._next_post[channel] = slot + self.pace_seconds
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    # --- members ---------------------------------------------------------------------------
+    async def dm_channel(self, slack_user: str) -> str:
+        if slack_user not in self._dm_channels:
+            response = await self.client.conversations_open(users=slack_user)
+            self._dm_channels[slack_user] = str(response["channel"]["id"])
+        return self._dm_channels[slack_user]
+
+    async def send_to_member(self, member: Member, messages: list[Message]) -> None:
+        """Direct messages to a member (confirmations, personal answers)."""
+        if not member.slack_user or not messages:
+            return
+        channel = await self.dm_channel(member.slack_user)
+        for message in messages:
+            await self.post(channel, message)
+
+    async def upload_to_member(self, member: Member, files: list[Attachment]) -> None:
+        if not member.slack_user or not files:
+            return
+        channel = await self.dm_channel(member.slack_user)
+        for attachment in files:
+            await self.client.files_upload_v2(
+                channel=channel, filename=attachment.filename, content=attachment.content,
+                title=attachment.title,
+            )
+
+    # --- thread references -------------------------------------------------------------------
+    async def _ref(self, purpose: str, object_id: int) -> ThreadRef | None:
+        async with self.services.sessions() as session:
+            ref: ThreadRef | None = await session.scalar(select(ThreadRef).where(
+                ThreadRef.platform == PLATFORM, ThreadRef.purpose == purpose,
+                ThreadRef.object_id == object_id,
+            ))
+            return ref
+
+    async def _store(
+        self, purpose: str, object_id: int, channel: str, ts: str, thread_ts: str | None
+    ) -> None:
+        try:
+            async with self.services.transaction() as session:
+                session.add(ThreadRef(platform=PLATFORM, purpose=purpose, object_id=object_id,
+                                      channel=channel, message_ref=ts, thread_ref=thread_ts))
+        except IntegrityError:
+            log.info("slack: %s %s was al vastgelegd door een ander proces", purpose, object_id)
+
+
+def _parse_update_key(key: str) -> tuple[str, int] | None:
+    purpose, _, raw_id = key.partition(":")
+    if not purpose or not raw_id.isdigit() or len(purpose) > 24:
+        return None
+    return purpose, int(raw_id)

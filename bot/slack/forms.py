@@ -1,0 +1,234 @@
+"""Modals (Slack views) built from the neutral form definitions, and reading their answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from bot.orgconfig import Member, Organisation
+from commands.melding import UNKNOWN_WIJK, FormField, melding_fields
+from commands.replies import Message
+from messages.render import renderer
+from messages.slack import (
+    MAX_MODAL_BLOCKS,
+    Block,
+    context_note,
+    cut,
+    fit_blocks,
+    mrkdwn_section,
+    plain,
+    split_text,
+)
+
+VALUE = "v"  # the action_id of the one element in every input block
+TITLE = 24
+OPTION_TEXT = 75
+OPTION_VALUE = 150
+MAX_OPTIONS = 100
+ERROR_TEXT = 300
+
+
+def label(key: str) -> str:
+    return renderer("plain").label(key)
+
+
+def text(template: str, **data: Any) -> str:
+    return renderer("mrkdwn").text(f"slack/{template}", **data)
+
+
+def option(value: str, shown: str) -> dict[str, Any]:
+    return {"text": plain(shown, OPTION_TEXT), "value": value[:OPTION_VALUE]}
+
+
+def modal(
+    callback_id: str, title_key: str, blocks: list[Block], *, submit_key: str | None = "slack.knop.versturen",
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain(label(title_key), TITLE),
+        "close": plain(label("slack.knop.annuleren" if submit_key else "slack.knop.sluiten"), TITLE),
+        "blocks": blocks[:MAX_MODAL_BLOCKS],
+        "private_metadata": json.dumps(metadata or {}, separators=(",", ":"))[:3000],
+    }
+    if submit_key:
+        view["submit"] = plain(label(submit_key), TITLE)
+    return view
+
+
+def message_modal(title_key: str, message: Message) -> dict[str, Any]:
+    """A modal that only shows a message (the result of a form, or why it cannot be done)."""
+    body = renderer("mrkdwn").render(message)
+    blocks = [mrkdwn_section(chunk) for chunk in split_text(body)]
+    fitted = fit_blocks(blocks, [], "", max_blocks=MAX_MODAL_BLOCKS)
+    return modal("regie_bericht", title_key, fitted.blocks, submit_key=None)
+
+
+def metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+def input_block(
+    block_id: str, label_text: str, element: dict[str, Any], *, optional: bool = False,
+    hint: str | None = None,
+) -> Block:
+    block: Block = {
+        "type": "input", "block_id": block_id, "optional": optional,
+        "label": plain(label_text, 2000), "element": {**element, "action_id": VALUE},
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def static_select(choices: Iterable[tuple[str, str]], initial: str | None = None) -> dict[str, Any]:
+    options = [option(value, shown) for value, shown in list(choices)[:MAX_OPTIONS]]
+    element: dict[str, Any] = {"type": "static_select", "options": options,
+                               "placeholder": plain(label("slack.kies"))}
+    chosen = next((o for o in options if o["value"] == initial), None)
+    if chosen:
+        element["initial_option"] = chosen
+    return element
+
+
+def multi_select(choices: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    return {"type": "multi_static_select", "placeholder": plain(label("slack.kies")),
+            "options": [option(v, s) for v, s in list(choices)[:MAX_OPTIONS]]}
+
+
+def checkboxes(choices: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    return {"type": "checkboxes", "options": [option(v, s) for v, s in list(choices)[:10]]}
+
+
+def radio(choices: Iterable[tuple[str, str]], initial: str | None = None) -> dict[str, Any]:
+    options = [option(v, s) for v, s in list(choices)[:10]]
+    element: dict[str, Any] = {"type": "radio_buttons", "options": options}
+    chosen = next((o for o in options if o["value"] == initial), None)
+    if chosen:
+        element["initial_option"] = chosen
+    return element
+
+
+def text_input(max_length: int = 0, multiline: bool = False, initial: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "multiline": multiline}
+    if max_length:
+        element["max_length"] = min(max_length, 3000)
+    if initial:
+        element["initial_value"] = initial
+    return element
+
+
+def number_input(maximum: int | None = None, minimum: int = 0) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "number_input", "is_decimal_allowed": False,
+                               "min_value": str(minimum)}
+    if maximum:
+        element["max_value"] = str(maximum)
+    return element
+
+
+def datepicker(initial: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "datepicker", "placeholder": plain(label("slack.kies_datum"))}
+    if initial:
+        element["initial_date"] = initial
+    return element
+
+
+def users_select() -> dict[str, Any]:
+    return {"type": "users_select", "placeholder": plain(label("slack.kies_persoon"))}
+
+
+def read_values(view: dict[str, Any]) -> dict[str, Any]:
+    """{block_id: value} from a submitted view: strings, lists for multi-selects, None when empty."""
+    answers: dict[str, Any] = {}
+    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
+        state: dict[str, Any] = actions.get(VALUE) or next(iter(actions.values()), {})
+        kind = state.get("type")
+        if kind in ("static_select", "radio_buttons"):
+            selected = state.get("selected_option")
+            answers[block_id] = selected["value"] if selected else None
+        elif kind in ("multi_static_select", "checkboxes"):
+            answers[block_id] = [o["value"] for o in state.get("selected_options") or []]
+        elif kind == "datepicker":
+            answers[block_id] = state.get("selected_date")
+        elif kind == "users_select":
+            answers[block_id] = state.get("selected_user")
+        else:
+            answers[block_id] = state.get("value")
+    return answers
+
+
+def field_errors(errors: dict[str, Message], view: dict[str, Any]) -> dict[str, str]:
+    """Inline errors keyed by block_id; an error for a field that is not in the modal is shown
+    on the first input, so that Slack does not reject the answer."""
+    present = [b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"]
+    shown: dict[str, str] = {}
+    for name, message in errors.items():
+        target = name if name in present else (present[0] if present else name)
+        text_ = cut(renderer("plain").render(message), ERROR_TEXT)
+        shown[target] = f"{shown[target]} {text_}" if target in shown else text_
+    return {k: cut(v, ERROR_TEXT) for k, v in shown.items()}
+
+
+# --- the casusformulier -------------------------------------------------------------------------
+
+MELDING = "melding"
+_PROBES: tuple[dict[str, Any], ...] = ({}, {"reden": "anders", "wijk": UNKNOWN_WIJK})
+
+
+def _shown(form_field: FormField) -> bool:
+    return form_field.when is None or any(form_field.applies(p) for p in _PROBES)
+
+
+def _choices(org: Organisation, form_field: FormField) -> list[tuple[str, str]]:
+    if form_field.name == "corporatie":
+        return [(c, org.partner(c).name) for c in form_field.choices]
+    if form_field.name == "regieteam":
+        return [(t, org.regieteam(t).name) for t in form_field.choices]
+    if form_field.name == "wijk":
+        return [(w, renderer("plain").choice(w) if w == UNKNOWN_WIJK else w) for w in form_field.choices]
+    return [(c, renderer("plain").choice(c)) for c in form_field.choices]
+
+
+def _element(org: Organisation, form_field: FormField) -> dict[str, Any]:
+    kind = form_field.kind
+    if kind == "choice":
+        return static_select(_choices(org, form_field))
+    if kind == "multichoice":
+        return multi_select(_choices(org, form_field))
+    if kind == "number":
+        return number_input(form_field.maximum)
+    if kind == "date":
+        return datepicker()
+    if kind == "yesno":
+        return radio([("ja", renderer("plain").choice("ja")), ("nee", renderer("plain").choice("nee"))])
+    return text_input(form_field.max_length, multiline=kind == "longtext")
+
+
+def melding_modal(org: Organisation, member: Member) -> dict[str, Any]:
+    blocks: list[Block] = [mrkdwn_section(text("melding_uitleg"))]
+    for form_field in melding_fields(org, member):
+        if not _shown(form_field):
+            continue
+        if form_field.name == "huurder_naam":
+            blocks.append(context_note(text("melding_persoonsgegevens")))
+        blocks.append(input_block(
+            form_field.name, label(f"veld.{form_field.name}"), _element(org, form_field),
+            optional=not form_field.required or form_field.when is not None,
+            hint=label(f"hint.{form_field.name}"),
+        ))
+    return modal(MELDING, "slack.titel.melding", blocks, metadata={"form": MELDING})
+
+
+def melding_answers(view: dict[str, Any]) -> dict[str, Any]:
+    """The answers in the shape `file_melding` expects (strings and lists of strings)."""
+    answers = {k: v for k, v in read_values(view).items() if v not in (None, "")}
+    return answers

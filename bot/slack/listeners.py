@@ -1,0 +1,130 @@
+"""Bolt listeners. Each one acknowledges at once and hands the work to a command."""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from sqlalchemy.exc import IntegrityError
+
+from bot.slack import commands as slash
+from bot.slack import flows, forms
+from bot.slack.dedupe import claim, request_key
+from commands.actions import perform
+from commands.melding import file_melding, require_melder
+from commands.replies import CommandRefused, FormInvalid, Message
+from messages.slack import ACTION_PREFIX, parse_action_id
+
+if TYPE_CHECKING:
+    from bot.slack.adapter import SlackAdapter
+
+log = logging.getLogger(__name__)
+Body = dict[str, Any]
+
+
+def register(adapter: SlackAdapter) -> None:
+    app = adapter.app
+    services = adapter.services
+
+    # --- /melding: ack, then open the casusformulier at once --------------------------------
+    @app.command("/melding")
+    async def melding_command(ack: AsyncAck, body: Body) -> None:
+        member = adapter.member(body.get("user_id"))
+        if member is None:
+            await ack(text=adapter.mrkdwn(adapter.unknown_user()))
+            return
+        try:
+            require_melder(services.org, member)
+        except CommandRefused as refused:
+            await ack(text=adapter.mrkdwn(refused.message))
+            return
+        await ack()
+        await adapter.client.views_open(trigger_id=body["trigger_id"],
+                                        view=forms.melding_modal(services.org, member))
+
+    @app.view(forms.MELDING)
+    async def melding_submitted(ack: AsyncAck, body: Body) -> None:
+        view = body["view"]
+        member = adapter.member(body.get("user", {}).get("id"))
+        if member is None:
+            await ack(response_action="update",
+                      view=forms.message_modal("slack.titel.niet_gelukt", adapter.unknown_user()))
+            return
+        key = request_key("view", str(view.get("id")))
+        answers = forms.melding_answers(view)
+        try:
+            try:
+                result = await file_melding(services, member, answers, submission_key=key)
+            except IntegrityError:  # the same submission is being stored right now (a retry)
+                result = await file_melding(services, member, answers, submission_key=key)
+        except FormInvalid as invalid:
+            await ack(response_action="errors", errors=forms.field_errors(invalid.errors, view))
+            return
+        except CommandRefused as refused:
+            await ack(response_action="update",
+                      view=forms.message_modal("slack.titel.niet_gelukt", refused.message))
+            return
+        done = result.replies[0] if result.replies else Message("slack/al_verwerkt")
+        await ack(response_action="update",
+                  view=forms.message_modal("slack.titel.melding_klaar", done))
+        if await claim(services, key + ":klaar"):
+            await adapter.courier.send_to_member(member, result.replies)
+            await adapter.deliveries.deliver_all(result.outgoing)
+
+    # --- buttons ---------------------------------------------------------------------------
+    @app.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}\|"))
+    async def button_clicked(ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond) -> None:
+        await ack()
+        member = adapter.member(body.get("user", {}).get("id"))
+        if member is None:
+            await respond(text=adapter.mrkdwn(adapter.unknown_user()), response_type="ephemeral",
+                          replace_original=False)
+            return
+        name = parse_action_id(str(action.get("action_id"))) or ""
+        value = str(action.get("value") or "")
+        if name in flows.FORM_BUTTONS:
+            await flows.open_flow(adapter, flows.FORM_BUTTONS[name], member, value,
+                                  body["trigger_id"], respond)
+            return
+        key = request_key("action", member.id, str(action.get("action_ts") or body.get("trigger_id")))
+        if not await claim(services, key):
+            return
+        try:
+            local = flows.LOCAL_BUTTONS.get(name)
+            if local is not None:
+                result = await local(services, member, value)
+            else:
+                result = await perform(services, member, name, value)
+        except CommandRefused as refused:
+            await adapter.say_privately(member, [refused.message], respond)
+            return
+        await adapter.answer(member, result, respond)
+
+    # --- App Home ----------------------------------------------------------------------------
+    @app.event("app_home_opened")
+    async def home_opened(body: Body, event: Body) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        if not await claim(services, request_key("event", str(body.get("event_id")))):
+            return
+        from bot.slack.home import home_view
+
+        member = adapter.member(event.get("user"))
+        view = await home_view(adapter, member)
+        await adapter.client.views_publish(user_id=event["user"], view=view)
+
+    @app.error
+    async def on_error(error: Exception, body: Body, respond: AsyncRespond) -> None:
+        # Only the kind of error and where it happened: messages can hold personal data.
+        where = "".join(traceback.format_tb(error.__traceback__)[-3:])
+        log.error("slack: %s bij %s\n%s", type(error).__name__,
+                  body.get("type") or body.get("command"), where)
+        user = body.get("user_id") or (body.get("user") or {}).get("id")
+        await adapter.problem(adapter.member(user), respond)
+
+    flows.register(adapter)
+    slash.register(adapter)
