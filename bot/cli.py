@@ -88,9 +88,16 @@ async def _console(settings: Settings, member_id: str | None) -> int:
     if member is None:
         print(f"regiebot: lid '{member_id}' staat niet in {settings.config}", file=sys.stderr)
         return 2
+    from bot.console.courier import ConsoleCourier
+    from bot.delivery import Deliveries
+    from bot.scheduler import start_scheduler
+
+    deliveries = Deliveries([ConsoleCourier(services, sys.stdout)])
+    scheduler = await start_scheduler(services, deliveries, settings)
     try:
-        await run_console(services, member)
+        await run_console(services, member, deliveries)
     finally:
+        await scheduler.stop()
         await close_services(services)
     return 0
 

@@ -17,6 +17,8 @@ from commands.replies import CommandRefused, Result
 
 Handler = Callable[[Services, Member, str], Awaitable[Result]]
 ACTION_MODULES: tuple[str, ...] = (
+    "commands.agenda",
+    "commands.status",
     "commands.stemmen",
     "commands.gegevens",
     "commands.reminders",

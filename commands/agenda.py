@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.orgconfig import Member, Organisation
 from commands import events
+from commands.actions import action
 from commands.cases import case_by_reference, case_summary, dialect_of, is_urgent
 from commands.context import Services
 from commands.permissions import is_chair_of, may_vote, require_chair, sees_all, whom_to_ask
@@ -164,9 +165,9 @@ async def _build(session: AsyncSession, services: Services, regieteam_id: str,
     present = set((await session.scalars(
         select(AgendaItem.case_id).where(AgendaItem.meeting_id == meeting.id))).all())
     wanted = [c for c in await _candidates(session, services, meeting) if c[0].id not in present]
-    position = await _last_position(session, meeting)
+    last = await _last_position(session, meeting)
     for position, (case, section, addendum) in enumerate(
-            sorted(wanted, key=lambda c: urgency_key(c[0])), start=position + 1):
+            sorted(wanted, key=lambda c: urgency_key(c[0])), start=last + 1):
         await _add_item(session, services, meeting, case, section,
                         addendum or meeting.agenda_posted_at is not None, None, position)
     await session.flush()
@@ -284,6 +285,12 @@ async def _agenda_outgoing(session: AsyncSession, services: Services, meeting: M
     result.reply("agenda/geplaatst", team=services.org.regieteam(meeting.regieteam_id).name,
                  datum=meeting.meeting_date)
     return result
+
+
+@action("agenda_plaatsen")
+async def post_agenda_button(services: Services, member: Member, value: str) -> Result:
+    """Button value: the Regieteam id (or empty for the member's own)."""
+    return await post_agenda(services, member, value or None)
 
 
 async def scheduled_agenda(services: Services, regieteam_id: str) -> list[Outgoing]:

@@ -12,6 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+FOREIGN_TABLES = ("apscheduler_jobs",)  # tables in the bot's database that others manage
+
+
+def owned_by_models(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic filter: leave tables of others (APScheduler's job store) alone."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return table not in FOREIGN_TABLES
+
+
 def async_url(url: str) -> str:
     """Normalise a database URL to the async driver this project uses."""
     parsed = make_url(url)

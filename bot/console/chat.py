@@ -17,7 +17,17 @@ from typing import Any, TextIO
 from bot.console.courier import ConsoleCourier, indent, show
 from bot.delivery import Deliveries
 from bot.orgconfig import Member
-from commands import agenda, besluit, casemanager, gegevens, melding, sluiten, stemmen, terugkoppeling
+from commands import (
+    agenda,
+    besluit,
+    casemanager,
+    gegevens,
+    melding,
+    reminders,
+    sluiten,
+    stemmen,
+    terugkoppeling,
+)
 from commands.actions import perform
 from commands.context import Services
 from commands.melding import FormField, check_field, check_form, field_error, melding_fields
@@ -116,6 +126,7 @@ class ConsoleChat:
             "/terugkoppeling": self.cmd_terugkoppeling, "/sluit": self.cmd_sluit,
             "/gegevens": self.cmd_gegevens, "/knop": self.cmd_knop, "/als": self.cmd_als,
             "/status": self.cmd_status, "/rapport": self.cmd_rapport,
+            "/uitstellen": self.cmd_uitstellen, "/nazorg": self.cmd_nazorg,
         }
 
     def usage(self, command: str) -> Result:
@@ -207,9 +218,20 @@ class ConsoleChat:
         name, value = args[0], " ".join(args[1:])
         if name in FORM_BUTTONS:
             return self.usage(FORM_BUTTONS[name])
-        if name == "agenda_plaatsen":
-            return await agenda.post_agenda(self.services, self.member, value or None)
         return await perform(self.services, self.member, name, value)
+
+    async def cmd_uitstellen(self, args: list[str]) -> Result:
+        if len(args) < 3:
+            return self.usage("uitstellen")
+        return await reminders.postpone_reminder(self.services, self.member, args[0], args[1],
+                                                 " ".join(args[2:]))
+
+    async def cmd_nazorg(self, args: list[str]) -> Result:
+        if len(args) != 4 or not args[1].isdigit():
+            return self.usage("nazorg")
+        housed, paying = (answer.lower() in ("ja", "j") for answer in args[2:])
+        return await reminders.answer_nazorg(self.services, self.member, args[0], int(args[1]),
+                                             housed, paying)
 
     async def cmd_status(self, args: list[str]) -> Result:
         from commands import status

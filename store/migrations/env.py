@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from store.db import is_sqlite, make_sync_engine
+from store.db import is_sqlite, make_sync_engine, owned_by_models
 from store.models import Base
 
 config = context.config
@@ -20,6 +20,7 @@ def run_migrations() -> None:
             target_metadata=target_metadata,
             render_as_batch=is_sqlite(url),
             compare_type=True,
+            include_object=owned_by_models,
         )
         with context.begin_transaction():
             context.run_migrations()
