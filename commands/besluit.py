@@ -135,9 +135,8 @@ def _decision_result(services: Services, case: Case, item: AgendaItem, tally: Ta
     tally_outgoing(result, services, case, item, tally, closed=True)
     result.send(to_regieteam(case.regieteam_id), Message("besluit/vastgelegd", data), thread_case=case.id)
     result.send(to_partner(case.corporation_id), Message("besluit/corporatie", data))
-    if decision.q3 == "ja":
-        for partner in services.org.partners_of_kind("meldpunt"):
-            result.send(to_partner(partner.id), Message("besluit/mbz_aanmelding", data))
+    # Q3 = ja: the registration request to the Meldpunt is the first row of the "mbz"
+    # reminder series (made by sync_case_reminders above), with Ontvangen/Gedaan buttons.
     return result.reply("besluit/bevestiging", **data)
 
 

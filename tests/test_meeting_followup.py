@@ -69,3 +69,18 @@ async def test_terugkoppeling_rules(services: Services, clock: Clock) -> None:
     changed = await terugkoppeling.give_feedback(services, carla, ref, "Nieuwe termijn afgesproken.",
                                                  new_termijn="01-04-2027")
     assert "Nieuwe termijn: do 1 apr 2027" in renderer("plain").render(changed.outgoing[0].message)
+
+
+async def test_mbz_registration_requested_when_q3_is_ja(services: Services, clock: Clock) -> None:
+    from commands import stemmen
+    from store.models import Reminder
+
+    ref = await voted_case(services, clock)
+    for voter in ("carla", "dirk"):
+        await stemmen.cast_vote(services, member(services.org, voter), ref, "q3", "ja")
+    await besluit.record_decision(services, member(services.org, "carla"), ref)
+    async with services.transaction() as session:
+        request = (await session.scalars(select(Reminder).where(Reminder.kind == "mbz")
+                                         .order_by(Reminder.due_at))).first()
+    assert request is not None and request.target_partner_id == "mbz"
+    assert request.due_at.replace(tzinfo=None) <= clock().replace(tzinfo=None)
