@@ -34,7 +34,7 @@ def _reason(services: Services, text: str | None) -> str | None:
     try:
         return check_free_text(text, services.today(), max_length=1000, min_length=5)
     except FieldProblem as problem:
-        raise CommandRefused(f"fout/{problem.template}", veld="reden", **problem.data) from None
+        raise CommandRefused(f"fout/{problem.template}", veld="uitleg", **problem.data) from None
 
 
 def _outcome(question: str, given: str | None, tally: Tally) -> tuple[str, bool]:

@@ -54,7 +54,7 @@ def _check_outcome(case: Case, outcome: str, shelter: str | None) -> None:
 async def close_case(services: Services, member: Member, reference: str, outcome: str,
                      reason: str, shelter: str | None = None) -> Result:
     """Close the case; its reminders stop, the corporation and casemanager hear the outcome."""
-    reason_text = _text(services, reason, "reden", 5)
+    reason_text = _text(services, reason, "uitleg", 5)
     if reason_text is None:
         raise CommandRefused("fout/sluiten_reden_nodig")
     shelter_text = _text(services, shelter, "opvang", 3)
