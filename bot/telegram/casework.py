@@ -1,0 +1,191 @@
+"""The short conversations for casework buttons and commands, wired to the commands.
+
+Each flow names its questions (labels "vraag.<flow>.<step>" in labels_telegram.j2) and
+ends in one command call; the commands do the checking and the recording.
+"""
+
+from __future__ import annotations
+
+from bot.orgconfig import Member
+from bot.telegram.flows import Answers, Flow, Step
+from commands.besluit import record_decision
+from commands.casemanager import appoint, parse_termijn
+from commands.cases import case_by_reference
+from commands.context import Services
+from commands.permissions import (
+    may_vote,
+    require_case_access,
+    require_chair,
+    whom_to_ask,
+)
+from commands.reminders import postpone_reminder
+from commands.replies import Action, CommandRefused, Message, Result
+from commands.sluiten import OUTCOMES, close_case
+from commands.stemmen import STEPS, cast_vote
+from commands.terugkoppeling import give_feedback
+from messages import telegram as tg
+from messages.render import renderer
+
+
+def _keys(keys: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(key, renderer("plain").choice(key)) for key in keys]
+
+
+def _yes_no(_s: Services, _m: Member, _a: Answers) -> list[tuple[str, str]]:
+    return _keys(("ja", "nee"))
+
+
+def _steps(_s: Services, _m: Member, _a: Answers) -> list[tuple[str, str]]:
+    return _keys(STEPS)
+
+
+def _how(_s: Services, _m: Member, _a: Answers) -> list[tuple[str, str]]:
+    return [("meerderheid", tg.label("telegram.volgens_meerderheid")),
+            ("anders", tg.label("telegram.anders_besluiten"))]
+
+
+def _casemanagers(services: Services, _m: Member, _a: Answers) -> list[tuple[str, str]]:
+    org = services.org
+    return [(m.id, f"{m.name} ({org.partner(m.partner).name})") for m in org.with_role("casemanager")]
+
+
+def _outcomes(_s: Services, _m: Member, _a: Answers) -> list[tuple[str, str]]:
+    return _keys(OUTCOMES)
+
+
+def _deviates(answers: Answers) -> bool:
+    return answers.get("wijze") == "anders"
+
+
+# --- checks before a conversation starts -----------------------------------------------------
+
+
+async def _chair_of_case(services: Services, member: Member, reference: str) -> None:
+    async with services.transaction() as session:
+        case = await case_by_reference(session, reference)
+    require_chair(services.org, member, case.regieteam_id)
+
+
+async def _voter(services: Services, member: Member, reference: str) -> None:
+    async with services.transaction() as session:
+        case = await case_by_reference(session, reference)
+    if not may_vote(services.org, member, case.regieteam_id):
+        raise CommandRefused("fout/geen_stemrecht",
+                             team=services.org.regieteam(case.regieteam_id).name,
+                             vraag=whom_to_ask(services.org))
+
+
+async def _sees_case(services: Services, member: Member, reference: str) -> None:
+    async with services.transaction() as session:
+        case = await case_by_reference(session, reference)
+    require_case_access(services.org, member, case)
+
+
+# --- the commands at the end -----------------------------------------------------------------
+
+
+async def _vote_steps(services: Services, member: Member, reference: str, answers: Answers,
+                      _key: str) -> Result:
+    return await cast_vote(services, member, reference, "q2", steps=list(answers["stappen"]),
+                           steps_text=answers.get("toelichting") or None)
+
+
+async def _decide(services: Services, member: Member, reference: str, answers: Answers,
+                  _key: str) -> Result:
+    if _deviates(answers):
+        result = await record_decision(
+            services, member, reference, q1=answers.get("q1"),
+            q2_steps=list(answers.get("q2") or []), q3=answers.get("q3"),
+            reason=answers.get("reden") or None)
+    else:
+        result = await record_decision(services, member, reference)
+    result.replies.append(Message("telegram/volgende_stap", {"referentie": reference}, (
+        Action("casemanager_aanwijzen", reference, "telegram.casemanager_aanwijzen", "primary"),
+    )))
+    return result
+
+
+def _weeks(_services: Services, text: str) -> None:
+    if not text.isdigit() or not 1 <= int(text) <= 26:
+        raise CommandRefused("fout/interval_vorm")
+
+
+_APPOINT_FIELDS = {"fout/termijn_verleden": "termijn", "fout/termijn_te_ver": "termijn",
+                   "fout/interval_vorm": "weken", "fout/lid_onbekend": "casemanager"}
+
+
+async def _appoint(services: Services, member: Member, reference: str, answers: Answers,
+                   _key: str) -> Result:
+    try:
+        return await appoint(services, member, reference, answers["casemanager"],
+                             answers["termijn"], answers.get("weken") or None)
+    except CommandRefused as refused:
+        field = _APPOINT_FIELDS.get(refused.message.template)
+        if field is None:
+            raise
+        raise CommandRefused(refused.message.template,
+                             **{**refused.message.data, "veld": field}) from None
+
+
+async def _feedback(services: Services, member: Member, reference: str, answers: Answers,
+                    key: str) -> Result:
+    return await give_feedback(services, member, reference, answers["tekst"],
+                               termijn_holds=answers.get("termijn_houdt") != "nee",
+                               submission_key=key)
+
+
+async def _close(services: Services, member: Member, reference: str, answers: Answers,
+                 _key: str) -> Result:
+    return await close_case(services, member, reference, answers["uitkomst"],
+                            answers.get("reden") or "", shelter=answers.get("opvang") or None)
+
+
+async def _postpone(services: Services, member: Member, reminder_id: str, answers: Answers,
+                    _key: str) -> Result:
+    try:
+        return await postpone_reminder(services, member, reminder_id, answers["datum"],
+                                       answers["reden"])
+    except CommandRefused as refused:
+        data = refused.message.data
+        field = {"uitstel_datum": "datum", "uitstel_reden": "reden"}.get(str(data.get("veld")))
+        if refused.message.template == "herinnering/uitstel_datum":
+            field = "datum"
+        if field is None:
+            raise
+        raise CommandRefused(refused.message.template, **{**data, "veld": field}) from None
+
+
+FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
+    Flow("stappen_kiezen", "s", (
+        Step("stappen", "multichoice", _steps),
+        Step("toelichting", "text", required=False, max_length=500),
+    ), _vote_steps, _voter),
+    Flow("besluit_vastleggen", "b", (
+        Step("wijze", "choice", _how),
+        Step("q1", "choice", _yes_no, when=_deviates),
+        Step("q2", "multichoice", _steps, when=_deviates),
+        Step("q3", "choice", _yes_no, when=_deviates),
+        Step("reden", "text", when=_deviates),
+    ), _decide, _chair_of_case),
+    Flow("casemanager_aanwijzen", "c", (
+        Step("casemanager", "choice", _casemanagers),
+        Step("termijn", "date", validate=parse_termijn),
+        Step("weken", "text", required=False, max_length=3, validate=_weeks),
+    ), _appoint, _chair_of_case),
+    Flow("terugkoppeling_geven", "t", (
+        Step("tekst", "text", max_length=2000),
+        Step("termijn_houdt", "choice", _yes_no),
+    ), _feedback, _sees_case),
+    Flow("sluiten", "z", (
+        Step("uitkomst", "choice", _outcomes),
+        Step("opvang", "text", when=lambda a: a.get("uitkomst") == "uitgezet_met_opvang",
+             max_length=200),
+        Step("reden", "text"),
+    ), _close, _sees_case),
+    Flow("herinnering_uitstellen", "u", (
+        Step("datum", "date"),
+        Step("reden", "text", max_length=300),
+    ), _postpone),
+)}
+
+__all__ = ["FLOWS"]

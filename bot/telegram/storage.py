@@ -1,0 +1,129 @@
+"""What the Telegram adapter keeps in the database: handled updates, forms in progress,
+where case threads and edited-in-place messages live, and long button values.
+
+Every function opens one short transaction; none is held across a Telegram call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from commands.context import Services
+from store.models import FormDraft, ProcessedRequest, ThreadRef
+
+PLATFORM = "telegram"
+
+
+async def first_time(services: Services, key: str) -> bool:
+    """Record `key` as handled; False when it was handled before (a repeated update or tap)."""
+    try:
+        async with services.transaction() as session:
+            session.add(ProcessedRequest(key=f"{PLATFORM}:{key}", at=services.now()))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def forget_old_requests(services: Services, days: int = 7) -> None:
+    """Telegram redelivers for at most a day; keep a week, drop the rest."""
+    async with services.transaction() as session:
+        await session.execute(delete(ProcessedRequest).where(
+            ProcessedRequest.key.like(f"{PLATFORM}:%"),
+            ProcessedRequest.at < services.now() - timedelta(days=days),
+        ))
+
+
+async def forget_abandoned_drafts(services: Services, days: int = 30) -> None:
+    """Forms and conversations left alone for a month hold personal data for nothing: drop."""
+    cutoff = services.now() - timedelta(days=days)
+    async with services.transaction() as session:
+        for kind in ("melding", "gesprek"):
+            await session.execute(delete(FormDraft).where(
+                FormDraft.key.like(f"{PLATFORM}:{kind}:%"), FormDraft.updated_at < cutoff))
+
+
+# --- drafts (forms and short conversations in progress; encrypted) ---------------------------
+
+
+async def load_draft(services: Services, key: str) -> dict[str, Any] | None:
+    async with services.transaction() as session:
+        row = await session.get(FormDraft, f"{PLATFORM}:{key}")
+        if row is None:
+            return None
+        data: dict[str, Any] = services.cipher.decrypt_json(row.data)
+        return data
+
+
+async def save_draft(services: Services, key: str, data: dict[str, Any]) -> None:
+    full_key = f"{PLATFORM}:{key}"
+    payload = services.cipher.encrypt_json(data)
+    async with services.transaction() as session:
+        row = await session.get(FormDraft, full_key)
+        if row is None:
+            session.add(FormDraft(key=full_key, data=payload, updated_at=services.now()))
+        else:
+            row.data, row.updated_at = payload, services.now()
+
+
+async def delete_draft(services: Services, key: str) -> bool:
+    async with services.transaction() as session:
+        result = await session.execute(delete(FormDraft).where(FormDraft.key == f"{PLATFORM}:{key}"))
+        return bool(getattr(result, "rowcount", 0))
+
+
+# --- long button values ----------------------------------------------------------------------
+
+
+async def store_button(services: Services, name: str, value: str) -> str:
+    """Keep a button's name and value under a short key (for values over 64 bytes)."""
+    digest = hashlib.sha256(f"{name}\x00{value}".encode()).hexdigest()[:20]
+    key = f"knop:{digest}"
+    if await load_draft(services, key) is None:
+        with contextlib.suppress(IntegrityError):
+            await save_draft(services, key, {"name": name, "value": value})
+    return digest
+
+
+async def load_button(services: Services, digest: str) -> tuple[str, str] | None:
+    data = await load_draft(services, f"knop:{digest}")
+    if data is None:
+        return None
+    return str(data["name"]), str(data["value"])
+
+
+# --- thread and message references -----------------------------------------------------------
+
+
+async def thread_ref(services: Services, purpose: str, object_id: int) -> ThreadRef | None:
+    async with services.transaction() as session:
+        return await session.scalar(select(ThreadRef).where(
+            ThreadRef.platform == PLATFORM, ThreadRef.purpose == purpose,
+            ThreadRef.object_id == object_id,
+        ))
+
+
+async def save_thread_ref(
+    services: Services, purpose: str, object_id: int, channel: int, message_id: int,
+    thread_id: int | None,
+) -> None:
+    """Create or move the reference (one per platform, purpose and object)."""
+    async with services.transaction() as session:
+        row = await session.scalar(select(ThreadRef).where(
+            ThreadRef.platform == PLATFORM, ThreadRef.purpose == purpose,
+            ThreadRef.object_id == object_id,
+        ))
+        if row is None:
+            session.add(ThreadRef(
+                platform=PLATFORM, purpose=purpose, object_id=object_id, channel=str(channel),
+                message_ref=str(message_id),
+                thread_ref=str(thread_id) if thread_id is not None else None,
+            ))
+        else:
+            row.channel, row.message_ref = str(channel), str(message_id)
+            row.thread_ref = str(thread_id) if thread_id is not None else row.thread_ref
