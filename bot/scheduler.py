@@ -63,6 +63,7 @@ from commands.reminders import (
 )
 from messages.render import renderer
 from store.db import is_sqlite, make_sync_engine
+from store.retention import forget_old_deliveries
 from store.models import Case, Reminder
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ SERIES_KINDS = ("termijn", "terugkoppeling", "mbz", "jeugdbescherming", "nazorg"
 LOCK_KEY = 0x52656769  # "Regi": the advisory lock of the scheduler leader
 DIGEST_AT = (0, Time(8, 0))  # Monday 08:00
 REFRESH_AT = Time(6, 0)
+RETENTION_AT = Time(4, 0)
 NIGHT = (Time(2, 0), Time(3, 0))  # nothing on the clock in this hour
 
 
@@ -352,6 +354,11 @@ async def refresh_job() -> None:
     await bot.run_job("reminders.refresh", lambda: sync_open_cases(bot.services))
 
 
+async def retention_job() -> None:
+    bot = _running()
+    await bot.run_job("retention.daily", bot.forget_old_deliveries)
+
+
 class _BoundExecutor(AsyncIOExecutor):  # type: ignore[misc]
     """Runs coroutine jobs in the loop with the owning BotScheduler's name in context."""
 
@@ -512,6 +519,9 @@ class BotScheduler:
         wanted["reminders.refresh"] = (
             refresh_job, (), CronTrigger(hour=refresh.hour, minute=refresh.minute, timezone=tz),
             36 * 3600)
+        wanted["retention.daily"] = (
+            retention_job, (), CronTrigger(hour=RETENTION_AT.hour, minute=RETENTION_AT.minute,
+                                           timezone=tz), 36 * 3600)
         for job in scheduler.get_jobs():
             if job.id not in wanted and job.id != "reminders.dispatch":
                 scheduler.remove_job(job.id)
@@ -556,6 +566,10 @@ class BotScheduler:
         """Build and post the agenda of the coming meeting (at the cut-off)."""
         items = await scheduled_agenda(self.services, regieteam_id)
         await self.deliveries.deliver_all(items)
+
+    async def forget_old_deliveries(self) -> None:
+        async with self.services.transaction() as session:
+            await forget_old_deliveries(session, self.services.now())
 
     async def post_digest(self) -> None:
         """The weekly digest for the coordinator(s)."""

@@ -94,7 +94,8 @@ async def test_jobs_missed_while_down_run_once(
     store.start(paused=True)
     now = datetime.now(AMS)
     assert {job.id for job in store.get_jobs()} == {
-        "agenda.oost", "agenda.west", "digest.weekly", "reminders.refresh", "reminders.dispatch"}
+        "agenda.oost", "agenda.west", "digest.weekly", "reminders.refresh", "reminders.dispatch",
+        "retention.daily"}
     store.modify_job("reminders.refresh", next_run_time=now - timedelta(days=5))  # 5 runs missed
     store.modify_job("agenda.oost", next_run_time=now - timedelta(hours=2))
     store.modify_job("reminders.dispatch", next_run_time=now - timedelta(hours=3))
@@ -210,3 +211,21 @@ async def test_a_leader_that_loses_its_connection_steps_down(
         await a.stop()
         await b.stop()
         await engine.dispose()
+
+
+async def test_old_delivery_bookkeeping_is_forgotten(services: Services) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from store.models import ProcessedRequest
+    from store.retention import forget_old_deliveries
+
+    now = services.now()
+    async with services.transaction() as session:
+        session.add_all([ProcessedRequest(key="slack:event:old", at=now - timedelta(days=31)),
+                         ProcessedRequest(key="slack:event:new", at=now - timedelta(days=1))])
+    async with services.transaction() as session:
+        assert await forget_old_deliveries(session, now) == 1
+        keys = (await session.scalars(select(ProcessedRequest.key))).all()
+    assert keys == ["slack:event:new"]
