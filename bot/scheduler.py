@@ -26,7 +26,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -63,8 +63,8 @@ from commands.reminders import (
 )
 from messages.render import renderer
 from store.db import is_sqlite, make_sync_engine
-from store.retention import forget_old_deliveries
 from store.models import Case, Reminder
+from store.retention import forget_old_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ LATE_AFTER = timedelta(hours=1)  # sent more than this after due_at: marked late
 CLAIM_TIMEOUT = timedelta(minutes=15)  # a claim older than this (crashed worker) is taken over
 MAX_ATTEMPTS = 6  # then failed_at is set and the coordinators are told
 BATCH = 100
+SUPERSEDED = "samengevoegd met een latere herinnering"
 SERIES_KINDS = ("termijn", "terugkoppeling", "mbz", "jeugdbescherming", "nazorg")
 LOCK_KEY = 0x52656769  # "Regi": the advisory lock of the scheduler leader
 DIGEST_AT = (0, Time(8, 0))  # Monday 08:00
@@ -127,6 +128,15 @@ async def _claim(services: Services, worker_id: str, limit: int) -> list[int]:
         return sorted(claimed.all())
 
 
+def _newest_of_each_series(rows: Sequence[Reminder]) -> set[int]:
+    """The ids of the latest due row per series (kind, case, target) in a batch."""
+    newest: dict[tuple[Any, ...], Reminder] = {}
+    for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
+        single = None if row.kind in SERIES_KINDS else row.id
+        newest[(row.kind, row.case_id, row.target_partner_id, row.target_member_id, single)] = row
+    return {row.id for row in newest.values()}
+
+
 async def _deliver_batch(
     services: Services, deliveries: Deliveries, ids: list[int]
 ) -> list[_Outcome]:
@@ -139,7 +149,11 @@ async def _deliver_batch(
         origins = {o.id: o for o in (await session.scalars(
             select(Reminder).where(Reminder.id.in_(origin_ids)))).all()} if origin_ids else {}
     outcomes: list[_Outcome] = []
+    newest = _newest_of_each_series(rows)
     for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
+        if row.id not in newest:  # missed while the bot was down: one message, not several
+            outcomes.append(_Outcome(row.id, False, skip_reason=SUPERSEDED))
+            continue
         case = cases.get(row.case_id) if row.case_id else None
         if case is not None and case.phase == "gesloten" and not is_aftercare(row):
             outcomes.append(_Outcome(row.id, False, skip_reason=CLOSED))

@@ -229,3 +229,24 @@ async def test_old_delivery_bookkeeping_is_forgotten(services: Services) -> None
         assert await forget_old_deliveries(session, now) == 1
         keys = (await session.scalars(select(ProcessedRequest.key))).all()
     assert keys == ["slack:event:new"]
+
+
+async def test_missed_rows_of_one_series_arrive_as_one_message(services: Services) -> None:
+    from sqlalchemy import select
+
+    from bot.scheduler import SUPERSEDED, dispatch_due
+    from store.models import Reminder
+
+    now = services.now()
+    async with services.transaction() as session:
+        session.add_all([
+            Reminder(dedupe_key=f"mbz:test:{n}", kind="mbz", target_partner_id="mbz",
+                     due_at=now - timedelta(days=days), payload={})
+            for n, days in enumerate((9, 6, 3))
+        ])
+    courier = FakeCourier()
+    sent = await dispatch_due(services, deliveries_with(courier), "test")
+    assert sent == 1 and len(courier.sent) == 1
+    async with services.transaction() as session:
+        reasons = (await session.scalars(select(Reminder.cancel_reason).order_by(Reminder.due_at))).all()
+    assert reasons[:2] == [SUPERSEDED, SUPERSEDED]
