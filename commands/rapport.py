@@ -1,0 +1,629 @@
+"""`/rapport [van] [tot]`: the half-yearly evaluation figures, a chart and a CSV export.
+
+Every figure is defined in docs/cijfers.md and computed in the database: counts with
+GROUP BY, lead-time percentiles with window functions (nearest rank), months with
+conditional sums. The period is a range of calendar dates in Europe/Amsterdam, both ends
+included; it becomes the half-open UTC interval [van 00:00, tot + 1 dag 00:00).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    union,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.orgconfig import Member, Organisation
+from commands.context import Services
+from commands.permissions import whom_to_ask
+from commands.replies import Attachment, CommandRefused, Message, Result
+from commands.status import Scope, partner_name, team_name
+from commands.validation import FieldProblem, parse_date
+from messages.charts import MonthFigures, month_chart
+from messages.render import renderer
+from store.models import Case, CaseCategory, Decision, NazorgCheck
+
+RAPPORT_ROLES = ("coordinator", "admin", "voorzitter")
+DEFAULT_MONTHS = 6
+LONGEST_PERIOD_DAYS = 10 * 366
+
+# Outcomes (Case.outcome) and the group each one counts in.
+OUTCOMES = (
+    "blijft_betalingsregeling", "blijft_laatste_kansovereenkomst", "blijft_vonnis_niet_uitgevoerd",
+    "verhuisd_andere_woonvorm", "sleutel_ingeleverd", "vertrokken_onbekend",
+    "uitgezet_met_opvang", "uitgezet_zonder_opvang", "ingetrokken",
+)
+OUTCOME_GROUPS = ("voorkomen", "vertrokken", "uitgezet", "ingetrokken")
+WITHDRAWN = "ingetrokken"
+
+# Reference costs (Valente, pilot "Voorkomen huisuitzetting"), in cents.
+COST_EVICTION = 7_500_00
+COST_FOLLOW_UP = 11_000_00
+COST_SHELTER_YEAR = 100_000_00
+COST_DEBT_HELP_YEAR = 2_800_00
+COST_SOURCE = "Valente, pilot Voorkomen huisuitzetting"
+
+# Lead times: name → (from, to); see docs/cijfers.md.
+LEAD_TIMES = ("melding_besluit", "besluit_sluiting", "melding_sluiting")
+DIMENSIONS = ("totaal", "regieteam", "corporatie", "huishouden")
+SECONDS_PER_DAY = 86400
+
+
+def outcome_group(outcome: str | None) -> str:
+    """voorkomen (the tenant stays), vertrokken (left by themselves), uitgezet, ingetrokken."""
+    if outcome is None or outcome not in OUTCOMES:
+        return "anders"
+    if outcome.startswith("blijft_"):
+        return "voorkomen"
+    if outcome.startswith("uitgezet_"):
+        return "uitgezet"
+    if outcome == WITHDRAWN:
+        return "ingetrokken"
+    return "vertrokken"
+
+
+# --- the period ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """Calendar dates `van`..`tot` (both included) in Amsterdam, as UTC instants [start, end)."""
+
+    van: date
+    tot: date
+    start: datetime
+    end: datetime
+    zone: ZoneInfo
+
+    def contains(self, column: Any) -> ColumnElement[bool]:
+        return and_(column >= self.start, column < self.end)
+
+    def months(self) -> list[tuple[date, datetime, datetime]]:
+        """Each calendar month that overlaps the period, clipped to it."""
+        result = []
+        first = self.van.replace(day=1)
+        while first <= self.tot:
+            following = _add_months(first, 1)
+            start = max(self.start, self.midnight(first))
+            end = min(self.end, self.midnight(following))
+            result.append((first, start, end))
+            first = following
+        return result
+
+    def midnight(self, day: date) -> datetime:
+        """The start of `day` in Amsterdam, as a UTC instant."""
+        return datetime.combine(day, time(0), tzinfo=self.zone).astimezone(UTC)
+
+
+def _add_months(day: date, months: int) -> date:
+    """The same day `months` later (or earlier), clamped to the end of the month."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month + 1, min(day.day, last))
+
+
+def make_period(services: Services, van: date, tot: date) -> Period:
+    zone = services.timezone
+    start = datetime.combine(van, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(tot + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return Period(van, tot, start, end, zone)
+
+
+def parse_period(services: Services, van: str | None, tot: str | None) -> Period:
+    """The asked period; without dates the last half year up to and including today."""
+    end_day = _parse_bound("tot", tot) if tot else services.today()
+    start_day = (_parse_bound("van", van) if van
+                 else _add_months(end_day, -DEFAULT_MONTHS) + timedelta(days=1))
+    if start_day > end_day:
+        raise CommandRefused("rapport/periode_omgekeerd", van=start_day, tot=end_day)
+    if (end_day - start_day).days > LONGEST_PERIOD_DAYS:
+        raise CommandRefused("rapport/periode_te_lang", jaren=LONGEST_PERIOD_DAYS // 366)
+    return make_period(services, start_day, end_day)
+
+
+def _parse_bound(which: str, text: str) -> date:
+    try:
+        return parse_date(text)
+    except FieldProblem as problem:
+        raise CommandRefused("rapport/datum_onjuist", grens=which,
+                             bestaat_niet=problem.template == "datum_bestaat_niet") from None
+
+
+# --- who may ask -----------------------------------------------------------------------------
+
+
+def rapport_scope(org: Organisation, member: Member) -> Scope:
+    """Coordinator and admin: every case; a chair: the cases of their Regieteam(s)."""
+    if member.has_role("coordinator", "admin"):
+        return Scope(everything=True)
+    if member.has_role("voorzitter"):
+        teams = tuple(t.id for t in org.regieteams if org.belongs_to(member, t.id))
+        return Scope(regieteams=teams)
+    raise CommandRefused("fout/geen_rol", rollen=list(RAPPORT_ROLES), vraag=whom_to_ask(org))
+
+
+# --- SQL building blocks ---------------------------------------------------------------------
+
+
+def days_between(dialect: str, earlier: Any, later: Any) -> ColumnElement[int]:
+    """Whole days of 24 hours from `earlier` to `later`, rounded down."""
+    if dialect == "postgresql":
+        seconds = func.extract("epoch", later - earlier)
+        return cast(func.floor(seconds / SECONDS_PER_DAY), Integer)
+    seconds_sqlite = (cast(func.strftime("%s", later), Integer)
+                      - cast(func.strftime("%s", earlier), Integer))
+    return seconds_sqlite // SECONDS_PER_DAY
+
+
+def decided_at() -> Any:
+    """When the Regieteam decided: the first decision that still stands (a reopened decision is
+    replaced by the new one)."""
+    return (select(func.min(Decision.recorded_at))
+            .where(Decision.case_id == Case.id, Decision.superseded_at.is_(None))
+            .correlate(Case).scalar_subquery())
+
+
+# --- the figures -----------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    """All numbers of one group (the whole, one Regieteam, one corporation, one category)."""
+
+    naam: str
+    meldingen: int = 0
+    uitkomsten: dict[str, int] | None = None
+    doorlooptijden: dict[str, dict[str, int | None]] | None = None
+
+    def as_data(self) -> dict[str, Any]:
+        outcomes = self.uitkomsten or {}
+        groups = {g: 0 for g in OUTCOME_GROUPS}
+        for outcome, number in outcomes.items():
+            group = outcome_group(outcome)
+            groups[group] = groups.get(group, 0) + number
+        counted = sum(n for g, n in groups.items() if g != "ingetrokken")
+        return {
+            "naam": self.naam,
+            "meldingen": self.meldingen,
+            "uitkomsten": dict(sorted(outcomes.items(), key=lambda kv: _outcome_order(kv[0]))),
+            "groepen": groups,
+            "gesloten": counted,
+            "percentage_voorkomen": round(100 * groups["voorkomen"] / counted) if counted else None,
+            "doorlooptijden": self.doorlooptijden or {m: _no_lead_time() for m in LEAD_TIMES},
+        }
+
+
+def _outcome_order(outcome: str) -> int:
+    return OUTCOMES.index(outcome) if outcome in OUTCOMES else len(OUTCOMES)
+
+
+def _no_lead_time() -> dict[str, int | None]:
+    return {"aantal": 0, "mediaan": None, "p90": None}
+
+
+Counts = dict[str, dict[str, int]]
+
+
+def _roll_up(team: str, corporation: str) -> dict[str, str]:
+    """The group a (Regieteam, corporation) count belongs to in each of those dimensions."""
+    return {"totaal": "totaal", "regieteam": team, "corporatie": corporation}
+
+
+async def meldingen_per_dimension(session: AsyncSession, scope: Scope, period: Period) -> Counts:
+    """Meldingen filed in the period: counted per (Regieteam, corporation) and per household
+    category in the database; the totals per Regieteam and per corporation are sums of those
+    few counts."""
+    filed = period.contains(Case.filed_at)
+    result: Counts = {dimension: {} for dimension in DIMENSIONS}
+    query = (select(Case.regieteam_id, Case.corporation_id, func.count())
+             .where(scope.condition(), filed).group_by(Case.regieteam_id, Case.corporation_id))
+    for team, corporation, number in (await session.execute(query)).all():
+        for dimension, key in _roll_up(str(team), str(corporation)).items():
+            result[dimension][key] = result[dimension].get(key, 0) + int(number)
+    per_category = (select(CaseCategory.category, func.count())
+                    .join(Case, Case.id == CaseCategory.case_id)
+                    .where(scope.condition(), filed).group_by(CaseCategory.category))
+    result["huishouden"] = {str(c): int(n) for c, n in (await session.execute(per_category)).all()}
+    return result
+
+
+OutcomeCounts = dict[str, dict[str, dict[str, int]]]
+
+
+async def outcomes_per_dimension(
+    session: AsyncSession, scope: Scope, period: Period
+) -> OutcomeCounts:
+    """Cases closed in the period per outcome, per dimension and group (as above)."""
+    closed = period.contains(Case.closed_at)
+    result: OutcomeCounts = {dimension: {} for dimension in DIMENSIONS}
+
+    def add(dimension: str, key: str, outcome: Any, number: int) -> None:
+        outcomes = result[dimension].setdefault(key, {})
+        name = "onbekend" if outcome is None else str(outcome)
+        outcomes[name] = outcomes.get(name, 0) + number
+
+    query = (select(Case.regieteam_id, Case.corporation_id, Case.outcome, func.count())
+             .where(scope.condition(), closed)
+             .group_by(Case.regieteam_id, Case.corporation_id, Case.outcome))
+    for team, corporation, outcome, number in (await session.execute(query)).all():
+        for dimension, key in _roll_up(str(team), str(corporation)).items():
+            add(dimension, key, outcome, int(number))
+    per_category = (select(CaseCategory.category, Case.outcome, func.count())
+                    .join(Case, Case.id == CaseCategory.case_id).where(scope.condition(), closed)
+                    .group_by(CaseCategory.category, Case.outcome))
+    for category, outcome, number in (await session.execute(per_category)).all():
+        add("huishouden", str(category), outcome, int(number))
+    return result
+
+
+def case_ids(scope: Scope, period: Period, *, with_filed: bool = False) -> Select[Any]:
+    """The ids of the cases decided in the period (a current decision recorded in it), closed
+    in it, or (`with_filed`) filed in it. Each part of the UNION uses its own index
+    (decisions.recorded_at, cases.closed_at, cases.filed_at)."""
+    parts = [
+        select(Decision.case_id).where(period.contains(Decision.recorded_at),
+                                       Decision.superseded_at.is_(None)),
+        select(Case.id).where(period.contains(Case.closed_at)),
+    ]
+    if with_filed:
+        parts.append(select(Case.id).where(period.contains(Case.filed_at)))
+    return select(Case.id).where(scope.condition(), Case.id.in_(union(*parts)))
+
+
+def cohort(scope: Scope, period: Period, *, with_filed: bool = False) -> Any:
+    """Those cases, one row each, with their decision moment computed once."""
+    return (select(Case.id, Case.regieteam_id, Case.corporation_id, Case.filed_at,
+                   Case.closed_at, Case.outcome, decided_at().label("decided_at"))
+            .where(Case.id.in_(case_ids(scope, period, with_filed=with_filed))).cte("cohort"))
+
+
+def lead_time_rows(dialect: str, scope: Scope, period: Period) -> Any:
+    """One row per (case, lead time): the whole days of that lead time."""
+    c = cohort(scope, period)
+
+    def measure(name: str, earlier: Any, later: Any, *where: Any) -> Select[Any]:
+        return select(c.c.id, c.c.regieteam_id, c.c.corporation_id,
+                      literal_column(f"'{name}'").label("maat"),
+                      days_between(dialect, earlier, later).label("dagen")).where(*where)
+
+    closed = and_(period.contains(c.c.closed_at), func.coalesce(c.c.outcome, "") != WITHDRAWN)
+    return union_all(
+        measure("melding_besluit", c.c.filed_at, c.c.decided_at, period.contains(c.c.decided_at)),
+        measure("besluit_sluiting", c.c.decided_at, c.c.closed_at, closed,
+                c.c.decided_at.is_not(None)),
+        measure("melding_sluiting", c.c.filed_at, c.c.closed_at, closed),
+    ).cte("doorlooptijd")
+
+
+def lead_times_by_dimension(rows: Any) -> Any:
+    """The lead-time rows once per dimension, with that dimension's group key."""
+    def part(dimension: str, key: Any) -> Select[Any]:
+        return select(literal_column(f"'{dimension}'").label("dimensie"), key.label("sleutel"),
+                      rows.c.maat, rows.c.dagen)
+
+    return union_all(
+        part("totaal", literal_column("'totaal'")),
+        part("regieteam", rows.c.regieteam_id),
+        part("corporatie", rows.c.corporation_id),
+        part("huishouden", CaseCategory.category).join(
+            CaseCategory, CaseCategory.case_id == rows.c.id),
+    ).subquery("per_dimensie")
+
+
+LeadTimes = dict[str, dict[str, dict[str, dict[str, int | None]]]]
+
+
+async def lead_times(session: AsyncSession, scope: Scope, period: Period) -> LeadTimes:
+    """Median and 90th percentile (nearest rank) per dimension, group and lead time, in one
+    query. The database first counts the cases per number of days (a small histogram), then
+    adds them up in order; the value at rank r is the smallest number of days whose running
+    total reaches r, with r = ceil(p·n)."""
+    dialect = session.get_bind().dialect.name
+    rows = lead_times_by_dimension(lead_time_rows(dialect, scope, period))
+    group = (rows.c.dimensie, rows.c.sleutel, rows.c.maat)
+    histogram = (select(*group, rows.c.dagen, func.count().label("k"))
+                 .group_by(*group, rows.c.dagen).subquery("histogram"))
+    partition = (histogram.c.dimensie, histogram.c.sleutel, histogram.c.maat)
+    running = select(
+        *partition, histogram.c.dagen,
+        cast(func.sum(histogram.c.k).over(partition_by=partition, order_by=histogram.c.dagen),
+             Integer).label("tot_hier"),
+        cast(func.sum(histogram.c.k).over(partition_by=partition), Integer).label("n"),
+    ).subquery("opgeteld")
+    median_rank = (running.c.n + 1) // 2  # ceil(n / 2)
+    p90_rank = (running.c.n * 9 + 9) // 10  # ceil(9n / 10)
+    query = select(
+        running.c.dimensie, running.c.sleutel, running.c.maat, func.max(running.c.n),
+        func.min(case((running.c.tot_hier >= median_rank, running.c.dagen))),
+        func.min(case((running.c.tot_hier >= p90_rank, running.c.dagen))),
+    ).group_by(running.c.dimensie, running.c.sleutel, running.c.maat)
+    result: LeadTimes = {dimension: {} for dimension in DIMENSIONS}
+    for dimension, key, measure, n, median, p90 in (await session.execute(query)).all():
+        times = result[str(dimension)].setdefault(
+            str(key), {m: _no_lead_time() for m in LEAD_TIMES})
+        times[str(measure)] = {"aantal": int(n), "mediaan": _int(median), "p90": _int(p90)}
+    return result
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def figures_of(
+    meldingen: dict[str, int], outcomes: dict[str, dict[str, int]],
+    times: dict[str, dict[str, dict[str, int | None]]], name: Callable[[str], str],
+) -> list[dict[str, Any]]:
+    """One dimension's groups, each with all its figures, sorted by key."""
+    keys = sorted(set(meldingen) | set(outcomes) | set(times))
+    return [Figures(name(key), meldingen.get(key, 0), outcomes.get(key, {}), times.get(key))
+            .as_data() for key in keys]
+
+
+async def eviction_reasons(session: AsyncSession, scope: Scope, period: Period) -> dict[str, int]:
+    query = (select(Case.reason, func.count())
+             .where(scope.condition(), period.contains(Case.closed_at),
+                    Case.outcome.like("uitgezet\\_%", escape="\\"))
+             .group_by(Case.reason).order_by(func.count().desc(), Case.reason))
+    return {str(reason): int(n) for reason, n in (await session.execute(query)).all()}
+
+
+async def outcomes_per_scenario(
+    session: AsyncSession, scope: Scope, period: Period
+) -> list[dict[str, Any]]:
+    query = (select(Case.scenario, Case.outcome, func.count())
+             .where(scope.condition(), period.contains(Case.closed_at))
+             .group_by(Case.scenario, Case.outcome))
+    per: dict[str, dict[str, int]] = {}
+    for scenario, outcome, number in (await session.execute(query)).all():
+        key = str(scenario) if scenario in (1, 2) else "geen"
+        per.setdefault(key, {})[str(outcome)] = int(number)
+    return [Figures(key, 0, per[key]).as_data() for key in sorted(per)]
+
+
+async def nazorg_results(session: AsyncSession, scope: Scope, period: Period) -> list[dict[str, Any]]:
+    """Nazorg checks due in the period: answered, still housed, paying, both."""
+    housed = NazorgCheck.still_housed.is_(True)
+    paying = NazorgCheck.paying.is_(True)
+    query = (select(NazorgCheck.months, func.count(), func.count(NazorgCheck.answered_at),
+                    func.sum(case((housed, 1), else_=0)), func.sum(case((paying, 1), else_=0)),
+                    func.sum(case((and_(housed, paying), 1), else_=0)))
+             .join(Case, Case.id == NazorgCheck.case_id)
+             .where(scope.condition(), NazorgCheck.due_date.between(period.van, period.tot))
+             .group_by(NazorgCheck.months).order_by(NazorgCheck.months))
+    return [{"maanden": int(months), "gepland": int(due), "beantwoord": int(answered),
+             "woont": int(h or 0), "betaalt": int(p or 0), "beide": int(b or 0)}
+            for months, due, answered, h, p, b in (await session.execute(query)).all()]
+
+
+async def per_month(
+    session: AsyncSession, scope: Scope, period: Period, month_names: Callable[[date], str]
+) -> list[MonthFigures]:
+    """Meldingen and closures per outcome group, per calendar month (Amsterdam)."""
+    months = period.months()
+
+    def sums(column: Any) -> list[Any]:
+        return [func.sum(case((and_(column >= start, column < end), 1), else_=0))
+                for _first, start, end in months]
+
+    filed = (await session.execute(select(*sums(Case.filed_at)).where(
+        scope.condition(), period.contains(Case.filed_at)))).one()
+    closed_rows = (await session.execute(
+        select(Case.outcome, *sums(Case.closed_at))
+        .where(scope.condition(), period.contains(Case.closed_at)).group_by(Case.outcome))).all()
+    figures = [MonthFigures(month_names(first), int(filed[i] or 0))
+               for i, (first, _s, _e) in enumerate(months)]
+    for row in closed_rows:
+        group = outcome_group(row[0])
+        for i, month in enumerate(figures):
+            month.add(group, int(row[i + 1] or 0))
+    return figures
+
+
+# --- the CSV export --------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "referentie", "regieteam", "corporatie", "huishouden", "minderjarige_kinderen", "reden",
+    "fase", "scenario", "uitkomst", "uitkomstgroep", "gemeld_op", "besloten_op", "gesloten_op",
+    "gemeld_in_periode", "besloten_in_periode", "gesloten_in_periode",
+    "dagen_melding_besluit", "dagen_besluit_sluiting", "dagen_melding_sluiting",
+)
+
+
+CsvRow = tuple[Any, ...]
+
+
+async def case_rows(
+    services: Services, session: AsyncSession, scope: Scope, period: Period
+) -> list[CsvRow]:
+    """One row per case the figures are about: filed, decided or closed in the period, in the
+    order of CSV_COLUMNS."""
+    dialect = session.get_bind().dialect.name
+    c = cohort(scope, period, with_filed=True)
+    flags = [period.contains(c.c.filed_at), period.contains(c.c.decided_at),
+             period.contains(c.c.closed_at)]
+    query = (select(c.c.id, Case.reference, c.c.regieteam_id, c.c.corporation_id,
+                    Case.minor_children, Case.reason, Case.phase, Case.scenario, c.c.outcome,
+                    c.c.filed_at, c.c.decided_at, c.c.closed_at,
+                    *(case((flag, 1), else_=0) for flag in flags),
+                    days_between(dialect, c.c.filed_at, c.c.decided_at),
+                    days_between(dialect, c.c.decided_at, c.c.closed_at),
+                    days_between(dialect, c.c.filed_at, c.c.closed_at))
+             .join(Case, Case.id == c.c.id).where(or_(*flags))
+             .order_by(c.c.filed_at, c.c.id))
+    rows = (await session.execute(query)).all()
+    categories = await _categories(session, case_ids(scope, period, with_filed=True))
+    day = local_day(period.zone)
+    return [_csv_row(row, categories.get(row[0], ()), day) for row in rows]
+
+
+async def _categories(session: AsyncSession, ids: Select[Any]) -> dict[int, list[str]]:
+    query = (select(CaseCategory.case_id, CaseCategory.category)
+             .where(CaseCategory.case_id.in_(ids)).order_by(CaseCategory.category))
+    result: dict[int, list[str]] = {}
+    for case_id, category in (await session.execute(query)).all():
+        result.setdefault(int(case_id), []).append(str(category))
+    return result
+
+
+def local_day(zone: ZoneInfo) -> Callable[[datetime | None], str]:
+    """moment → its calendar date in `zone` (ISO). Offsets change only on whole hours, so the
+    answer is remembered per hour of the moment's own wall clock (with its zone and fold)."""
+    known: dict[tuple[Any, ...], str] = {}
+
+    def day(moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        key = (moment.year, moment.month, moment.day, moment.hour, moment.tzinfo, moment.fold)
+        found = known.get(key)
+        if found is None:
+            aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            found = known[key] = aware.astimezone(zone).date().isoformat()
+        return found
+
+    return day
+
+
+def _csv_row(
+    row: Any, categories: Iterable[str], day: Callable[[datetime | None], str]
+) -> CsvRow:
+    (_id, reference, team, corporation, children, reason, phase, scenario, outcome, filed,
+     decided, closed, filed_in, decided_in, closed_in, to_decision, decision_to_closure,
+     to_closure) = row
+    counted = outcome != WITHDRAWN
+    return (
+        reference, team, corporation, ";".join(categories), children, reason, phase,
+        scenario or "", outcome or "", outcome_group(outcome) if outcome else "",
+        day(filed), day(decided), day(closed),
+        _yes_no(filed_in), _yes_no(decided_in), _yes_no(closed_in),
+        _blank(to_decision), _blank(decision_to_closure if counted else None),
+        _blank(to_closure if counted else None),
+    )
+
+
+def _yes_no(flag: Any) -> str:
+    return "ja" if flag else "nee"
+
+
+def _blank(value: Any) -> str:
+    return "" if value is None else str(int(value))
+
+
+def csv_bytes(rows: Iterable[CsvRow]) -> bytes:
+    """Comma-separated (RFC 4180), UTF-8, header row first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+# --- /rapport --------------------------------------------------------------------------------
+
+
+async def rapport(
+    services: Services, member: Member, van: str | None = None, tot: str | None = None
+) -> Result:
+    """The evaluation figures for the period, with a chart (PNG) and a CSV export."""
+    org = services.org
+    scope = rapport_scope(org, member)
+    period = parse_period(services, van, tot)
+    labels = renderer("plain")
+    async with services.transaction() as session:
+        await _without_jit(session)
+        months = await per_month(session, scope, period, _month_name)
+        # draw the chart in a worker thread while the database answers the other questions
+        drawing = asyncio.ensure_future(asyncio.to_thread(month_chart, months))
+        try:
+            data = await rapport_figures(session, org, scope, period)
+            rows = await case_rows(services, session, scope, period)
+        finally:
+            chart = await drawing
+    stem = f"rapport_{period.van.isoformat()}_{period.tot.isoformat()}"
+    files = [
+        Attachment(f"{stem}.png", chart, "image/png", labels.label("bestand.grafiek")),
+        Attachment(f"{stem}.csv", csv_bytes(rows), "text/csv", labels.label("bestand.csv")),
+    ]
+    data["casussen_in_export"] = len(rows)
+    return Result(replies=[Message("rapport/rapport", data)], files=files, value=data)
+
+
+async def _without_jit(session: AsyncSession) -> None:
+    """PostgreSQL's JIT compiler spends more time compiling these short queries (correlated
+    sub-selects make the planner's cost estimate high) than it saves: off for this
+    transaction only."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL jit = off"))
+
+
+async def rapport_figures(
+    session: AsyncSession, org: Organisation, scope: Scope, period: Period
+) -> dict[str, Any]:
+    names: dict[str, Callable[[str], str]] = {
+        "totaal": lambda key: "totaal",
+        "regieteam": lambda key: team_name(org, key),
+        "corporatie": lambda key: partner_name(org, key),
+        "huishouden": lambda key: key,
+    }
+    meldingen = await meldingen_per_dimension(session, scope, period)
+    outcomes = await outcomes_per_dimension(session, scope, period)
+    times = await lead_times(session, scope, period)
+    per = {dim: figures_of(meldingen[dim], outcomes[dim], times[dim], names[dim])
+           for dim in DIMENSIONS}
+    total = per.pop("totaal")
+    whole = total[0] if total else Figures("totaal").as_data()
+    return {
+        "van": period.van, "tot": period.tot, "alles": scope.everything,
+        "totaal": whole,
+        "redenen_uitzetting": await eviction_reasons(session, scope, period),
+        "per_scenario": await outcomes_per_scenario(session, scope, period),
+        "nazorg": await nazorg_results(session, scope, period),
+        "kosten": avoided_costs(whole["groepen"]["voorkomen"],
+                                await prevented_families(session, scope, period)),
+        "per": per,
+    }
+
+
+async def prevented_families(session: AsyncSession, scope: Scope, period: Period) -> int:
+    query = select(func.count()).select_from(Case).where(
+        scope.condition(), period.contains(Case.closed_at), Case.outcome.like("blijft\\_%",
+                                                                              escape="\\"),
+        Case.minor_children > 0)
+    return int(await session.scalar(query) or 0)
+
+
+def avoided_costs(prevented: int, families: int) -> dict[str, Any]:
+    """An estimate: each prevented eviction saves the corporation's eviction costs and the
+    follow-up costs (Valente). Shelter for families is named, not added: 'up to' is a ceiling."""
+    per_case = COST_EVICTION + COST_FOLLOW_UP
+    return {
+        "voorkomen": prevented, "per_casus": per_case, "totaal": prevented * per_case,
+        "ontruiming": COST_EVICTION, "vervolg": COST_FOLLOW_UP,
+        "gezinnen": families, "opvang_jaar": COST_SHELTER_YEAR,
+        "schuldhulp_jaar": COST_DEBT_HELP_YEAR, "bron": COST_SOURCE,
+    }
+
+
+def _month_name(first: date) -> str:
+    return renderer("plain").text("rapport/maand", maand=first)

@@ -1,0 +1,75 @@
+"""`/rapport` files: the chart is a valid PNG of sensible size, the CSV opens with the csv
+module and has one row per case; neither carries personal data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import struct
+
+from commands.context import Services
+from commands.rapport import CSV_COLUMNS, rapport
+from tests.test_rapport_figures import TOT, VAN, build_period_cases, member
+from tests.test_status_builders import TENANT, no_personal_data
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(content: bytes) -> tuple[int, int]:
+    assert content[:8] == PNG_SIGNATURE
+    assert content[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", content[16:24])
+    return width, height
+
+
+async def test_chart_is_a_sensible_png(services: Services) -> None:
+    await build_period_cases(services)
+    result = await rapport(services, member(services, "joost"), VAN, TOT)
+    chart = next(f for f in result.files if f.mime == "image/png")
+    assert chart.filename == "rapport_2026-06-01_2026-10-31.png"
+    width, height = png_size(chart.content)
+    assert 600 <= width <= 2000 and 300 <= height <= 1200
+    assert 5_000 < len(chart.content) < 1_000_000
+    assert chart.content.endswith(b"IEND\xaeB`\x82")
+    assert no_personal_data(chart.content)
+    assert chart.title
+
+
+async def test_csv_has_one_row_per_case_in_the_period(services: Services) -> None:
+    ref = await build_period_cases(services)
+    result = await rapport(services, member(services, "joost"), VAN, TOT)
+    export = next(f for f in result.files if f.mime == "text/csv")
+    text = export.content.decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert tuple(rows[0].keys()) == CSV_COLUMNS
+    # filed, decided or closed in the period: A B C D E G H I (not F: 1 Nov; not J: 2025)
+    expected = {ref[name] for name in "abcdeghi"}
+    assert [r["referentie"] for r in rows if r["referentie"] in expected] == [
+        r["referentie"] for r in rows]
+    assert {r["referentie"] for r in rows} == expected
+    assert len(rows) == len(expected) == result.value["casussen_in_export"]
+    by_ref = {r["referentie"]: r for r in rows}
+    b = by_ref[ref["b"]]
+    assert (b["besloten_op"], b["dagen_melding_besluit"], b["dagen_besluit_sluiting"]) == (
+        "2026-06-30", "15", "60")
+    c = by_ref[ref["c"]]
+    assert (c["uitkomstgroep"], c["dagen_melding_sluiting"]) == ("ingetrokken", "")
+    g = by_ref[ref["g"]]
+    assert (g["gemeld_op"], g["gemeld_in_periode"], g["huishouden"]) == (
+        "2026-06-01", "ja", "gezin_met_minderjarige_kinderen;multiprobleem")
+    d = by_ref[ref["d"]]
+    assert (d["gemeld_in_periode"], d["gesloten_in_periode"]) == ("nee", "ja")
+    # the CSV agrees with the report
+    assert sum(r["gemeld_in_periode"] == "ja" for r in rows) == result.value["totaal"]["meldingen"]
+    assert no_personal_data(text)
+    assert all(value not in text for value in TENANT.values())
+
+
+async def test_empty_period_still_gives_files(services: Services) -> None:
+    result = await rapport(services, member(services, "joost"), "01-01-2024", "31-12-2024")
+    assert result.value["totaal"]["meldingen"] == 0
+    assert result.value["totaal"]["doorlooptijden"]["melding_sluiting"]["mediaan"] is None
+    chart, export = result.files
+    assert png_size(chart.content)[0] > 0
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8"), newline="")))
+    assert rows == [list(CSV_COLUMNS)]
