@@ -91,6 +91,7 @@ class Case(Base):
         UniqueConstraint("year", "seq"),
         Index("ix_cases_regieteam_phase", "regieteam_id", "phase"),
         Index("ix_cases_phase_termijn", "phase", "termijn"),
+        Index("ix_cases_phase_terugkoppeling", "phase", "next_terugkoppeling"),
         Index("ix_cases_filed_at", "filed_at"),
         Index("ix_cases_closed_at", "closed_at"),
         Index("ix_cases_corporation_phase", "corporation_id", "phase"),
@@ -330,6 +331,7 @@ class Reminder(Base):
     __table_args__ = (
         Index("ix_reminders_due", "sent_at", "cancelled_at", "due_at"),
         Index("ix_reminders_case", "case_id"),
+        Index("ix_reminders_kind_case", "kind", "case_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
