@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from bench.common import database, pg_available, services_for, timed
+from bench.common import available_kinds, database, services_for, timed
 from commands import agenda
 from commands.context import Services
 from store.models import Case
@@ -70,10 +70,7 @@ async def _measure(kind: str, url: str) -> None:
 
 
 def main() -> None:
-    kinds = ["sqlite", "postgresql"] if pg_available() else ["sqlite"]
-    if "postgresql" not in kinds:
-        print("PostgreSQL niet bereikbaar: alleen SQLite gemeten")
-    for kind in kinds:
+    for kind in available_kinds():
         with database(kind) as url:
             asyncio.run(_measure(kind, url))
 

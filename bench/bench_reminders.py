@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from bench.common import database, pg_available, services_for
+from bench.common import available_kinds, database, services_for
 from bot.delivery import Deliveries
 from bot.scheduler import dispatch_due, start_scheduler
 from bot.settings import Settings
@@ -108,10 +108,7 @@ async def _startup(kind: str, url: str) -> None:
 
 
 def main() -> None:
-    kinds = ["sqlite", "postgresql"] if pg_available() else ["sqlite"]
-    if "postgresql" not in kinds:
-        print("PostgreSQL niet bereikbaar: alleen SQLite gemeten")
-    for kind in kinds:
+    for kind in available_kinds():
         with database(kind) as url:
             asyncio.run(_dispatch(kind, url))
         with database(kind) as url:

@@ -281,15 +281,13 @@ async def _run(urls: dict[str, str], rounds: int) -> None:
 
 
 def main() -> None:
-    from bench.common import database, pg_available
+    from bench.common import available_kinds, database
 
     rounds = int(os.environ.get("BENCH_SLACK_ROUNDS", "10"))
-    kinds = ["sqlite"] + (["postgresql"] if pg_available() else [])
+    kinds = available_kinds()
     with contextlib.ExitStack() as stack:
         urls = {kind: stack.enter_context(database(kind)) for kind in kinds}
         asyncio.run(_run(urls, rounds))
-    if "postgresql" not in kinds:
-        print("PostgreSQL niet bereikbaar: alleen SQLite gemeten.")
 
 
 if __name__ == "__main__":

@@ -20,26 +20,21 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import statistics
-import tempfile
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-import psycopg
 from cryptography.fernet import Fernet
 from sqlalchemy import Table, insert, text
 
+from bench.common import available_kinds, database, timed
 from bot.orgconfig import Organisation, load_organisation
 from commands.context import Services
 from commands.rapport import rapport
 from commands.status import status_overview
 from store.crypto import PersonalDataCipher
-from store.db import make_engine, make_sessionmaker, upgrade
+from store.db import make_engine, make_sessionmaker
 from store.models import (
     AgendaItem,
     Case,
@@ -55,7 +50,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 DAYS_OF_HISTORY = 3 * 365
 CHUNK = 10_000
-PG_ADMIN = os.environ.get("REGIEBOT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 OUTCOME_WEIGHTS = {
     "blijft_betalingsregeling": 35, "blijft_laatste_kansovereenkomst": 15,
     "blijft_vonnis_niet_uitgevoerd": 5, "verhuisd_andere_woonvorm": 10, "sleutel_ingeleverd": 8,
@@ -208,46 +202,7 @@ async def load(services: Services, rows: dict[str, list[dict[str, Any]]]) -> Non
         await session.execute(text("ANALYZE"))
 
 
-# --- databases -------------------------------------------------------------------------------
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.db"
-        upgrade(f"sqlite:///{path}")
-        yield f"sqlite+aiosqlite:///{path}"
-
-
-@contextmanager
-def postgresql_database() -> Iterator[str]:
-    name = f"regiebot_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-DATABASES = {"sqlite": sqlite_database, "postgresql": postgresql_database}
-
-
 # --- measuring -------------------------------------------------------------------------------
-
-
-async def timed(call: Callable[[], Awaitable[Any]], repeat: int) -> float:
-    """The median wall time of `repeat` runs after one warm-up run, in seconds."""
-    await call()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        await call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 async def measure(kind: str, url: str, size: int, org: Organisation) -> dict[str, float]:
@@ -267,11 +222,14 @@ async def measure(kind: str, url: str, size: int, org: Organisation) -> dict[str
         chair = org.with_role("voorzitter")[0]
         figures = {
             "laden": loaded,
-            "status": await timed(lambda: status_overview(services, coordinator), repeat),
-            "status_volledig": await timed(lambda: status_overview(services, coordinator, True), repeat),
-            "status_voorzitter": await timed(lambda: status_overview(services, chair), repeat),
-            "rapport": await timed(lambda: rapport(services, coordinator), repeat),
-            "rapport_jaar": await timed(lambda: rapport(services, coordinator, "24-11-2025"), repeat),
+            "status": await timed(lambda: status_overview(services, coordinator), repeat, warmup=True),
+            "status_volledig": await timed(lambda: status_overview(services, coordinator, True), repeat,
+                                             warmup=True),
+            "status_voorzitter": await timed(lambda: status_overview(services, chair), repeat,
+                                               warmup=True),
+            "rapport": await timed(lambda: rapport(services, coordinator), repeat, warmup=True),
+            "rapport_jaar": await timed(lambda: rapport(services, coordinator, "24-11-2025"), repeat,
+                                          warmup=True),
         }
         print(f"{kind:<10} {size:>8} " + "  ".join(
             f"{name} {seconds * 1000:8.1f} ms" if name != "laden" else f"laden {seconds:6.1f} s"
@@ -283,12 +241,12 @@ async def measure(kind: str, url: str, size: int, org: Organisation) -> dict[str
 
 def main() -> None:
     sizes = [int(s) for s in os.environ.get("REGIEBOT_BENCH_SIZES", "50000,500000").split(",")]
-    kinds = os.environ.get("REGIEBOT_BENCH_DBS", "sqlite,postgresql").split(",")
+    kinds = os.environ.get("REGIEBOT_BENCH_DBS", ",".join(available_kinds())).split(",")
     org = load_organisation(ROOT / "deploy" / "regieteam.example.yaml")
     results: dict[tuple[str, int], dict[str, float]] = {}
     for kind in kinds:
         for size in sizes:
-            with DATABASES[kind]() as url:
+            with database(kind) as url:
                 results[(kind, size)] = asyncio.run(measure(kind, url, size, org))
     _summary(results, sizes, kinds)
 

@@ -58,8 +58,18 @@ def services_for(url: str) -> Services:
                     cipher=PersonalDataCipher(Fernet.generate_key().decode()))
 
 
-async def timed(action: Callable[[], Awaitable[object]], repeat: int = 5) -> float:
-    """Median seconds of `repeat` runs."""
+def available_kinds() -> list[str]:
+    """SQLite always; PostgreSQL when it answers (said out loud when it does not)."""
+    if pg_available():
+        return ["sqlite", "postgresql"]
+    print(f"PostgreSQL op {PG_ADMIN_URL} niet bereikbaar: alleen SQLite gemeten")
+    return ["sqlite"]
+
+
+async def timed(action: Callable[[], Awaitable[object]], repeat: int = 5, warmup: bool = False) -> float:
+    """Median seconds of `repeat` runs (after one unmeasured run with `warmup`)."""
+    if warmup:
+        await action()
     runs = []
     for _ in range(repeat):
         start = time.perf_counter()

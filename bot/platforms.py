@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from typing import Any
 
 from bot.delivery import Deliveries
@@ -60,7 +61,7 @@ async def run_platforms(settings: Settings, stop: asyncio.Event | None = None) -
 def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+    if sys.platform != "win32":  # the event loop has no signal handlers on Windows
+        for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
     return stop
