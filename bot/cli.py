@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot import logsafety
 from bot.orgconfig import Member, Organisation, OrganisationError, load_organisation
 from bot.settings import Settings, SettingsError
 
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
+    logsafety.install()
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)

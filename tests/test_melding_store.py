@@ -74,3 +74,30 @@ async def test_personal_data_only_for_the_entitled(services: Services) -> None:
         kinds = (await session.scalars(select(Event.kind).where(Event.kind.like("personal_data%")))).all()
     assert sorted(kinds).count("personal_data_viewed") == 3
     assert sorted(kinds).count("personal_data_refused") == 3
+
+
+async def test_database_errors_reach_logs_without_values(services: Services) -> None:
+    import io
+
+    from sqlalchemy.exc import IntegrityError
+
+    from bot import logsafety
+    from store.models import ProcessedRequest
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logsafety.install([handler])
+    logger = logging.getLogger("regiebot.test.logsafety")
+    logger.addHandler(handler)
+    try:
+        async with services.transaction() as session:
+            session.add(ProcessedRequest(key="Jan Fictief", at=services.now()))
+            await session.flush()
+            session.add(ProcessedRequest(key="Jan Fictief", at=services.now()))
+    except IntegrityError:
+        logger.exception("opslaan mislukt")
+    finally:
+        logger.removeHandler(handler)
+    logged = stream.getvalue()
+    assert "IntegrityError" in logged and "test_melding_store.py" in logged
+    assert "Jan Fictief" not in logged
