@@ -128,6 +128,19 @@ FORMS: dict[str, tuple[str, str]] = {
 }
 
 
+def _form_for(name: str, words: list[str]) -> tuple[str, str] | None:
+    """The form (flow, usage template) a subcommand opens, or None when it runs at once:
+    `/regie stem RT-… q2` opens the steps checklist, and `/regie sluit RT-…` without an
+    outcome opens the closing form (typed in full, it closes at once)."""
+    if name in FORMS:
+        return FORMS[name]
+    if name == "stem" and len(words) >= 2 and words[1].lower() == "q2":
+        return "stappen", "gebruik_stem"
+    if name == "sluit" and len(words) == 1 and REFERENCE.match(words[0]):
+        return "sluiten", "gebruik_sluit"
+    return None
+
+
 def register(adapter: SlackAdapter) -> None:
     app = adapter.app
     services = adapter.services
@@ -150,8 +163,9 @@ def register(adapter: SlackAdapter) -> None:
         if member is None:
             await ack(text=adapter.mrkdwn(adapter.unknown_user()))
             return
-        if name in FORMS or (name == "stem" and len(words) >= 2 and words[1].lower() == "q2"):
-            flow, usage = FORMS.get(name, ("stappen", "gebruik_stem"))
+        form = _form_for(name, words)
+        if form is not None:
+            flow, usage = form
             if not words or not REFERENCE.match(words[0]):
                 await ack(text=adapter.mrkdwn(Message(f"slack/{usage}")))
                 return

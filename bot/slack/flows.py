@@ -20,6 +20,7 @@ from sqlalchemy import select
 from bot.orgconfig import Member
 from bot.slack import forms
 from bot.slack.dedupe import claim, request_key
+from bot.slack.home import home_view
 from commands.agenda import post_agenda
 from commands.besluit import record_decision
 from commands.casemanager import CONDITION_STATES, appoint
@@ -28,6 +29,7 @@ from commands.context import Services
 from commands.permissions import whom_to_ask
 from commands.reminders import postpone_reminder
 from commands.replies import Action, CommandRefused, FormInvalid, Message, Result
+from commands.sluiten import OUTCOMES, close_case
 from commands.stemmen import STEPS, cast_vote
 from commands.terugkoppeling import give_feedback
 from messages.render import renderer
@@ -53,6 +55,7 @@ class Flow:
     chair_only: bool = False
     fields: dict[str, str] = field(default_factory=dict)  # refusal template or `veld` → block_id
     submit_label: str = "slack.knop.versturen"
+    refresh_home: bool = False  # publish the member's App Home again after a submission
 
 
 def _choice(key: str) -> tuple[str, str]:
@@ -223,6 +226,27 @@ async def _postpone_submit(services: Services, member: Member, reminder_id: str,
                                    str(answers.get("reden") or ""))
 
 
+# --- closing a case --------------------------------------------------------------------------------
+
+
+def _close_blocks(services: Services, member: Member, reference: str) -> list[Block]:
+    return [
+        _intro("sluiten_uitleg", referentie=reference),
+        forms.input_block("uitkomst", _label("slack.veld.uitkomst"),
+                          forms.static_select([_choice(o) for o in OUTCOMES])),
+        forms.input_block("reden", _label("slack.veld.reden_sluiten"),
+                          forms.text_input(1000, multiline=True), hint=_label("slack.hint.geen_namen")),
+        forms.input_block("opvang", _label("slack.veld.opvang"), forms.text_input(300), optional=True,
+                          hint=_label("slack.hint.opvang")),
+    ]
+
+
+async def _close_submit(services: Services, member: Member, reference: str, answers: Answers,
+                        _key: str) -> Result:
+    return await close_case(services, member, reference, _text(answers, "uitkomst") or "",
+                            str(answers.get("reden") or ""), shelter=_text(answers, "opvang"))
+
+
 FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
     Flow("stappen", "slack.titel.stappen", "slack.titel.klaar", _steps_blocks, _steps_submit,
          fields={"fout/stem_stappen": "stappen", "stappen_tekst": "stappen_tekst"}),
@@ -243,6 +267,11 @@ FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
     Flow("uitstellen", "slack.titel.uitstellen", "slack.titel.klaar", _postpone_blocks,
          _postpone_submit, fields={"uitstel_datum": "datum", "herinnering/uitstel_datum": "datum",
                                    "uitstel_reden": "reden"}),
+    Flow("sluiten", "slack.titel.sluiten", "slack.titel.klaar", _close_blocks, _close_submit,
+         submit_label="slack.knop.afsluiten", refresh_home=True,
+         fields={"fout/uitkomst_onbekend": "uitkomst", "fout/nooit_op_straat": "uitkomst",
+                 "fout/opvang_nodig": "opvang", "fout/sluiten_reden_nodig": "reden",
+                 "uitleg": "reden", "opvang": "opvang"}),
 )}
 
 # Buttons (Action names from commands/) that open a flow instead of running a command.
@@ -252,6 +281,7 @@ FORM_BUTTONS: dict[str, str] = {
     "casemanager_aanwijzen": "casemanager",
     "terugkoppeling_geven": "terugkoppeling",
     "herinnering_uitstellen": "uitstellen",
+    "casus_sluiten": "sluiten",
 }
 
 
@@ -346,5 +376,8 @@ def _submission_listener(
             rest = [r for r in result.replies if r is not shown]
             await adapter.answer(member, Result(replies=rest, outgoing=result.outgoing,
                                                 files=result.files), None)
+            if flow.refresh_home and member.slack_user:
+                await adapter.client.views_publish(user_id=member.slack_user,
+                                                   view=await home_view(adapter, member))
 
     return submitted

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from bot.orgconfig import Member
-from commands.replies import Message
+from commands.permissions import is_chair_of
+from commands.replies import Action, Message
 from messages.slack import (
     MAX_MODAL_BLOCKS,
     Block,
+    button,
     fit_blocks,
     mrkdwn_section,
     render_text,
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
 
 OPEN_PHASES = ("nieuw", "op_agenda", "besloten", "in_uitvoering")
 LIST_LIMIT = 30
+CLOSE_LIMIT = 20  # cases in uitvoering with a "Casus sluiten" button (one block each)
 
 
 def _row(case: Case) -> dict[str, Any]:
@@ -39,7 +43,7 @@ async def home_view(adapter: SlackAdapter, member: Member | None) -> dict[str, A
         return _view([mrkdwn_section(adapter.mrkdwn(adapter.unknown_user()))])
     services = adapter.services
     org = services.org
-    parts: list[Message] = [Message("slack/home_welkom", {"naam": member.name})]
+    parts: list[Message | list[Block]] = [Message("slack/home_welkom", {"naam": member.name})]
     async with services.sessions() as session:
         if member.has_role("casemanager"):
             cases = (await session.scalars(
@@ -63,6 +67,14 @@ async def home_view(adapter: SlackAdapter, member: Member | None) -> dict[str, A
                      "tijd": org.regieteam(t).meeting.time.strftime("%H:%M")} for t in teams
                 ],
             }))
+        closing = [t.id for t in org.regieteams
+                   if member.has_role("coordinator") or is_chair_of(org, member, t.id)]
+        if closing:
+            cases = (await session.scalars(
+                select(Case).where(Case.regieteam_id.in_(closing), Case.phase == "in_uitvoering")
+                .order_by(Case.termijn, Case.id).limit(CLOSE_LIMIT)
+            )).all()
+            parts.append(_closing_blocks(cases))
         if member.has_role("coordinator", "admin"):
             counts = (await session.execute(
                 select(Case.regieteam_id, Case.phase, func.count()).group_by(
@@ -86,9 +98,26 @@ async def home_view(adapter: SlackAdapter, member: Member | None) -> dict[str, A
             }))
     blocks: list[Block] = []
     for part in parts:
-        blocks.extend(mrkdwn_section(chunk) for chunk in split_text(render_text(part)))
+        if isinstance(part, Message):
+            blocks.extend(_sections(part))
+        else:
+            blocks.extend(part)
         blocks.append({"type": "divider"})
     return _view(blocks[:-1])
+
+
+def _sections(message: Message) -> list[Block]:
+    return [mrkdwn_section(chunk) for chunk in split_text(render_text(message))]
+
+
+def _closing_blocks(cases: Sequence[Case]) -> list[Block]:
+    """Cases in uitvoering for whoever may close them, each with a "Casus sluiten" button."""
+    blocks = _sections(Message("slack/home_sluiten", {"casussen": [_row(c) for c in cases]}))
+    for index, case in enumerate(cases):
+        row = render_text(Message("slack/home_sluiten_rij", {"c": _row(case)}))
+        action = Action("casus_sluiten", case.reference, "slack.knop.casus_sluiten")
+        blocks.append({**mrkdwn_section(row), "accessory": button(action, index)})
+    return blocks
 
 
 def _view(blocks: list[Block]) -> dict[str, Any]:
