@@ -166,7 +166,9 @@ async def test_whole_flow_through_telegram(
     mark = fake.mark()
     fake.tap(DIRK, for_dirk, "Terugkoppeling geven")
     text_question = await fake.next_call("sendMessage", DIRK, after=mark, contains="stand van zaken")
-    holds = await say(fake, DIRK, "Huisbezoek gedaan, <script> regeling loopt.", "termijn")
+    condition = await say(fake, DIRK, "Huisbezoek gedaan, <script> regeling loopt.",
+                          "Voorwaarde 1 van")
+    holds = await tap(fake, DIRK, condition, "De rest zo laten", "termijn")
     assert text_question
     mark = fake.mark()
     fake.tap(DIRK, holds, "ja")

@@ -6,10 +6,14 @@ ends in one command call; the commands do the checking and the recording.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy import select
+
 from bot.orgconfig import Member
 from bot.telegram.flows import Answers, Flow, Step
 from commands.besluit import record_decision
-from commands.casemanager import appoint, parse_termijn
+from commands.casemanager import CONDITION_STATES, SCENARIO_CONDITIONS, appoint, parse_termijn
 from commands.cases import case_by_reference
 from commands.context import Services
 from commands.permissions import (
@@ -25,6 +29,7 @@ from commands.stemmen import STEPS, cast_vote
 from commands.terugkoppeling import give_feedback
 from messages import telegram as tg
 from messages.render import renderer
+from store.models import PlanCondition
 
 
 def _keys(keys: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -127,9 +132,88 @@ async def _appoint(services: Services, member: Member, reference: str, answers: 
                              **{**refused.message.data, "veld": field}) from None
 
 
+# --- terugkoppeling: one question per condition of the plan ---------------------------------
+
+# The plan's conditions with their state when the conversation started: [[key, state], ...].
+CONDITIONS = "_voorwaarden"
+MAX_CONDITIONS = max(len(keys) for keys in SCENARIO_CONDITIONS.values())
+KEEP, KEEP_REST = "zo_laten", "rest_zo_laten"
+
+
+def _condition_step(index: int) -> str:
+    return f"voorwaarde_{index}"
+
+
+async def _feedback_prepare(services: Services, _m: Member, reference: str) -> Answers:
+    """Read the plan's conditions once; the questions show the state they had then."""
+    async with services.transaction() as session:
+        case = await case_by_reference(session, reference)
+        if case.phase != "in_uitvoering":
+            raise CommandRefused("fout/niet_in_uitvoering", referentie=case.reference)
+        rows = (await session.scalars(select(PlanCondition).where(
+            PlanCondition.case_id == case.id).order_by(PlanCondition.id))).all()
+    return {CONDITIONS: [[row.key, row.state] for row in rows[:MAX_CONDITIONS]]}
+
+
+def _conditions(answers: Answers) -> list[tuple[str, str]]:
+    return [(str(key), str(state)) for key, state in answers.get(CONDITIONS) or []]
+
+
+def _condition_asked(index: int) -> Callable[[Answers], bool]:
+    """Asked when the case has this condition and no earlier answer was "de rest zo laten"."""
+    def applies(answers: Answers) -> bool:
+        return index < len(_conditions(answers)) and all(
+            answers.get(_condition_step(i)) != KEEP_REST for i in range(index))
+    return applies
+
+
+def _condition_choices(index: int) -> Callable[[Services, Member, Answers], list[tuple[str, str]]]:
+    def choices(_s: Services, _m: Member, answers: Answers) -> list[tuple[str, str]]:
+        conditions = _conditions(answers)
+        current = conditions[index][1] if index < len(conditions) else ""
+        options = [(state, renderer("plain").choice(state))
+                   for state in CONDITION_STATES if state != current]
+        options.append((KEEP, tg.label("telegram.voorwaarde_zo_laten")))
+        if index + 1 < len(conditions):
+            options.append((KEEP_REST, tg.label("telegram.voorwaarden_rest_zo_laten")))
+        return options
+    return choices
+
+
+def _condition_question(index: int) -> Callable[[Answers], Message]:
+    def question(answers: Answers) -> Message:
+        conditions = _conditions(answers)
+        key, state = conditions[index]
+        html = renderer("html")
+        return Message("telegram/voorwaarde_vraag", {
+            "nummer": index + 1, "totaal": len(conditions), "naam": html.choice(key),
+            "stand": html.choice(state), "eerste": index == 0,
+        })
+    return question
+
+
+def _chosen_conditions(answers: Answers) -> dict[str, str]:
+    """The new states picked; conditions left as they were are not sent."""
+    chosen: dict[str, str] = {}
+    for index, (key, state) in enumerate(_conditions(answers)):
+        answer = answers.get(_condition_step(index))
+        if answer == KEEP_REST:
+            break
+        if answer in CONDITION_STATES and answer != state:
+            chosen[key] = str(answer)
+    return chosen
+
+
+CONDITION_STEPS = tuple(
+    Step(_condition_step(i), "choice", _condition_choices(i), when=_condition_asked(i),
+         question=_condition_question(i))
+    for i in range(MAX_CONDITIONS))
+
+
 async def _feedback(services: Services, member: Member, reference: str, answers: Answers,
                     key: str) -> Result:
     return await give_feedback(services, member, reference, answers["tekst"],
+                               _chosen_conditions(answers) or None,
                                termijn_holds=answers.get("termijn_houdt") != "nee",
                                submission_key=key)
 
@@ -174,8 +258,9 @@ FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
     ), _appoint, _chair_of_case),
     Flow("terugkoppeling_geven", "t", (
         Step("tekst", "text", max_length=2000),
+        *CONDITION_STEPS,
         Step("termijn_houdt", "choice", _yes_no),
-    ), _feedback, _sees_case),
+    ), _feedback, _sees_case, _feedback_prepare),
     Flow("sluiten", "z", (
         Step("uitkomst", "choice", _outcomes),
         Step("opvang", "text", when=lambda a: a.get("uitkomst") == "uitgezet_met_opvang",

@@ -32,6 +32,8 @@ Answers = dict[str, Any]
 Choices = Callable[[Services, Member, Answers], list[tuple[str, str]]]
 Finish = Callable[[Services, Member, str, Answers, str], Awaitable[Result]]
 Check = Callable[[Services, Member, str], Awaitable[None]]
+Prepare = Callable[[Services, Member, str], Awaitable[Answers]]
+Question = Callable[[Answers], Message]
 Respond = Callable[[int, Member, Result], Awaitable[None]]
 PREFIX = "q"
 
@@ -45,6 +47,7 @@ class Step:
     when: Callable[[Answers], bool] | None = None
     max_length: int = 1000
     validate: Callable[[Services, str], object] | None = None  # raises CommandRefused
+    question: Question | None = None  # its own question text, else "vraag.<flow>.<step>"
 
     def applies(self, answers: Answers) -> bool:
         return self.when is None or self.when(answers)
@@ -54,13 +57,15 @@ class Step:
 class Flow:
     """A conversation: its questions, a check before it starts, and the command at the end.
 
-    `finish(services, member, value, answers, submission_key)`."""
+    `finish(services, member, value, answers, submission_key)`; `prepare` reads what the
+    questions need (e.g. the plan's conditions) once, into the answers kept in the draft."""
 
     name: str
     code: str  # one letter, for /start deep links
     steps: tuple[Step, ...]
     finish: Finish
     check: Check | None = None
+    prepare: Prepare | None = None
 
 
 def key_for(member: Member) -> str:
@@ -83,7 +88,10 @@ class Conversations:
         flow = self.flows[name]
         if flow.check is not None:
             await flow.check(self.services, member, value)
-        draft = {"flow": name, "value": value, "answers": {}, "step": 0, "n": 0,
+        answers: Answers = {}
+        if flow.prepare is not None:
+            answers = await flow.prepare(self.services, member, value)
+        draft = {"flow": name, "value": value, "answers": answers, "step": 0, "n": 0,
                  "id": uuid.uuid4().hex}
         await self.courier.send(chat, Message("telegram/gesprek_start", {
             "gesprek": name, "referentie": value if value.startswith("RT-") else None}))
@@ -214,11 +222,12 @@ class Conversations:
         draft["n"] += 1
         await storage.save_draft(self.services, key_for(member), draft)
         step = flow.steps[index]
-        question = Message("telegram/gesprek_vraag", {
-            "vraag": renderer("html").label(f"vraag.{flow.name}.{step.name}"),
-            "uitleg": renderer("html").label(f"uitleg.{flow.name}.{step.name}"),
-            "verplicht": step.required, "referentie": draft["value"],
-        })
+        question = step.question(draft["answers"]) if step.question else Message(
+            "telegram/gesprek_vraag", {
+                "vraag": renderer("html").label(f"vraag.{flow.name}.{step.name}"),
+                "uitleg": renderer("html").label(f"uitleg.{flow.name}.{step.name}"),
+                "verplicht": step.required, "referentie": draft["value"],
+            })
         await self.courier.send(chat, question, markup=self._keyboard(step, member, draft))
 
     def _choices(self, step: Step, member: Member, draft: dict[str, Any]) -> list[tuple[str, str]]:
