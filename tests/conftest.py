@@ -28,6 +28,9 @@ from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker, upgrade
 from store.models import Base
 from store.organisation import sync_organisation
+from tests.fakeslack import fake_slack, fake_slack_server, slack_bot
+
+__all__ = ["fake_slack", "fake_slack_server", "slack_bot"]  # fixtures shared by the Slack tests
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_ORG = ROOT / "deploy" / "regieteam.example.yaml"

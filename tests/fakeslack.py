@@ -16,7 +16,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
@@ -25,6 +25,8 @@ import pytest
 from aiohttp import web
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
+
+from commands.context import Services
 
 BOT_USER = "UBOT"
 MESSAGE_BLOCKS = 50
@@ -579,3 +581,12 @@ def button_named(blocks: list[dict[str, Any]], name: str, value: str | None = No
 def all_text(args: dict[str, Any]) -> str:
     """The text and every block text of a message, for assertions."""
     return json.dumps(args.get("blocks") or [], ensure_ascii=False) + str(args.get("text") or "")
+
+
+@pytest.fixture
+async def slack_bot(fake_slack: FakeSlack, services: Services) -> AsyncIterator[SlackBot]:
+    """The bot's Slack adapter in HTTP mode against the fake Slack API."""
+    started = await SlackBot(fake_slack, services).start()
+    yield started
+    await fake_slack.settle()
+    await started.stop()

@@ -16,11 +16,7 @@ from bot.slack.courier import SlackCourier
 from commands.context import Services
 from commands.replies import Action, Message, Outgoing, to_member, to_partner, to_regieteam
 from messages.slack import MAX_BLOCKS, SECTION_TEXT, slack_message, slack_pages, split_text
-from tests import fakeslack
 from tests.fakeslack import BOT_TOKEN, FakeSlack, all_text
-
-fake_slack_server = fakeslack.fake_slack_server
-fake_slack = fakeslack.fake_slack
 
 
 def long_message(cases: int, actions: int = 0) -> Message:

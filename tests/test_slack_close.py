@@ -3,31 +3,19 @@ or by the button in the chair's App Home; refusals come back on the field itself
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from commands.context import Services
 from store.models import Case
-from tests import fakeslack
 from tests.fakeslack import FakeSlack, SlackBot, all_text
 from tests.helpers import file
 
-fake_slack_server = fakeslack.fake_slack_server
-fake_slack = fakeslack.fake_slack
 REF = "RT-2026-0001"
 REASON = "De regeling loopt goed en de huur wordt weer betaald."
 
-
-@pytest.fixture
-async def bot(fake_slack: FakeSlack, services: Services) -> AsyncIterator[SlackBot]:
-    slack_bot = await SlackBot(fake_slack, services).start()
-    yield slack_bot
-    await fake_slack.settle()
-    await slack_bot.stop()
 
 
 async def the_case(services: Services) -> Case:
@@ -44,9 +32,9 @@ async def in_uitvoering(services: Services) -> None:
         case.phase, case.casemanager_id, case.termijn = "in_uitvoering", "dirk", date(2027, 2, 24)
 
 
-async def open_close_modal(bot: SlackBot, fake: FakeSlack, user: str) -> dict[str, Any]:
+async def open_close_modal(slack_bot: SlackBot, fake: FakeSlack, user: str) -> dict[str, Any]:
     opened = len(fake.of("views.open"))
-    status, _ = await bot.slash(user, "/regie", f"sluit {REF.lower()}")
+    status, _ = await slack_bot.slash(user, "/regie", f"sluit {REF.lower()}")
     assert status == 200
     await fake.wait_for("views.open", opened + 1)
     return fake.last_view("sluiten")
@@ -56,32 +44,32 @@ def accessories(view: dict[str, Any]) -> list[dict[str, Any]]:
     return [b["accessory"] for b in view.get("blocks", []) if "accessory" in b]
 
 
-async def home_of(bot: SlackBot, fake: FakeSlack, user: str, event_id: str) -> dict[str, Any]:
+async def home_of(slack_bot: SlackBot, fake: FakeSlack, user: str, event_id: str) -> dict[str, Any]:
     before = len(fake.of("views.publish"))
-    await bot.event({"type": "app_home_opened", "user": user, "channel": "D0X", "tab": "home",
+    await slack_bot.event({"type": "app_home_opened", "user": user, "channel": "D0X", "tab": "home",
                      "event_ts": "1790000000.2"}, event_id)
     published = await fake.wait_for("views.publish", before + 1)
     return dict(published[-1].args["view"])
 
 
-async def test_chair_closes_through_the_modal(bot: SlackBot, fake_slack: FakeSlack,
+async def test_chair_closes_through_the_modal(slack_bot: SlackBot, fake_slack: FakeSlack,
                                               services: Services) -> None:
     fake = fake_slack
     await file(services)  # a family with minor children: a protected household
-    view = await open_close_modal(bot, fake, "U0CARLA")
+    view = await open_close_modal(slack_bot, fake, "U0CARLA")
     assert [b.get("block_id") for b in view["blocks"] if b["type"] == "input"] == [
         "uitkomst", "reden", "opvang"]
     assert view["title"]["text"] == "Casus sluiten"
     assert REF in view["private_metadata"]
 
     # never on the street: refused on the outcome field, the modal stays as typed
-    _, answer = await bot.submit("U0CARLA", view, {"uitkomst": "uitgezet_zonder_opvang",
+    _, answer = await slack_bot.submit("U0CARLA", view, {"uitkomst": "uitgezet_zonder_opvang",
                                                    "reden": REASON})
     assert answer["response_action"] == "errors", answer
     assert list(answer["errors"]) == ["uitkomst"]
     assert "nooit op straat" in answer["errors"]["uitkomst"]
     # "uitgezet met opvang" without the shelter: refused on the shelter field
-    _, answer = await bot.submit("U0CARLA", view, {"uitkomst": "uitgezet_met_opvang",
+    _, answer = await slack_bot.submit("U0CARLA", view, {"uitkomst": "uitgezet_met_opvang",
                                                    "reden": REASON})
     assert answer["response_action"] == "errors" and list(answer["errors"]) == ["opvang"]
     await fake.settle()
@@ -90,11 +78,11 @@ async def test_chair_closes_through_the_modal(bot: SlackBot, fake_slack: FakeSla
     assert not fake.of("chat.postMessage")
 
     # a proper outcome closes the case; the corporation hears it in its channel
-    _, answer = await bot.submit("U0CARLA", view, {"uitkomst": "blijft_betalingsregeling",
+    _, answer = await slack_bot.submit("U0CARLA", view, {"uitkomst": "blijft_betalingsregeling",
                                                    "reden": REASON})
     assert answer["response_action"] == "update"
     assert "is afgesloten" in all_text(answer["view"])
-    _, again = await bot.submit("U0CARLA", view, {"uitkomst": "blijft_betalingsregeling",
+    _, again = await slack_bot.submit("U0CARLA", view, {"uitkomst": "blijft_betalingsregeling",
                                                   "reden": REASON},
                                 headers={"X-Slack-Retry-Num": "1"})
     assert again["response_action"] == "update"
@@ -110,11 +98,11 @@ async def test_chair_closes_through_the_modal(bot: SlackBot, fake_slack: FakeSla
     assert [c.args["user_id"] for c in fake.of("views.publish")] == ["U0CARLA"]
 
 
-async def test_shelter_given_closes_with_shelter(bot: SlackBot, fake_slack: FakeSlack,
+async def test_shelter_given_closes_with_shelter(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                  services: Services) -> None:
     await file(services)
-    view = await open_close_modal(bot, fake_slack, "U0CARLA")
-    _, answer = await bot.submit("U0CARLA", view, {"uitkomst": "uitgezet_met_opvang",
+    view = await open_close_modal(slack_bot, fake_slack, "U0CARLA")
+    _, answer = await slack_bot.submit("U0CARLA", view, {"uitkomst": "uitgezet_met_opvang",
                                                    "reden": "Ontruiming ging door na het vonnis.",
                                                    "opvang": "crisisopvang"})
     assert answer["response_action"] == "update"
@@ -122,61 +110,61 @@ async def test_shelter_given_closes_with_shelter(bot: SlackBot, fake_slack: Fake
     assert case.phase == "gesloten" and case.shelter == "crisisopvang"
 
 
-async def test_member_gets_the_refusal_in_the_modal(bot: SlackBot, fake_slack: FakeSlack,
+async def test_member_gets_the_refusal_in_the_modal(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                     services: Services) -> None:
     await file(services)
-    view = await open_close_modal(bot, fake_slack, "U0DIRK")
-    _, answer = await bot.submit("U0DIRK", view, {"uitkomst": "blijft_betalingsregeling",
+    view = await open_close_modal(slack_bot, fake_slack, "U0DIRK")
+    _, answer = await slack_bot.submit("U0DIRK", view, {"uitkomst": "blijft_betalingsregeling",
                                                   "reden": REASON})
     assert answer["response_action"] == "update"
     assert "voorzitter" in all_text(answer["view"])
     assert (await the_case(services)).phase != "gesloten"
 
 
-async def test_corporation_withdraws_its_melding(bot: SlackBot, fake_slack: FakeSlack,
+async def test_corporation_withdraws_its_melding(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                  services: Services) -> None:
     await file(services)
-    view = await open_close_modal(bot, fake_slack, "U0ANNA")
-    _, answer = await bot.submit("U0ANNA", view, {"uitkomst": "ingetrokken",
+    view = await open_close_modal(slack_bot, fake_slack, "U0ANNA")
+    _, answer = await slack_bot.submit("U0ANNA", view, {"uitkomst": "ingetrokken",
                                                   "reden": "De huurder heeft alles betaald."})
     assert answer["response_action"] == "update"
     assert (await the_case(services)).outcome == "ingetrokken"
 
 
 async def test_typed_in_full_still_closes_and_usage_without_reference(
-    bot: SlackBot, fake_slack: FakeSlack, services: Services
+    slack_bot: SlackBot, fake_slack: FakeSlack, services: Services
 ) -> None:
     await file(services)
-    _, text = await bot.slash("U0CARLA", "/regie", "sluit")
+    _, text = await slack_bot.slash("U0CARLA", "/regie", "sluit")
     assert "/regie sluit RT-2026-0001" in text and "formulier" in text
     before = len(fake_slack.of("response_url"))
-    await bot.slash("U0CARLA", "/regie", f"sluit {REF} blijft_betalingsregeling {REASON}")
+    await slack_bot.slash("U0CARLA", "/regie", f"sluit {REF} blijft_betalingsregeling {REASON}")
     await fake_slack.wait_for("response_url", before + 1)
     await fake_slack.settle()
     assert not fake_slack.of("views.open")
     assert (await the_case(services)).phase == "gesloten"
 
 
-async def test_button_in_the_chairs_app_home(bot: SlackBot, fake_slack: FakeSlack,
+async def test_button_in_the_chairs_app_home(slack_bot: SlackBot, fake_slack: FakeSlack,
                                              services: Services) -> None:
     fake = fake_slack
     await file(services)
-    home = await home_of(bot, fake, "U0CARLA", "EvHome1")
+    home = await home_of(slack_bot, fake, "U0CARLA", "EvHome1")
     assert "geen casussen in uitvoering" in all_text(home) and not accessories(home)
 
     await in_uitvoering(services)
-    home = await home_of(bot, fake, "U0CARLA", "EvHome2")
+    home = await home_of(slack_bot, fake, "U0CARLA", "EvHome2")
     [button] = accessories(home)
     assert button["value"] == REF and button["text"]["text"] == "Casus sluiten"
-    assert not accessories(await home_of(bot, fake, "U0DIRK", "EvHome3"))  # a member: no button
-    assert [b["value"] for b in accessories(await home_of(bot, fake, "U0JOOST", "EvHome4"))] == [REF]
-    assert not accessories(await home_of(bot, fake, "U0GERRIT", "EvHome5"))  # chair of west
+    assert not accessories(await home_of(slack_bot, fake, "U0DIRK", "EvHome3"))  # a member: no button
+    assert [b["value"] for b in accessories(await home_of(slack_bot, fake, "U0JOOST", "EvHome4"))] == [REF]
+    assert not accessories(await home_of(slack_bot, fake, "U0GERRIT", "EvHome5"))  # chair of west
 
-    await bot.click("U0CARLA", button, channel="D0HOME")
+    await slack_bot.click("U0CARLA", button, channel="D0HOME")
     await fake.wait_for("views.open")
     view = fake.last_view("sluiten")
     published = len(fake.of("views.publish"))
-    _, answer = await bot.submit("U0CARLA", view, {"uitkomst": "verhuisd_andere_woonvorm",
+    _, answer = await slack_bot.submit("U0CARLA", view, {"uitkomst": "verhuisd_andere_woonvorm",
                                                    "reden": "Verhuisd naar een kleinere woning."})
     assert answer["response_action"] == "update"
     refreshed = await fake.wait_for("views.publish", published + 1)

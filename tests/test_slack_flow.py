@@ -4,29 +4,16 @@ votes by three members → decision by the chair → casemanager → terugkoppel
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from commands.context import Services
 from store.models import Case, Decision, Event, Feedback, ThreadRef, Vote
-from tests import fakeslack
 from tests.fakeslack import Call, FakeSlack, SlackBot, all_text, button_named
-
-fake_slack_server = fakeslack.fake_slack_server
-fake_slack = fakeslack.fake_slack
 
 REF = "RT-2026-0001"
 
-
-@pytest.fixture
-async def bot(fake_slack: FakeSlack, services: Services) -> AsyncIterator[SlackBot]:
-    slack_bot = await SlackBot(fake_slack, services).start()
-    yield slack_bot
-    await fake_slack.settle()
-    await slack_bot.stop()
 
 
 def melding_values(**changes: Any) -> dict[str, Any]:
@@ -49,29 +36,29 @@ def responses_text(fake: FakeSlack) -> str:
     return " ".join(all_text(c.args) for c in fake.of("response_url"))
 
 
-async def file_melding_via_modal(bot: SlackBot, fake: FakeSlack) -> None:
-    await bot.slash("U0ANNA", "/melding")
+async def file_melding_via_modal(slack_bot: SlackBot, fake: FakeSlack) -> None:
+    await slack_bot.slash("U0ANNA", "/melding")
     await fake.wait_for("views.open")
     view = fake.last_view("melding")
-    _, answer = await bot.submit("U0ANNA", view, melding_values(
+    _, answer = await slack_bot.submit("U0ANNA", view, melding_values(
         voortraject="Gebeld met 0612345678 en huisbezoek gedaan."))
     assert answer["response_action"] == "errors" and "voortraject" in answer["errors"]
-    _, answer = await bot.submit("U0ANNA", view, melding_values(
+    _, answer = await slack_bot.submit("U0ANNA", view, melding_values(
         voortraject="Betalingsregeling & huisbezoek <!channel> geprobeerd."))
     assert answer["response_action"] == "update"
     await fake.wait_for("chat.postMessage", 2)
 
 
-async def test_whole_flow(bot: SlackBot, fake_slack: FakeSlack, services: Services) -> None:
+async def test_whole_flow(slack_bot: SlackBot, fake_slack: FakeSlack, services: Services) -> None:
     fake = fake_slack
     # 1. melding
-    await file_melding_via_modal(bot, fake)
+    await file_melding_via_modal(slack_bot, fake)
     announcement = posts_to(fake, "C0REGIE")[0]
     assert REF in all_text(announcement.args)
     assert "Jan Fictief" not in all_text(announcement.args)
 
     # 2. the chair posts the agenda: one agenda message plus one thread opener per case
-    status, _ = await bot.slash("U0CARLA", "/agenda", "plaats", channel="C0REGIE")
+    status, _ = await slack_bot.slash("U0CARLA", "/agenda", "plaats", channel="C0REGIE")
     assert status == 200
     await fake.wait_for("chat.postMessage", 4)
     await fake.settle()
@@ -85,9 +72,9 @@ async def test_whole_flow(bot: SlackBot, fake_slack: FakeSlack, services: Servic
 
     # 3. votes by three members in the thread; Q2 through its checklist modal
     for user in ("U0CARLA", "U0DIRK", "U0FATIMA"):
-        await bot.click(user, button_named(blocks, "stem", f"{REF}|q1|ja"))
-        await bot.click(user, button_named(blocks, "stem", f"{REF}|q3|nee"))
-    await bot.click("U0DIRK", button_named(blocks, "stem", f"{REF}|q1|ja"))  # double click
+        await slack_bot.click(user, button_named(blocks, "stem", f"{REF}|q1|ja"))
+        await slack_bot.click(user, button_named(blocks, "stem", f"{REF}|q3|nee"))
+    await slack_bot.click("U0DIRK", button_named(blocks, "stem", f"{REF}|q1|ja"))  # double click
     await fake.settle()
     assert await count(services, Vote) == 6
     tally_posts = [c for c in posts_to(fake, "C0REGIE") if "Stemmen" in all_text(c.args)]
@@ -95,30 +82,30 @@ async def test_whole_flow(bot: SlackBot, fake_slack: FakeSlack, services: Servic
     assert tally_posts[0].args["thread_ts"] == ref.message_ref
     assert len(fake.of("chat.update")) >= 5
 
-    await bot.click("U0FATIMA", button_named(blocks, "stappen_kiezen"))
+    await slack_bot.click("U0FATIMA", button_named(blocks, "stappen_kiezen"))
     await fake.wait_for("views.open", 2)
     view = fake.last_view("stappen")
-    _, answer = await bot.submit("U0FATIMA", view, {"stappen": []})
+    _, answer = await slack_bot.submit("U0FATIMA", view, {"stappen": []})
     assert answer["response_action"] == "errors" and "stappen" in answer["errors"]
-    _, answer = await bot.submit("U0FATIMA", view, {"stappen": ["schuldhulpverlening", "huisbezoek"]})
+    _, answer = await slack_bot.submit("U0FATIMA", view, {"stappen": ["schuldhulpverlening", "huisbezoek"]})
     assert answer["response_action"] == "update"
     await fake.settle()
     assert await count(services, Vote) == 7
 
     # 4. the decision: refused for a member, recorded by the chair (twice = once)
     opened = len(fake.of("views.open"))
-    await bot.click("U0DIRK", button_named(blocks, "besluit_vastleggen"))
+    await slack_bot.click("U0DIRK", button_named(blocks, "besluit_vastleggen"))
     await fake.settle()
     assert len(fake.of("views.open")) == opened
     assert "voorzitter" in responses_text(fake)
-    await bot.click("U0CARLA", button_named(blocks, "besluit_vastleggen"))
+    await slack_bot.click("U0CARLA", button_named(blocks, "besluit_vastleggen"))
     await fake.wait_for("views.open", opened + 1)
     view = fake.last_view("besluit")
-    _, answer = await bot.submit("U0CARLA", view, {"q1": "nee", "q3": "meerderheid"})
+    _, answer = await slack_bot.submit("U0CARLA", view, {"q1": "nee", "q3": "meerderheid"})
     assert answer["response_action"] == "errors" and "reden" in answer["errors"]
-    _, answer = await bot.submit("U0CARLA", view, {"q1": "meerderheid", "q3": "meerderheid"})
+    _, answer = await slack_bot.submit("U0CARLA", view, {"q1": "meerderheid", "q3": "meerderheid"})
     assert answer["response_action"] == "update"
-    _, again = await bot.submit("U0CARLA", view, {"q1": "meerderheid", "q3": "meerderheid"},
+    _, again = await slack_bot.submit("U0CARLA", view, {"q1": "meerderheid", "q3": "meerderheid"},
                                 headers={"X-Slack-Retry-Num": "1"})
     assert again["response_action"] == "update"
     await fake.settle()
@@ -129,14 +116,14 @@ async def test_whole_flow(bot: SlackBot, fake_slack: FakeSlack, services: Servic
 
     # 5. the casemanager, from the button the chair got in a direct message
     dm = next(c for c in posts_to(fake, "DU0CARLA") if "casemanager_aanwijzen" in all_text(c.args))
-    await bot.click("U0CARLA", button_named(dm.args["blocks"], "casemanager_aanwijzen"),
+    await slack_bot.click("U0CARLA", button_named(dm.args["blocks"], "casemanager_aanwijzen"),
                     channel="DU0CARLA")
     await fake.wait_for("views.open", opened + 2)
     view = fake.last_view("casemanager")
-    _, answer = await bot.submit("U0CARLA", view, {"casemanager": "U0NOBODY",
+    _, answer = await slack_bot.submit("U0CARLA", view, {"casemanager": "U0NOBODY",
                                                    "termijn": "2027-02-24", "weken": "4"})
     assert answer["response_action"] == "errors" and "casemanager" in answer["errors"]
-    _, answer = await bot.submit("U0CARLA", view, {"casemanager": "U0DIRK",
+    _, answer = await slack_bot.submit("U0CARLA", view, {"casemanager": "U0DIRK",
                                                    "termijn": "2027-02-24", "weken": "4"})
     assert answer["response_action"] == "update"
     await fake.settle()
@@ -147,8 +134,8 @@ async def test_whole_flow(bot: SlackBot, fake_slack: FakeSlack, services: Servic
 
     # 6. personal data: to the casemanager only, ephemeral; refused for another member
     before = len(fake.of("response_url"))
-    await bot.click("U0DIRK", button_named(welcome.args["blocks"], "toon_gegevens"), channel="DU0DIRK")
-    await bot.click("U0FATIMA", button_named(blocks, "toon_gegevens"))
+    await slack_bot.click("U0DIRK", button_named(welcome.args["blocks"], "toon_gegevens"), channel="DU0DIRK")
+    await slack_bot.click("U0FATIMA", button_named(blocks, "toon_gegevens"))
     await fake.wait_for("response_url", before + 2)
     await fake.settle()
     answers = fake.of("response_url")[before:]
@@ -158,11 +145,11 @@ async def test_whole_flow(bot: SlackBot, fake_slack: FakeSlack, services: Servic
     assert await count(services, Event, Event.kind == "personal_data_refused") == 1
 
     # 7. terugkoppeling through /terugkoppeling: the modal opens, then gets the plan's conditions
-    await bot.slash("U0DIRK", "/terugkoppeling", REF.lower())
+    await slack_bot.slash("U0DIRK", "/terugkoppeling", REF.lower())
     await fake.wait_for("views.update")
     view = fake.last_view("terugkoppeling")
     assert any(b.get("block_id") == "vw_lopende_huur_betaald" for b in view["blocks"])
-    _, answer = await bot.submit("U0DIRK", view, {
+    _, answer = await slack_bot.submit("U0DIRK", view, {
         "tekst": "Huur wordt weer betaald, afspraak met schuldhulp gemaakt.",
         "termijn_houdt": "ja", "vw_lopende_huur_betaald": "voldaan"})
     assert answer["response_action"] == "update"
@@ -171,7 +158,7 @@ async def test_whole_flow(bot: SlackBot, fake_slack: FakeSlack, services: Servic
 
     # 8. the chair closes the case
     before = len(fake.of("response_url"))
-    await bot.slash("U0CARLA", "/regie",
+    await slack_bot.slash("U0CARLA", "/regie",
                     f"sluit {REF} blijft_betalingsregeling Regeling loopt goed en huur wordt betaald")
     await fake.wait_for("response_url", before + 1)
     await fake.settle()

@@ -5,28 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from commands.context import Services
 from store.models import Case, ProcessedRequest
-from tests import fakeslack
 from tests.fakeslack import FakeSlack, SlackBot, all_text
 from tests.helpers import valid_answers
-
-fake_slack_server = fakeslack.fake_slack_server
-fake_slack = fakeslack.fake_slack
-
-
-@pytest.fixture
-async def bot(fake_slack: FakeSlack, services: Services) -> AsyncIterator[SlackBot]:
-    slack_bot = await SlackBot(fake_slack, services).start()
-    yield slack_bot
-    await fake_slack.settle()
-    await slack_bot.stop()
 
 
 def modal_values(**changes: Any) -> dict[str, Any]:
@@ -36,13 +22,13 @@ def modal_values(**changes: Any) -> dict[str, Any]:
     return answers
 
 
-async def open_melding(bot: SlackBot, user: str = "U0ANNA") -> dict[str, Any]:
-    before = len(bot.fake.of("views.open"))
-    status, text = await bot.slash(user, "/melding")
+async def open_melding(slack_bot: SlackBot, user: str = "U0ANNA") -> dict[str, Any]:
+    before = len(slack_bot.fake.of("views.open"))
+    status, text = await slack_bot.slash(user, "/melding")
     assert status == 200 and text == ""
-    calls = await bot.fake.wait_for("views.open", before + 1)
-    view: dict[str, Any] = bot.fake.views[
-        next(v for v, body in bot.fake.views.items() if body["callback_id"] == "melding"
+    calls = await slack_bot.fake.wait_for("views.open", before + 1)
+    view: dict[str, Any] = slack_bot.fake.views[
+        next(v for v, body in slack_bot.fake.views.items() if body["callback_id"] == "melding"
              and v not in [c.args.get("view_id") for c in calls[:before]])
     ]
     return view
@@ -53,9 +39,9 @@ async def count_cases(services: Services) -> int:
         return int(await session.scalar(select(func.count()).select_from(Case)) or 0)
 
 
-async def test_melding_modal_error_then_success(bot: SlackBot, fake_slack: FakeSlack,
+async def test_melding_modal_error_then_success(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                 services: Services) -> None:
-    view = await open_melding(bot)
+    view = await open_melding(slack_bot)
     kinds = {b["block_id"]: b["element"]["type"] for b in view["blocks"] if b["type"] == "input"}
     assert kinds["huishouden"] == "multi_static_select"
     assert kinds["zitting"] == "datepicker"
@@ -64,13 +50,13 @@ async def test_melding_modal_error_then_success(bot: SlackBot, fake_slack: FakeS
     assert kinds["voortraject"] == "plain_text_input"
     assert "corporatie" not in kinds  # Anna files for her own corporation
 
-    status, answer = await bot.submit("U0ANNA", view, modal_values(postcode="12345"))
+    status, answer = await slack_bot.submit("U0ANNA", view, modal_values(postcode="12345"))
     assert status == 200
     assert answer["response_action"] == "errors"
     assert set(answer["errors"]) == {"postcode"}
     assert await count_cases(services) == 0
 
-    status, answer = await bot.submit("U0ANNA", view, modal_values())
+    status, answer = await slack_bot.submit("U0ANNA", view, modal_values())
     assert answer["response_action"] == "update"
     assert "RT-2026-0001" in json.dumps(answer["view"])
     posts = await fake_slack.wait_for("chat.postMessage", 2)
@@ -83,12 +69,12 @@ async def test_melding_modal_error_then_success(bot: SlackBot, fake_slack: FakeS
     assert await count_cases(services) == 1
 
 
-async def test_double_submission_files_once(bot: SlackBot, fake_slack: FakeSlack,
+async def test_double_submission_files_once(slack_bot: SlackBot, fake_slack: FakeSlack,
                                             services: Services) -> None:
-    view = await open_melding(bot)
+    view = await open_melding(slack_bot)
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
-    first, again = await asyncio.gather(bot.submit("U0ANNA", view, modal_values()),
-                                        bot.submit("U0ANNA", view, modal_values(), headers=retry))
+    first, again = await asyncio.gather(slack_bot.submit("U0ANNA", view, modal_values()),
+                                        slack_bot.submit("U0ANNA", view, modal_values(), headers=retry))
     assert first[1]["response_action"] == again[1]["response_action"] == "update"
     await fake_slack.settle()
     assert await count_cases(services) == 1
@@ -96,9 +82,9 @@ async def test_double_submission_files_once(bot: SlackBot, fake_slack: FakeSlack
     assert [c.args["channel"] for c in posts].count("C0REGIE") == 1
 
 
-async def test_channel_mention_is_escaped(bot: SlackBot, fake_slack: FakeSlack) -> None:
-    view = await open_melding(bot)
-    await bot.submit("U0ANNA", view, modal_values(wijk="Oost", reden="anders",
+async def test_channel_mention_is_escaped(slack_bot: SlackBot, fake_slack: FakeSlack) -> None:
+    view = await open_melding(slack_bot)
+    await slack_bot.submit("U0ANNA", view, modal_values(wijk="Oost", reden="anders",
                                                    reden_anders="<!channel> en <@U0CARLA> & co"))
     await fake_slack.wait_for("chat.postMessage", 2)
     await fake_slack.settle()
@@ -107,38 +93,38 @@ async def test_channel_mention_is_escaped(bot: SlackBot, fake_slack: FakeSlack) 
         assert "<!channel>" not in text and "<@U0CARLA>" not in text
 
 
-async def test_unknown_user_gets_polite_refusal(bot: SlackBot, fake_slack: FakeSlack) -> None:
-    status, text = await bot.slash("U0NOBODY", "/melding")
+async def test_unknown_user_gets_polite_refusal(slack_bot: SlackBot, fake_slack: FakeSlack) -> None:
+    status, text = await slack_bot.slash("U0NOBODY", "/melding")
     assert status == 200
     assert "Joost van Dam" in text  # who to ask
     await fake_slack.settle()
     assert fake_slack.of("views.open") == []
 
 
-async def test_member_without_melder_role_is_refused(bot: SlackBot, fake_slack: FakeSlack) -> None:
-    status, text = await bot.slash("U0DIRK", "/melding")
+async def test_member_without_melder_role_is_refused(slack_bot: SlackBot, fake_slack: FakeSlack) -> None:
+    status, text = await slack_bot.slash("U0DIRK", "/melding")
     assert status == 200 and text
     await fake_slack.settle()
     assert fake_slack.of("views.open") == []
 
 
-async def test_bad_signature_and_stale_timestamp_rejected(bot: SlackBot, fake_slack: FakeSlack,
+async def test_bad_signature_and_stale_timestamp_rejected(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                           services: Services) -> None:
-    status, _ = await bot.slash("U0ANNA", "/melding", signed=False)
+    status, _ = await slack_bot.slash("U0ANNA", "/melding", signed=False)
     assert status == 401
-    status, _ = await bot.slash("U0ANNA", "/melding",
+    status, _ = await slack_bot.slash("U0ANNA", "/melding",
                                 headers={"X-Slack-Signature": "v0=" + "0" * 64})
     assert status == 401
-    status, _ = await bot.slash("U0ANNA", "/melding", timestamp=int(time.time()) - 6 * 60)
+    status, _ = await slack_bot.slash("U0ANNA", "/melding", timestamp=int(time.time()) - 6 * 60)
     assert status == 401
     await fake_slack.settle()
     assert fake_slack.of("views.open") == []
 
 
-async def test_rate_limited_post_is_retried_once(bot: SlackBot, fake_slack: FakeSlack) -> None:
-    view = await open_melding(bot)
+async def test_rate_limited_post_is_retried_once(slack_bot: SlackBot, fake_slack: FakeSlack) -> None:
+    view = await open_melding(slack_bot)
     fake_slack.rate_limit("chat.postMessage", times=1, retry_after=1)
-    await bot.submit("U0ANNA", view, modal_values())
+    await slack_bot.submit("U0ANNA", view, modal_values())
     await fake_slack.wait_for("chat.postMessage", 2, within=10)
     await fake_slack.settle(quiet=0.3)
     assert len(fake_slack.of("chat.postMessage#429")) == 1
@@ -146,12 +132,12 @@ async def test_rate_limited_post_is_retried_once(bot: SlackBot, fake_slack: Fake
     assert sorted(c.args["channel"] for c in posts) == ["C0REGIE", "DU0ANNA"]
 
 
-async def test_app_home_event_deduplicated(bot: SlackBot, fake_slack: FakeSlack,
+async def test_app_home_event_deduplicated(slack_bot: SlackBot, fake_slack: FakeSlack,
                                            services: Services) -> None:
     event = {"type": "app_home_opened", "user": "U0CARLA", "channel": "D0CARLA", "tab": "home",
              "event_ts": "1790000000.1"}
-    assert (await bot.event(event, "Ev0001"))[0] == 200
-    assert (await bot.event(event, "Ev0001", headers={"X-Slack-Retry-Num": "1"}))[0] == 200
+    assert (await slack_bot.event(event, "Ev0001"))[0] == 200
+    assert (await slack_bot.event(event, "Ev0001", headers={"X-Slack-Retry-Num": "1"}))[0] == 200
     await fake_slack.wait_for("views.publish")
     await fake_slack.settle()
     assert len(fake_slack.of("views.publish")) == 1

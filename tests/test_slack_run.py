@@ -13,11 +13,8 @@ from cryptography.fernet import Fernet
 from bot.platforms import run_platforms
 from bot.settings import Settings
 from store.db import upgrade
-from tests import fakeslack
 from tests.fakeslack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackBot
 
-fake_slack_server = fakeslack.fake_slack_server
-fake_slack = fakeslack.fake_slack
 EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "regieteam.example.yaml"
 
 

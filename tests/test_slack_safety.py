@@ -4,7 +4,6 @@ personal in public, always a calm answer."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,21 +11,11 @@ from sqlalchemy import func, select
 
 from commands.context import Services
 from store.models import Event, ProcessedRequest
-from tests import fakeslack
 from tests.fakeslack import Call, FakeSlack, SlackBot, all_text, button_named
 from tests.helpers import file
 
-fake_slack_server = fakeslack.fake_slack_server
-fake_slack = fakeslack.fake_slack
 REF = "RT-2026-0001"
 
-
-@pytest.fixture
-async def bot(fake_slack: FakeSlack, services: Services) -> AsyncIterator[SlackBot]:
-    slack_bot = await SlackBot(fake_slack, services).start()
-    yield slack_bot
-    await fake_slack.settle()
-    await slack_bot.stop()
 
 
 async def events(services: Services, kind: str) -> int:
@@ -35,31 +24,31 @@ async def events(services: Services, kind: str) -> int:
             select(func.count()).select_from(Event).where(Event.kind == kind)) or 0)
 
 
-async def post_agenda(bot: SlackBot, fake: FakeSlack) -> Call:
+async def post_agenda(slack_bot: SlackBot, fake: FakeSlack) -> Call:
     before = len(fake.of("response_url"))
-    await bot.slash("U0CARLA", "/agenda", "plaats", channel="C0REGIE")
+    await slack_bot.slash("U0CARLA", "/agenda", "plaats", channel="C0REGIE")
     await fake.wait_for("response_url", before + 1)
     await fake.settle()
     return next(c for c in fake.of("chat.postMessage") if "regie|stem|" in all_text(c.args))
 
 
-async def test_agenda_posted_twice_is_updated_in_place(bot: SlackBot, fake_slack: FakeSlack,
+async def test_agenda_posted_twice_is_updated_in_place(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                        services: Services) -> None:
     await file(services)
-    await post_agenda(bot, fake_slack)
+    await post_agenda(slack_bot, fake_slack)
     posted = len(fake_slack.of("chat.postMessage"))
-    await post_agenda(bot, fake_slack)
+    await post_agenda(slack_bot, fake_slack)
     assert len(fake_slack.of("chat.postMessage")) == posted
     assert len(fake_slack.of("chat.update")) == 2  # the agenda and the case's thread opener
 
 
-async def test_retried_click_is_handled_once(bot: SlackBot, fake_slack: FakeSlack,
+async def test_retried_click_is_handled_once(slack_bot: SlackBot, fake_slack: FakeSlack,
                                              services: Services) -> None:
     await file(services)
-    opener = await post_agenda(bot, fake_slack)
+    opener = await post_agenda(slack_bot, fake_slack)
     button = button_named(opener.args["blocks"], "toon_gegevens")
-    await bot.click("U0CARLA", button, action_ts="1790000000.555555")
-    await bot.click("U0CARLA", button, action_ts="1790000000.555555",
+    await slack_bot.click("U0CARLA", button, action_ts="1790000000.555555")
+    await slack_bot.click("U0CARLA", button, action_ts="1790000000.555555",
                     headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
     await fake_slack.settle(quiet=0.3)
     assert await events(services, "personal_data_viewed") == 1
@@ -68,28 +57,28 @@ async def test_retried_click_is_handled_once(bot: SlackBot, fake_slack: FakeSlac
     assert "slack:action:carla:1790000000.555555" in keys
 
 
-async def test_unknown_user_click_gets_polite_refusal(bot: SlackBot, fake_slack: FakeSlack,
+async def test_unknown_user_click_gets_polite_refusal(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                       services: Services) -> None:
     await file(services)
-    opener = await post_agenda(bot, fake_slack)
+    opener = await post_agenda(slack_bot, fake_slack)
     before = len(fake_slack.of("response_url"))
-    await bot.click("U0STRANGER", button_named(opener.args["blocks"], "stem", f"{REF}|q1|ja"))
+    await slack_bot.click("U0STRANGER", button_named(opener.args["blocks"], "stem", f"{REF}|q1|ja"))
     answers = await fake_slack.wait_for("response_url", before + 1)
     assert answers[-1].args["response_type"] == "ephemeral"
     assert "Joost van Dam" in all_text(answers[-1].args)
 
 
-async def test_help_and_unknown_subcommand(bot: SlackBot) -> None:
-    status, text = await bot.slash("U0DIRK", "/regie", "")
+async def test_help_and_unknown_subcommand(slack_bot: SlackBot) -> None:
+    status, text = await slack_bot.slash("U0DIRK", "/regie", "")
     assert status == 200 and "/melding" in text and "/terugkoppeling" in text
-    _, text = await bot.slash("U0DIRK", "/regie", "vliegen")
+    _, text = await slack_bot.slash("U0DIRK", "/regie", "vliegen")
     assert "/regie help" in text
-    _, text = await bot.slash("U0DIRK", "/terugkoppeling", "")
+    _, text = await slack_bot.slash("U0DIRK", "/terugkoppeling", "")
     assert "/terugkoppeling RT-" in text
 
 
 async def test_unexpected_error_gives_calm_answer_and_no_personal_log(
-    bot: SlackBot, fake_slack: FakeSlack, services: Services, monkeypatch: pytest.MonkeyPatch,
+    slack_bot: SlackBot, fake_slack: FakeSlack, services: Services, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from bot.slack import commands as slash
@@ -102,41 +91,41 @@ async def test_unexpected_error_gives_calm_answer_and_no_personal_log(
     monkeypatch.setitem(slash.RUNS, "status", broken)
     caplog.set_level(logging.DEBUG)
     before = len(fake_slack.of("response_url"))
-    await bot.slash("U0JOOST", "/status")
+    await slack_bot.slash("U0JOOST", "/status")
     answers = await fake_slack.wait_for("response_url", before + 1)
     assert "Er ging iets mis" in all_text(answers[-1].args)
     assert "Jan Fictief" not in caplog.text
     assert "RuntimeError" in caplog.text
 
 
-async def test_rapport_files_uploaded_to_the_coordinator(bot: SlackBot, fake_slack: FakeSlack,
+async def test_rapport_files_uploaded_to_the_coordinator(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                         services: Services) -> None:
     await file(services)
-    await bot.slash("U0JOOST", "/regie", "rapport")
+    await slack_bot.slash("U0JOOST", "/regie", "rapport")
     done = await fake_slack.wait_for("files.completeUploadExternal", 1, within=20)
     assert done[0].args.get("channel_id") == "DU0JOOST"
     uploads = await fake_slack.wait_for("upload", 2)
     assert all(u.args["size"] > 0 for u in uploads)
 
 
-async def test_status_and_timeline_are_ephemeral(bot: SlackBot, fake_slack: FakeSlack,
+async def test_status_and_timeline_are_ephemeral(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                  services: Services) -> None:
     await file(services)
     before = len(fake_slack.of("response_url"))
-    await bot.slash("U0JOOST", "/status", channel="C0REGIE")
-    await bot.slash("U0JOOST", "/status", REF, channel="C0REGIE")
+    await slack_bot.slash("U0JOOST", "/status", channel="C0REGIE")
+    await slack_bot.slash("U0JOOST", "/status", REF, channel="C0REGIE")
     answers = await fake_slack.wait_for("response_url", before + 2)
     assert all(a.args["response_type"] == "ephemeral" for a in answers[before:])
     assert not [c for c in fake_slack.of("chat.postMessage") if c.args["channel"] == "C0REGIE"]
 
 
 @pytest.mark.parametrize("user", ["U0DIRK", "U0CARLA", "U0JOOST", "U0ANNA", "U0NOBODY"])
-async def test_app_home_per_role(bot: SlackBot, fake_slack: FakeSlack, services: Services,
+async def test_app_home_per_role(slack_bot: SlackBot, fake_slack: FakeSlack, services: Services,
                                  user: str) -> None:
     await file(services)
     event = {"type": "app_home_opened", "user": user, "channel": "D0X", "tab": "home",
              "event_ts": "1790000000.2"}
-    await bot.event(event, f"Ev{user}")
+    await slack_bot.event(event, f"Ev{user}")
     published = await fake_slack.wait_for("views.publish")
     text = all_text(published[0].args["view"])
     expected = {"U0DIRK": "casemanager", "U0CARLA": "Nog te bespreken", "U0JOOST": "Overzicht",
@@ -145,21 +134,21 @@ async def test_app_home_per_role(bot: SlackBot, fake_slack: FakeSlack, services:
     assert "Jan Fictief" not in text
 
 
-async def test_vote_by_slash_command_and_q2_form(bot: SlackBot, fake_slack: FakeSlack,
+async def test_vote_by_slash_command_and_q2_form(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                  services: Services) -> None:
     from store.models import Vote
 
     await file(services)
-    await post_agenda(bot, fake_slack)
+    await post_agenda(slack_bot, fake_slack)
     before = len(fake_slack.of("response_url"))
-    await bot.slash("U0DIRK", "/regie", f"stem {REF} q1 ja", channel="C0REGIE")
+    await slack_bot.slash("U0DIRK", "/regie", f"stem {REF} q1 ja", channel="C0REGIE")
     await fake_slack.wait_for("response_url", before + 1)
-    await bot.slash("U0DIRK", "/regie", f"stem {REF} q2")
+    await slack_bot.slash("U0DIRK", "/regie", f"stem {REF} q2")
     await fake_slack.wait_for("views.open")
     assert fake_slack.last_view("stappen")["private_metadata"].count(REF) == 1
-    _, text = await bot.slash("U0DIRK", "/regie", "stem")
+    _, text = await slack_bot.slash("U0DIRK", "/regie", "stem")
     assert "/regie stem RT-2026-0001 q1 ja" in text
-    _, text = await bot.slash("U0CARLA", "/regie", f"sluit {REF} weg")
+    _, text = await slack_bot.slash("U0CARLA", "/regie", f"sluit {REF} weg")
     assert "blijft_betalingsregeling" in text
     await fake_slack.settle()
     async with services.sessions() as session:
@@ -167,7 +156,7 @@ async def test_vote_by_slash_command_and_q2_form(bot: SlackBot, fake_slack: Fake
     assert [(v.member_id, v.question, v.choice) for v in votes] == [("dirk", "q1", "ja")]
 
 
-async def test_postpone_reminder_through_its_form(bot: SlackBot, fake_slack: FakeSlack,
+async def test_postpone_reminder_through_its_form(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                   services: Services) -> None:
     from store.models import Case, Reminder
 
@@ -180,24 +169,24 @@ async def test_postpone_reminder_through_its_form(bot: SlackBot, fake_slack: Fak
         session.add(reminder)
     button = {"action_id": "regie|herinnering_uitstellen|0", "value": str(reminder.id),
               "text": {"type": "plain_text", "text": "Uitstellen"}}
-    await bot.click("U0DIRK", button, channel="DU0DIRK")
+    await slack_bot.click("U0DIRK", button, channel="DU0DIRK")
     await fake_slack.wait_for("views.open")
     view = fake_slack.last_view("uitstellen")
-    _, answer = await bot.submit("U0DIRK", view, {"datum": "2026-12-10", "reden": "Eerst overleg"})
+    _, answer = await slack_bot.submit("U0DIRK", view, {"datum": "2026-12-10", "reden": "Eerst overleg"})
     assert answer["response_action"] == "update"
     async with services.sessions() as session:
         row = await session.get(Reminder, reminder.id)
         assert row is not None and row.postponed_to is not None
 
 
-async def test_agenda_button_under_agenda_posts_it(bot: SlackBot, fake_slack: FakeSlack,
+async def test_agenda_button_under_agenda_posts_it(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                    services: Services) -> None:
     await file(services)
     before = len(fake_slack.of("response_url"))
-    await bot.slash("U0CARLA", "/agenda")
+    await slack_bot.slash("U0CARLA", "/agenda")
     shown = await fake_slack.wait_for("response_url", before + 1)
     button = button_named(shown[-1].args["blocks"], "agenda_plaatsen")
-    await bot.click("U0CARLA", button, channel="D0DM")
+    await slack_bot.click("U0CARLA", button, channel="D0DM")
     await fake_slack.wait_for("chat.postMessage", 2)
     await fake_slack.settle()
     channels = [c.args["channel"] for c in fake_slack.of("chat.postMessage")]

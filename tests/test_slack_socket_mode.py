@@ -9,11 +9,7 @@ from bot.delivery import Deliveries
 from bot.settings import Settings
 from bot.slack import create_slack
 from commands.context import Services
-from tests import fakeslack
 from tests.fakeslack import BOT_TOKEN, FakeSlack
-
-fake_slack_server = fakeslack.fake_slack_server
-fake_slack = fakeslack.fake_slack
 
 
 async def test_socket_mode_opens_the_melding_modal(fake_slack: FakeSlack, services: Services) -> None:
