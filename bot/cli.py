@@ -49,12 +49,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _text(template: str, **data: object) -> str:
+    from messages.render import renderer
+
+    return renderer("plain").text(template, **data)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     settings = Settings()
     if args.command == "config":
         org = load_organisation(args.file)
-        print(f"{args.file}: in orde ({len(org.regieteams)} Regieteams, {len(org.partners)} partners, "
-              f"{len(org.members)} deelnemers)")
+        print(_text("cli/config_in_orde", bestand=args.file, teams=len(org.regieteams),
+                    partners=len(org.partners), leden=len(org.members)))
         return 0
     if args.command == "secret-key":
         from cryptography.fernet import Fernet
@@ -88,7 +94,7 @@ async def _console(settings: Settings, member_id: str | None) -> int:
     services = await build_services(settings)
     member = services.org.member(member_id) if member_id else _default_member(services.org)
     if member is None:
-        print(f"regiebot: lid '{member_id}' staat niet in {settings.config}", file=sys.stderr)
+        print(_text("cli/lid_onbekend", lid=member_id, bestand=settings.config), file=sys.stderr)
         return 2
     from bot.console.courier import ConsoleCourier
     from bot.delivery import Deliveries
@@ -117,11 +123,11 @@ async def _demo(settings: Settings) -> int:
     try:
         refs = await fill_demo(services)
     except DemoRefused as exc:
-        print(f"regiebot demo: niets gedaan, {exc}", file=sys.stderr)
+        print(_text("cli/demo_niets_gedaan", reden=exc), file=sys.stderr)
         return 1
     finally:
         await close_services(services)
-    print(f"{len(refs)} voorbeeldcasussen gemaakt: {', '.join(refs)}")
+    print(_text("cli/demo_gemaakt", referenties=refs))
     return 0
 
 
