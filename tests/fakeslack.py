@@ -51,11 +51,14 @@ class FakeSlack:
         self.uploads: dict[str, bytes] = {}
         self.answered: set[str] = set()  # names of response_urls that got an answer
         self.sockets: list[web.WebSocketResponse] = []
+        self.bots: list[Any] = []  # bots under test, for work_done()
         self.socket_acks: list[dict[str, Any]] = []
         self._rate_limits: dict[str, list[int]] = {}
         self._ts = count(1)
         self._ids = count(1)
         self._lock = threading.Lock()
+        self._answering = 0  # requests read in full but not yet answered and recorded
+        self._all_answered = threading.Condition(self._lock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -126,13 +129,20 @@ class FakeSlack:
         with self._lock:
             self._rate_limits[method] = [times, retry_after]
 
+    def all_answered(self) -> None:
+        """Wait until every request read so far has been answered and recorded."""
+        with self._lock:
+            self._settled()
+
     def of(self, method: str) -> list[Call]:
         with self._lock:
+            self._settled()
             return [c for c in self.calls if c.method == method]
 
     def last_view(self, callback_id: str) -> dict[str, Any]:
         """The newest modal with this callback_id (as opened or last updated)."""
         with self._lock:
+            self._settled()
             for logged in reversed(self.view_log):
                 if logged.get("callback_id") == callback_id:
                     return dict(logged)
@@ -151,16 +161,11 @@ class FakeSlack:
         raise AssertionError(f"{method}: {len(self.of(method))} calls, expected {count}; "
                              f"seen: {[c.method for c in self.calls]}")
 
-    async def settle(self, quiet: float = 0.15, within: float = 5.0) -> None:
-        """Wait until no call arrived for `quiet` seconds (background work has finished)."""
-        start = time.monotonic()
-        deadline = start + within
-        while time.monotonic() < deadline:
-            with self._lock:
-                last = max(self.calls[-1].at if self.calls else 0.0, start)
-            if time.monotonic() - last >= quiet:
-                return
-            await asyncio.sleep(0.02)
+    async def work_done(self, within: float = 10.0) -> None:
+        """Wait until every bot that talks to this fake has finished the work its requests
+        started (Bolt goes on after the acknowledgement)."""
+        for bot in list(self.bots):
+            await bot.idle(within)
 
     # --- validation ------------------------------------------------------------------------
     def _check_blocks(self, where: str, blocks: Any, limit: int) -> None:
@@ -245,28 +250,56 @@ class FakeSlack:
                     self.problems.append(f"{key} is not JSON")
         return args
 
+    def _begin_answer(self) -> None:
+        """Called once a request has been read in full: from here on, readers of the calls wait
+        until it has been answered and recorded."""
+        with self._lock:
+            self._answering += 1
+
+    async def _answered(self, request: web.Request, response: web.Response, call: Call) -> web.Response:
+        """Send the answer, then record the call: whoever sees the call sees its whole effect."""
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        finally:
+            with self._lock:
+                self.calls.append(call)
+                self._answering -= 1
+                self._all_answered.notify_all()
+        return response
+
+    def _settled(self) -> None:
+        """Wait (holding the lock) until every request read so far has been answered. Any
+        answer the bot has received is then among the recorded calls."""
+        if not self._all_answered.wait_for(lambda: self._answering == 0, timeout=10):
+            raise AssertionError("de nep-Slack bleef een antwoord schuldig")
+
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         if self.latency:
             await asyncio.sleep(self.latency)
         with self._lock:
             limit = self._rate_limits.get(method)
-            if limit and limit[0] > 0:
+            limited = bool(limit and limit[0] > 0)
+            if limit and limited:
                 limit[0] -= 1
-                self.calls.append(Call(f"{method}#429", {}))
-                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                self._answering += 1
+        if limited and limit:
+            response = web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                          headers={"Retry-After": str(limit[1])})
+            return await self._answered(request, response, Call(f"{method}#429", {}))
         token_kind = "Bearer xapp-" if method == "apps.connections.open" else "Bearer xoxb-"
         if not request.headers.get("Authorization", "").startswith(token_kind):
             return web.json_response({"ok": False, "error": "not_authed"})
         args = await self._args(request)
-        with self._lock:
-            self.calls.append(Call(method, args))
+        self._begin_answer()
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
-            return web.json_response({"ok": False, "error": "unknown_method"})
-        answer: dict[str, Any] = handler(args)
-        return web.json_response(answer)
+            answer: dict[str, Any] = {"ok": False, "error": "unknown_method"}
+        else:
+            with self._lock:
+                answer = handler(args)
+        return await self._answered(request, web.json_response(answer), Call(method, args))
 
     def _ts_next(self) -> str:
         return f"1790000000.{next(self._ts):06d}"
@@ -369,19 +402,19 @@ class FakeSlack:
 
     async def _upload(self, request: web.Request) -> web.Response:
         data = await request.read()
+        self._begin_answer()
         with self._lock:
             self.uploads[request.match_info["file_id"]] = data
-            self.calls.append(Call("upload", {"file_id": request.match_info["file_id"],
-                                              "size": len(data)}))
-        return web.Response(text=f"OK - {len(data)}")
+        call = Call("upload", {"file_id": request.match_info["file_id"], "size": len(data)})
+        return await self._answered(request, web.Response(text=f"OK - {len(data)}"), call)
 
     async def _response_url(self, request: web.Request) -> web.Response:
         args = await request.json()
+        self._begin_answer()
         with self._lock:
-            self.calls.append(Call("response_url", args))
+            self.check_message("response_url", args)
             self.answered.add(request.match_info["name"])
-        self.check_message("response_url", args)
-        return web.Response(text="ok")
+        return await self._answered(request, web.Response(text="ok"), Call("response_url", args))
 
 
 @pytest.fixture(scope="session")
@@ -395,6 +428,7 @@ def fake_slack_server() -> Iterator[FakeSlack]:
 def fake_slack(fake_slack_server: FakeSlack) -> Iterator[FakeSlack]:
     fake_slack_server.reset()
     yield fake_slack_server
+    fake_slack_server.all_answered()
     assert not fake_slack_server.problems, fake_slack_server.problems
 
 
@@ -476,9 +510,16 @@ class SlackBot:
         self.runner = await serve(web_app, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{bound_port(self.runner)}/slack/events"
         self.session = aiohttp.ClientSession()
+        self.fake.bots.append(self)
         return self
 
+    async def idle(self, within: float = 10.0) -> None:
+        """Wait until the adapter's listeners have finished."""
+        await self.adapter.idle(within)
+
     async def stop(self) -> None:
+        if self in self.fake.bots:
+            self.fake.bots.remove(self)
         if self.session is not None:
             await self.session.close()
         if self.runner is not None:
@@ -588,5 +629,5 @@ async def slack_bot(fake_slack: FakeSlack, services: Services) -> AsyncIterator[
     """The bot's Slack adapter in HTTP mode against the fake Slack API."""
     started = await SlackBot(fake_slack, services).start()
     yield started
-    await fake_slack.settle()
+    await started.idle()
     await started.stop()

@@ -130,9 +130,16 @@ class FakeTelegram:
         method = request.match_info["method"]
         params = await self._params(request)
         call = Call(method, params)
+        response = await self._answer(method, params, call)
+        # Recorded once the answer is complete (its result, the stored message) and before it
+        # leaves: a test that sees the call sees all of it, and the bot cannot have the answer
+        # of a call that is not recorded yet.
         if method != "getUpdates":
             self.calls.append(call)
             self._changed.set()
+        return response
+
+    async def _answer(self, method: str, params: dict[str, Any], call: Call) -> web.Response:
         pending = self.rate_limits.get(method)
         if pending:
             retry_after = pending.pop(0)

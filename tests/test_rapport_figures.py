@@ -27,7 +27,7 @@ from commands.context import Services
 from commands.rapport import rapport
 from commands.replies import CommandRefused
 from messages.render import renderer
-from tests.test_status_builders import Rows, no_personal_data, utc
+from tests.status_builders import Rows, no_personal_data, utc
 
 VAN, TOT = "01-06-2026", "31 oktober 2026"
 

@@ -9,8 +9,8 @@ import struct
 
 from commands.context import Services
 from commands.rapport import CSV_COLUMNS, rapport
+from tests.status_builders import TENANT, no_personal_data
 from tests.test_rapport_figures import TOT, VAN, build_period_cases, member
-from tests.test_status_builders import TENANT, no_personal_data
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -13,7 +13,7 @@ from commands.context import Services
 from commands.replies import Outgoing
 from store.db import make_engine, make_sessionmaker
 from tests.conftest import Clock, Database
-from tests.test_reminders_support import (
+from tests.reminders_support import (
     FakeCourier,
     add_due_reminders,
     ams,

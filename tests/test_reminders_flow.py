@@ -22,7 +22,7 @@ from commands.terugkoppeling import give_feedback
 from store.models import Event, NazorgCheck
 from tests.conftest import Clock, member
 from tests.helpers import file
-from tests.test_reminders_support import FakeCourier, ams, deliveries_with, reminders_of
+from tests.reminders_support import FakeCourier, ams, deliveries_with, reminders_of
 
 pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 

@@ -12,7 +12,7 @@ from commands.context import Services
 from commands.reminders import TEMPLATES, reminder_message
 from messages.render import renderer
 from store.models import Reminder
-from tests.test_reminders_support import SECRETS, new_case
+from tests.reminders_support import SECRETS, new_case
 
 PAYLOADS: dict[str, tuple[dict[str, Any], str | None, str | None]] = {
     "termijn": ({"termijn": "2026-12-22", "te_laat": 2, "n": 3}, None, "carla"),

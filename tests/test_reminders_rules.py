@@ -30,7 +30,7 @@ from commands.replies import CommandRefused
 from commands.workdays import add_working_days, is_working_day
 from store.models import Event, Feedback, NazorgCheck
 from tests.conftest import Clock, member
-from tests.test_reminders_support import (
+from tests.reminders_support import (
     FakeCourier,
     ams,
     appoint,

@@ -21,7 +21,7 @@ from bot.settings import Settings
 from commands.context import Services
 from store.db import make_engine, make_sessionmaker, make_sync_engine
 from tests.conftest import Clock, Database
-from tests.test_reminders_support import (
+from tests.reminders_support import (
     FakeCourier,
     add_due_reminders,
     ams,

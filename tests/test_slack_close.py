@@ -72,7 +72,7 @@ async def test_chair_closes_through_the_modal(slack_bot: SlackBot, fake_slack: F
     _, answer = await slack_bot.submit("U0CARLA", view, {"uitkomst": "uitgezet_met_opvang",
                                                    "reden": REASON})
     assert answer["response_action"] == "errors" and list(answer["errors"]) == ["opvang"]
-    await fake.settle()
+    await fake.work_done()
     case = await the_case(services)
     assert case.phase != "gesloten" and case.outcome is None
     assert not fake.of("chat.postMessage")
@@ -86,7 +86,7 @@ async def test_chair_closes_through_the_modal(slack_bot: SlackBot, fake_slack: F
                                                   "reden": REASON},
                                 headers={"X-Slack-Retry-Num": "1"})
     assert again["response_action"] == "update"
-    await fake.settle()
+    await fake.work_done()
     case = await the_case(services)
     assert case.phase == "gesloten" and case.outcome == "blijft_betalingsregeling"
     assert case.outcome_reason == REASON
@@ -140,7 +140,7 @@ async def test_typed_in_full_still_closes_and_usage_without_reference(
     before = len(fake_slack.of("response_url"))
     await slack_bot.slash("U0CARLA", "/regie", f"sluit {REF} blijft_betalingsregeling {REASON}")
     await fake_slack.wait_for("response_url", before + 1)
-    await fake_slack.settle()
+    await fake_slack.work_done()
     assert not fake_slack.of("views.open")
     assert (await the_case(services)).phase == "gesloten"
 
@@ -169,6 +169,6 @@ async def test_button_in_the_chairs_app_home(slack_bot: SlackBot, fake_slack: Fa
     assert answer["response_action"] == "update"
     refreshed = await fake.wait_for("views.publish", published + 1)
     assert not accessories(refreshed[-1].args["view"])
-    await fake.settle()
+    await fake.work_done()
     assert (await the_case(services)).phase == "gesloten"
     assert [c for c in fake.of("chat.postMessage") if c.args["channel"] == "C0TALIS"]

@@ -61,7 +61,7 @@ async def test_whole_flow(slack_bot: SlackBot, fake_slack: FakeSlack, services: 
     status, _ = await slack_bot.slash("U0CARLA", "/agenda", "plaats", channel="C0REGIE")
     assert status == 200
     await fake.wait_for("chat.postMessage", 4)
-    await fake.settle()
+    await fake.work_done()
     opener = next(c for c in posts_to(fake, "C0REGIE") if "regie|stem|" in all_text(c.args))
     thread_ts = fake.of("chat.postMessage")[fake.of("chat.postMessage").index(opener)]
     async with services.sessions() as session:
@@ -75,7 +75,7 @@ async def test_whole_flow(slack_bot: SlackBot, fake_slack: FakeSlack, services: 
         await slack_bot.click(user, button_named(blocks, "stem", f"{REF}|q1|ja"))
         await slack_bot.click(user, button_named(blocks, "stem", f"{REF}|q3|nee"))
     await slack_bot.click("U0DIRK", button_named(blocks, "stem", f"{REF}|q1|ja"))  # double click
-    await fake.settle()
+    await fake.work_done()
     assert await count(services, Vote) == 6
     tally_posts = [c for c in posts_to(fake, "C0REGIE") if "Stemmen" in all_text(c.args)]
     assert len(tally_posts) == 1
@@ -89,13 +89,13 @@ async def test_whole_flow(slack_bot: SlackBot, fake_slack: FakeSlack, services: 
     assert answer["response_action"] == "errors" and "stappen" in answer["errors"]
     _, answer = await slack_bot.submit("U0FATIMA", view, {"stappen": ["schuldhulpverlening", "huisbezoek"]})
     assert answer["response_action"] == "update"
-    await fake.settle()
+    await fake.work_done()
     assert await count(services, Vote) == 7
 
     # 4. the decision: refused for a member, recorded by the chair (twice = once)
     opened = len(fake.of("views.open"))
     await slack_bot.click("U0DIRK", button_named(blocks, "besluit_vastleggen"))
-    await fake.settle()
+    await fake.work_done()
     assert len(fake.of("views.open")) == opened
     assert "voorzitter" in responses_text(fake)
     await slack_bot.click("U0CARLA", button_named(blocks, "besluit_vastleggen"))
@@ -108,7 +108,7 @@ async def test_whole_flow(slack_bot: SlackBot, fake_slack: FakeSlack, services: 
     _, again = await slack_bot.submit("U0CARLA", view, {"q1": "meerderheid", "q3": "meerderheid"},
                                 headers={"X-Slack-Retry-Num": "1"})
     assert again["response_action"] == "update"
-    await fake.settle()
+    await fake.work_done()
     assert await count(services, Decision) == 1
     async with services.sessions() as session:
         decision = await session.scalar(select(Decision))
@@ -126,7 +126,7 @@ async def test_whole_flow(slack_bot: SlackBot, fake_slack: FakeSlack, services: 
     _, answer = await slack_bot.submit("U0CARLA", view, {"casemanager": "U0DIRK",
                                                    "termijn": "2027-02-24", "weken": "4"})
     assert answer["response_action"] == "update"
-    await fake.settle()
+    await fake.work_done()
     async with services.sessions() as session:
         case = await session.scalar(select(Case))
         assert case is not None and case.casemanager_id == "dirk" and case.phase == "in_uitvoering"
@@ -137,7 +137,7 @@ async def test_whole_flow(slack_bot: SlackBot, fake_slack: FakeSlack, services: 
     await slack_bot.click("U0DIRK", button_named(welcome.args["blocks"], "toon_gegevens"), channel="DU0DIRK")
     await slack_bot.click("U0FATIMA", button_named(blocks, "toon_gegevens"))
     await fake.wait_for("response_url", before + 2)
-    await fake.settle()
+    await fake.work_done()
     answers = fake.of("response_url")[before:]
     shown = [c for c in answers if "Jan Fictief" in all_text(c.args)]
     assert len(shown) == 1 and shown[0].args["response_type"] == "ephemeral"
@@ -153,7 +153,7 @@ async def test_whole_flow(slack_bot: SlackBot, fake_slack: FakeSlack, services: 
         "tekst": "Huur wordt weer betaald, afspraak met schuldhulp gemaakt.",
         "termijn_houdt": "ja", "vw_lopende_huur_betaald": "voldaan"})
     assert answer["response_action"] == "update"
-    await fake.settle()
+    await fake.work_done()
     assert await count(services, Feedback) == 1
 
     # 8. the chair closes the case
@@ -161,7 +161,7 @@ async def test_whole_flow(slack_bot: SlackBot, fake_slack: FakeSlack, services: 
     await slack_bot.slash("U0CARLA", "/regie",
                     f"sluit {REF} blijft_betalingsregeling Regeling loopt goed en huur wordt betaald")
     await fake.wait_for("response_url", before + 1)
-    await fake.settle()
+    await fake.work_done()
     async with services.sessions() as session:
         case = await session.scalar(select(Case))
         assert case is not None and case.phase == "gesloten", responses_text(fake)[-600:]

@@ -76,7 +76,7 @@ async def test_double_submission_files_once(slack_bot: SlackBot, fake_slack: Fak
     first, again = await asyncio.gather(slack_bot.submit("U0ANNA", view, modal_values()),
                                         slack_bot.submit("U0ANNA", view, modal_values(), headers=retry))
     assert first[1]["response_action"] == again[1]["response_action"] == "update"
-    await fake_slack.settle()
+    await fake_slack.work_done()
     assert await count_cases(services) == 1
     posts = fake_slack.of("chat.postMessage")
     assert [c.args["channel"] for c in posts].count("C0REGIE") == 1
@@ -87,7 +87,7 @@ async def test_channel_mention_is_escaped(slack_bot: SlackBot, fake_slack: FakeS
     await slack_bot.submit("U0ANNA", view, modal_values(wijk="Oost", reden="anders",
                                                    reden_anders="<!channel> en <@U0CARLA> & co"))
     await fake_slack.wait_for("chat.postMessage", 2)
-    await fake_slack.settle()
+    await fake_slack.work_done()
     for call in fake_slack.of("chat.postMessage"):
         text = all_text(call.args)
         assert "<!channel>" not in text and "<@U0CARLA>" not in text
@@ -97,14 +97,14 @@ async def test_unknown_user_gets_polite_refusal(slack_bot: SlackBot, fake_slack:
     status, text = await slack_bot.slash("U0NOBODY", "/melding")
     assert status == 200
     assert "Joost van Dam" in text  # who to ask
-    await fake_slack.settle()
+    await fake_slack.work_done()
     assert fake_slack.of("views.open") == []
 
 
 async def test_member_without_melder_role_is_refused(slack_bot: SlackBot, fake_slack: FakeSlack) -> None:
     status, text = await slack_bot.slash("U0DIRK", "/melding")
     assert status == 200 and text
-    await fake_slack.settle()
+    await fake_slack.work_done()
     assert fake_slack.of("views.open") == []
 
 
@@ -117,7 +117,7 @@ async def test_bad_signature_and_stale_timestamp_rejected(slack_bot: SlackBot, f
     assert status == 401
     status, _ = await slack_bot.slash("U0ANNA", "/melding", timestamp=int(time.time()) - 6 * 60)
     assert status == 401
-    await fake_slack.settle()
+    await fake_slack.work_done()
     assert fake_slack.of("views.open") == []
 
 
@@ -126,7 +126,7 @@ async def test_rate_limited_post_is_retried_once(slack_bot: SlackBot, fake_slack
     fake_slack.rate_limit("chat.postMessage", times=1, retry_after=1)
     await slack_bot.submit("U0ANNA", view, modal_values())
     await fake_slack.wait_for("chat.postMessage", 2, within=10)
-    await fake_slack.settle(quiet=0.3)
+    await fake_slack.work_done()
     assert len(fake_slack.of("chat.postMessage#429")) == 1
     posts = fake_slack.of("chat.postMessage")
     assert sorted(c.args["channel"] for c in posts) == ["C0REGIE", "DU0ANNA"]
@@ -139,7 +139,7 @@ async def test_app_home_event_deduplicated(slack_bot: SlackBot, fake_slack: Fake
     assert (await slack_bot.event(event, "Ev0001"))[0] == 200
     assert (await slack_bot.event(event, "Ev0001", headers={"X-Slack-Retry-Num": "1"}))[0] == 200
     await fake_slack.wait_for("views.publish")
-    await fake_slack.settle()
+    await fake_slack.work_done()
     assert len(fake_slack.of("views.publish")) == 1
     async with services.sessions() as session:
         assert await session.get(ProcessedRequest, "slack:event:Ev0001") is not None

@@ -28,7 +28,7 @@ async def post_agenda(slack_bot: SlackBot, fake: FakeSlack) -> Call:
     before = len(fake.of("response_url"))
     await slack_bot.slash("U0CARLA", "/agenda", "plaats", channel="C0REGIE")
     await fake.wait_for("response_url", before + 1)
-    await fake.settle()
+    await fake.work_done()
     return next(c for c in fake.of("chat.postMessage") if "regie|stem|" in all_text(c.args))
 
 
@@ -50,7 +50,7 @@ async def test_retried_click_is_handled_once(slack_bot: SlackBot, fake_slack: Fa
     await slack_bot.click("U0CARLA", button, action_ts="1790000000.555555")
     await slack_bot.click("U0CARLA", button, action_ts="1790000000.555555",
                     headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
-    await fake_slack.settle(quiet=0.3)
+    await fake_slack.work_done()
     assert await events(services, "personal_data_viewed") == 1
     async with services.sessions() as session:
         keys = (await session.scalars(select(ProcessedRequest.key))).all()
@@ -150,7 +150,7 @@ async def test_vote_by_slash_command_and_q2_form(slack_bot: SlackBot, fake_slack
     assert "/regie stem RT-2026-0001 q1 ja" in text
     _, text = await slack_bot.slash("U0CARLA", "/regie", f"sluit {REF} weg")
     assert "blijft_betalingsregeling" in text
-    await fake_slack.settle()
+    await fake_slack.work_done()
     async with services.sessions() as session:
         votes = (await session.scalars(select(Vote))).all()
     assert [(v.member_id, v.question, v.choice) for v in votes] == [("dirk", "q1", "ja")]
@@ -188,6 +188,6 @@ async def test_agenda_button_under_agenda_posts_it(slack_bot: SlackBot, fake_sla
     button = button_named(shown[-1].args["blocks"], "agenda_plaatsen")
     await slack_bot.click("U0CARLA", button, channel="D0DM")
     await fake_slack.wait_for("chat.postMessage", 2)
-    await fake_slack.settle()
+    await fake_slack.work_done()
     channels = [c.args["channel"] for c in fake_slack.of("chat.postMessage")]
     assert channels == ["C0REGIE", "C0REGIE"]  # the agenda and the case's thread opener

@@ -6,7 +6,7 @@ from commands.context import Services
 from commands.digest import weekly_digest
 from commands.replies import Destination
 from messages.render import renderer
-from tests.test_status_builders import Rows, no_personal_data, utc
+from tests.status_builders import Rows, no_personal_data, utc
 from tests.test_status_overview import build_open_cases
 
 

@@ -13,7 +13,7 @@ from commands.context import Services
 from commands.replies import CommandRefused, Result
 from commands.status import show_full_status, status_overview
 from messages.render import renderer
-from tests.test_status_builders import Rows, no_personal_data, utc
+from tests.status_builders import Rows, no_personal_data, utc
 
 
 async def build_open_cases(services: Services) -> dict[str, str]:

@@ -11,7 +11,7 @@ from commands.replies import CommandRefused, Result
 from commands.status import case_timeline
 from messages.render import renderer
 from store.models import Assignment, Event, Feedback, PlanCondition
-from tests.test_status_builders import TENANT, Rows, members, no_personal_data, utc
+from tests.status_builders import TENANT, Rows, members, no_personal_data, utc
 
 
 async def build_case_history(services: Services) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -44,7 +43,6 @@ async def test_webhook_updates_need_the_secret_token(
         assert await fake.post_webhook(update, None) == 403
         assert await fake.post_webhook(update, "fout") == 403
         assert await fake.post_webhook(update, SECRET + "x") == 403
-        await asyncio.sleep(0.3)
         assert not fake.sent("sendMessage")
         assert await fake.post_webhook(update, SECRET) == 200
         await fake.next_call("sendMessage", ANNA, contains="Wat kan ik")

@@ -10,19 +10,23 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import Deliveries
+from bot.inflight import InFlight
 from bot.orgconfig import Member
 from bot.settings import Settings, SettingsError
 from bot.slack.courier import SlackCourier
+from bot.slack.payloads import MalformedPayload, parse_body, signed_by_slack
 from commands.context import Services
 from commands.permissions import whom_to_ask
 from commands.replies import Message, Result
@@ -63,6 +67,8 @@ class SlackAdapter:
         if not any(c is self.courier for c in deliveries.couriers):
             deliveries.add(self.courier)
         self._socket_handler: Any = None
+        self._verifier = SignatureVerifier(settings.slack_signing_secret or "-")
+        self.inflight = InFlight()
 
         from bot.slack import listeners
 
@@ -86,9 +92,24 @@ class SlackAdapter:
         web_app.router.add_post(EVENTS_PATH, self.handle_http)
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
+        """Only a request signed by Slack reaches Bolt (see `bot.slack.payloads`)."""
+        body = await request.text()
+        if not signed_by_slack(self._verifier, body, request.headers):
+            log.warning("slack: verzoek zonder geldige handtekening geweigerd")
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            parse_body(body, request.content_type)
+        except MalformedPayload as problem:
+            log.warning("slack: ondertekend verzoek met onverwachte inhoud geweigerd: %s", problem)
+            return web.json_response({"error": "malformed request"}, status=400)
+        bolt_request = AsyncBoltRequest(body=body, query=request.query_string,
+                                        headers=dict(request.headers))
         bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
+
+    async def idle(self, within: float | None = 10.0) -> None:
+        """Wait until every listener that was started has finished its work."""
+        await self.inflight.idle(within)
 
     async def start_socket_mode(self) -> None:
         """Connect over Socket Mode (SLACK_APP_TOKEN, xapp-…); returns once connected."""

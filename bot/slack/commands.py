@@ -186,19 +186,23 @@ def register(adapter: SlackAdapter) -> None:
         await run(body, respond, member, handler, words)
 
     @app.command("/regie")
+    @adapter.inflight.tracked
     async def regie(ack: AsyncAck, body: Body, respond: AsyncRespond) -> None:
         words = str(body.get("text") or "").split()
         name = words[0].lower() if words else "help"
         await dispatch(ack, body, respond, name, words[1:])
 
     @app.command("/agenda")
+    @adapter.inflight.tracked
     async def agenda(ack: AsyncAck, body: Body, respond: AsyncRespond) -> None:
         await dispatch(ack, body, respond, "agenda", str(body.get("text") or "").split())
 
     @app.command("/status")
+    @adapter.inflight.tracked
     async def status(ack: AsyncAck, body: Body, respond: AsyncRespond) -> None:
         await dispatch(ack, body, respond, "status", str(body.get("text") or "").split())
 
     @app.command("/terugkoppeling")
+    @adapter.inflight.tracked
     async def terugkoppeling(ack: AsyncAck, body: Body, respond: AsyncRespond) -> None:
         await dispatch(ack, body, respond, "terugkoppeling", str(body.get("text") or "").split())

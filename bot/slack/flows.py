@@ -338,7 +338,7 @@ def _refusal_block(flow: Flow, refused: CommandRefused, view: dict[str, Any]) ->
 
 def register(adapter: SlackAdapter) -> None:
     for flow in FLOWS.values():
-        adapter.app.view(flow.name)(_submission_listener(adapter, flow))
+        adapter.app.view(flow.name)(adapter.inflight.tracked(_submission_listener(adapter, flow)))
 
 
 def _submission_listener(

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.orgconfig import Member, Organisation
+from bot.slack.payloads import MalformedPayload
 from commands.melding import UNKNOWN_WIJK, FormField, melding_fields
 from commands.replies import Message
 from messages.render import renderer
@@ -147,23 +148,32 @@ def users_select() -> dict[str, Any]:
 
 
 def read_values(view: dict[str, Any]) -> dict[str, Any]:
-    """{block_id: value} from a submitted view: strings, lists for multi-selects, None when empty."""
-    answers: dict[str, Any] = {}
-    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
-        state: dict[str, Any] = actions.get(VALUE) or next(iter(actions.values()), {})
-        kind = state.get("type")
-        if kind in ("static_select", "radio_buttons"):
-            selected = state.get("selected_option")
-            answers[block_id] = selected["value"] if selected else None
-        elif kind in ("multi_static_select", "checkboxes"):
-            answers[block_id] = [o["value"] for o in state.get("selected_options") or []]
-        elif kind == "datepicker":
-            answers[block_id] = state.get("selected_date")
-        elif kind == "users_select":
-            answers[block_id] = state.get("selected_user")
-        else:
-            answers[block_id] = state.get("value")
-    return answers
+    """{block_id: value} from a submitted view: strings, lists for multi-selects, None when empty.
+
+    Raises MalformedPayload when the state is not shaped as Slack sends it."""
+    try:
+        return {block_id: _read_value(actions.get(VALUE) or next(iter(actions.values()), {}))
+                for block_id, actions in (view.get("state") or {}).get("values", {}).items()}
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise MalformedPayload("view.state heeft de verkeerde vorm") from exc
+
+
+def _read_value(state: dict[str, Any]) -> Any:
+    kind = state.get("type")
+    if kind in ("static_select", "radio_buttons"):
+        selected = state.get("selected_option")
+        return str(selected["value"]) if selected else None
+    if kind in ("multi_static_select", "checkboxes"):
+        return [str(o["value"]) for o in state.get("selected_options") or []]
+    if kind == "datepicker":
+        value = state.get("selected_date")
+    elif kind == "users_select":
+        value = state.get("selected_user")
+    else:
+        value = state.get("value")
+    if value is not None and not isinstance(value, str):
+        raise TypeError(kind)
+    return value
 
 
 def field_errors(errors: dict[str, Message], view: dict[str, Any]) -> dict[str, str]:

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.response import BoltResponse
 from sqlalchemy.exc import IntegrityError
 
 from bot.slack import commands as slash
 from bot.slack import flows, forms
 from bot.slack.dedupe import claim, request_key
+from bot.slack.payloads import MalformedPayload
 from commands.actions import perform
 from commands.melding import file_melding, require_melder
 from commands.replies import CommandRefused, FormInvalid, Message
@@ -29,9 +31,11 @@ Body = dict[str, Any]
 def register(adapter: SlackAdapter) -> None:
     app = adapter.app
     services = adapter.services
+    tracked = adapter.inflight.tracked
 
     # --- /melding: ack, then open the casusformulier at once --------------------------------
     @app.command("/melding")
+    @tracked
     async def melding_command(ack: AsyncAck, body: Body) -> None:
         member = adapter.member(body.get("user_id"))
         if member is None:
@@ -47,6 +51,7 @@ def register(adapter: SlackAdapter) -> None:
                                         view=forms.melding_modal(services.org, member))
 
     @app.view(forms.MELDING)
+    @tracked
     async def melding_submitted(ack: AsyncAck, body: Body) -> None:
         view = body["view"]
         member = adapter.member(body.get("user", {}).get("id"))
@@ -77,6 +82,7 @@ def register(adapter: SlackAdapter) -> None:
 
     # --- buttons ---------------------------------------------------------------------------
     @app.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}\|"))
+    @tracked
     async def button_clicked(ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond) -> None:
         await ack()
         member = adapter.member(body.get("user", {}).get("id"))
@@ -106,6 +112,7 @@ def register(adapter: SlackAdapter) -> None:
 
     # --- App Home ----------------------------------------------------------------------------
     @app.event("app_home_opened")
+    @tracked
     async def home_opened(body: Body, event: Body) -> None:
         if event.get("tab", "home") != "home":
             return
@@ -118,13 +125,19 @@ def register(adapter: SlackAdapter) -> None:
         await adapter.client.views_publish(user_id=event["user"], view=view)
 
     @app.error
-    async def on_error(error: Exception, body: Body, respond: AsyncRespond) -> None:
+    async def on_error(error: Exception, body: Body, respond: AsyncRespond) -> BoltResponse | None:
+        # Bolt only sees requests whose signature was verified (`SlackAdapter.handle_http`) or
+        # that came over Socket Mode, so the body's response_url and user are Slack's own.
+        if isinstance(error, MalformedPayload):
+            log.warning("slack: ondertekend verzoek met onverwachte inhoud: %s", error)
+            return BoltResponse(status=400, body="")
         # Only the kind of error and where it happened: messages can hold personal data.
         where = "".join(traceback.format_tb(error.__traceback__)[-3:])
         log.error("slack: %s bij %s\n%s", type(error).__name__,
                   body.get("type") or body.get("command"), where)
         user = body.get("user_id") or (body.get("user") or {}).get("id")
         await adapter.problem(adapter.member(user), respond)
+        return None
 
     flows.register(adapter)
     slash.register(adapter)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import importlib
-import json
 import logging
 import re
 from collections.abc import Callable, Coroutine
@@ -141,8 +140,12 @@ class TelegramAdapter:
             return web.Response(status=503)
         try:
             data = await request.json()
+            if not isinstance(data, dict):
+                raise TypeError(type(data).__name__)
             update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError, json.JSONDecodeError):
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning("Telegram-webhook: update met onverwachte vorm geweigerd (%s)",
+                        type(exc).__name__)
             return web.Response(status=400)
         await self.application.update_queue.put(update)
         return web.Response(status=200)
