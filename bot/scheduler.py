@@ -26,7 +26,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -53,6 +53,7 @@ from commands.digest import weekly_digest
 from commands.reminders import (
     CLOSED,
     DONE,
+    LATE_AFTER,
     escalation_for,
     failure_report,
     insert_reminders,
@@ -68,7 +69,6 @@ from store.retention import forget_old_deliveries
 
 log = logging.getLogger(__name__)
 
-LATE_AFTER = timedelta(hours=1)  # sent more than this after due_at: marked late
 CLAIM_TIMEOUT = timedelta(minutes=15)  # a claim older than this (crashed worker) is taken over
 MAX_ATTEMPTS = 6  # then failed_at is set and the coordinators are told
 BATCH = 100
@@ -139,7 +139,10 @@ def _newest_of_each_series(rows: Sequence[Reminder]) -> set[int]:
 
 async def _deliver_batch(
     services: Services, deliveries: Deliveries, ids: list[int]
-) -> list[_Outcome]:
+) -> AsyncIterator[list[_Outcome]]:
+    """Deliver a claimed batch. Yields first the rows that need no message, then each
+    delivery's outcome as soon as it is known, so that it is recorded at once: a crash in the
+    middle of a batch does not send what was already sent a second time."""
     async with services.transaction() as session:
         rows = (await session.scalars(select(Reminder).where(Reminder.id.in_(ids)))).all()
         case_ids = {r.case_id for r in rows if r.case_id}
@@ -148,29 +151,55 @@ async def _deliver_batch(
         origin_ids = [int(r.payload["of"]) for r in rows if r.kind == "escalation"]
         origins = {o.id: o for o in (await session.scalars(
             select(Reminder).where(Reminder.id.in_(origin_ids)))).all()} if origin_ids else {}
-    outcomes: list[_Outcome] = []
     newest = _newest_of_each_series(rows)
+    skipped: list[_Outcome] = []
+    to_send: list[tuple[Reminder, Case | None]] = []
     for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
-        if row.id not in newest:  # missed while the bot was down: one message, not several
-            outcomes.append(_Outcome(row.id, False, skip_reason=SUPERSEDED))
-            continue
         case = cases.get(row.case_id) if row.case_id else None
-        if case is not None and case.phase == "gesloten" and not is_aftercare(row):
-            outcomes.append(_Outcome(row.id, False, skip_reason=CLOSED))
-            continue
         origin = origins.get(int(row.payload.get("of", 0))) if row.kind == "escalation" else None
-        if origin is not None and (origin.acknowledged_at or origin.done_at):
-            outcomes.append(_Outcome(row.id, False, skip_reason=DONE))
-            continue
-        try:
-            await deliveries.deliver(reminder_outgoing(services, row, case))
-            outcomes.append(_Outcome(row.id, True))
-        except DeliveryFailed as exc:
-            outcomes.append(_Outcome(row.id, False, error=str(exc) or type(exc).__name__))
-        except Exception as exc:  # a bug must not lose the reminder: retry and report
-            log.exception("herinnering %s: bezorgen mislukt door een fout", row.id)
-            outcomes.append(_Outcome(row.id, False, error=type(exc).__name__))
-    return outcomes
+        if row.id not in newest:  # missed while the bot was down: one message, not several
+            skipped.append(_Outcome(row.id, False, skip_reason=SUPERSEDED))
+        elif case is not None and case.phase == "gesloten" and not is_aftercare(row):
+            skipped.append(_Outcome(row.id, False, skip_reason=CLOSED))
+        elif origin is not None and (origin.acknowledged_at or origin.done_at):
+            skipped.append(_Outcome(row.id, False, skip_reason=DONE))
+        else:
+            to_send.append((row, case))
+    if skipped:
+        yield skipped
+    for row, case in to_send:
+        yield [await _deliver_one(services, deliveries, row, case)]
+
+
+async def _deliver_one(
+    services: Services, deliveries: Deliveries, row: Reminder, case: Case | None
+) -> _Outcome:
+    try:
+        await deliveries.deliver(reminder_outgoing(services, row, case))
+        return _Outcome(row.id, True)
+    except DeliveryFailed as exc:
+        return _Outcome(row.id, False, error=str(exc) or type(exc).__name__)
+    except Exception as exc:  # a bug must not lose the reminder: retry and report
+        log.exception("herinnering %s: bezorgen mislukt door een fout", row.id)
+        return _Outcome(row.id, False, error=type(exc).__name__)
+
+
+async def release_claims_of_others(services: Services, worker_id: str) -> int:
+    """Free the reminders claimed by other workers. Only the leader dispatches, so when a
+    process becomes the leader (or is the only one, on SQLite) such claims belong to a process
+    that is gone: their reminders go out now instead of after the claim timeout."""
+    async with services.transaction() as session:
+        released = await session.execute(
+            update(Reminder)
+            .where(Reminder.claimed_at.is_not(None), Reminder.sent_at.is_(None),
+                   or_(Reminder.claimed_by.is_(None), Reminder.claimed_by != worker_id))
+            .values(claimed_at=None, claimed_by=None)
+            .execution_options(synchronize_session=False)
+        )
+    count = int(getattr(released, "rowcount", 0) or 0)
+    if count:
+        log.info("%s herinneringen vrijgegeven die een gestopt proces had geclaimd", count)
+    return count
 
 
 async def _record(services: Services, outcomes: list[_Outcome]) -> int:
@@ -241,8 +270,8 @@ async def dispatch_due(
         ids = await _claim(services, worker_id, batch)
         if not ids:
             break
-        outcomes = await _deliver_batch(services, deliveries, ids)
-        total += await _record(services, outcomes)
+        async for outcomes in _deliver_batch(services, deliveries, ids):
+            total += await _record(services, outcomes)
     return total
 
 
@@ -500,6 +529,7 @@ class BotScheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
             timezone=self.timezone,
         )
+        await release_claims_of_others(self.services, self.worker_id)
         scheduler.start(paused=True)
         self._install_jobs(scheduler)
         self.scheduler, self.is_leader = scheduler, True

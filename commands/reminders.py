@@ -93,6 +93,7 @@ POSTPONE_MARK = ":uitgesteld:"
 MAX_POSTPONE_DAYS = 92
 NAZORG_REPEATS = 3  # after the first nazorg question, ask at most this many times again
 MAX_OCCURRENCES = 500
+LATE_AFTER = timedelta(hours=1)  # sent more than this after due_at: late, and the text says so
 
 
 # --- wanted reminders ------------------------------------------------------------------------
@@ -470,12 +471,13 @@ async def sync_case_reminders(session: AsyncSession, services: Services, case: C
 def _missing(
     case: Case, wanted: dict[str, Spec], existing: dict[str, Reminder], now: datetime,
 ) -> list[dict[str, Any]]:
-    # Of the wanted occurrences already in the past that were never created, only the latest
-    # of each series is created (sent at once): no flood of old reminders.
+    # Of the wanted occurrences already in the past, only the latest of each series is ever
+    # created (and sent at once, marked late). Older ones that were missed stay missed, also
+    # at the next sync after that one was sent: after downtime one message per series.
     latest_past: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
     for spec in wanted.values():
-        if spec.key not in existing and spec.due_at <= now:
+        if spec.due_at <= now:
             latest_past[spec.series] = max(latest_past.get(spec.series, -1), spec.n)
     for key, spec in wanted.items():
         row = existing.get(key)
@@ -558,9 +560,11 @@ def reminder_message(services: Services, reminder: Reminder, case: Case | None) 
     Rows written by hand (without the usual payload) still render, with what the case says."""
     org, payload, today = services.org, reminder.payload or {}, services.today()
     kind = reminder.kind
+    due = _aware(reminder.due_at)
     data: dict[str, Any] = {
         "keer": int(payload.get("n", 0)) + 1, "kanaal": bool(reminder.target_partner_id),
         "referentie": None, "corporatie": None, "team": None, "partner": None,
+        "laat": services.now() - due > LATE_AFTER, "bedoeld": due,
     }
     if case is not None:
         data.update(referentie=case.reference, corporatie=org.partner(case.corporation_id).name,
