@@ -606,7 +606,7 @@ def reminder_outgoing(services: Services, reminder: Reminder, case: Case | None)
     """A retry after a partial failure updates the message in place instead of posting twice
     (for couriers that keep `update_key` references)."""
     return Outgoing(destination(reminder), reminder_message(services, reminder, case),
-                    update_key=f"reminder:{reminder.id}")
+                    update_key=f"reminder:{reminder.id}", retry=reminder.attempts > 0)
 
 
 def escalation_for(

@@ -43,12 +43,15 @@ class Outgoing:
     """A message for a channel or a member.
 
     `thread_case` puts it in the case's thread of that channel; `update_key` names a message
-    that is edited in place when it was posted before (a tally, an agenda)."""
+    that is edited in place when it was posted before (a tally, an agenda). `retry` says that
+    an earlier attempt ended without a clear answer: the message may have arrived, so a
+    courier that can look (Slack) checks before posting again."""
 
     to: Destination
     message: Message
     thread_case: int | None = None
     update_key: str | None = None
+    retry: bool = False
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ class FakeSlack:
         self.bots: list[Any] = []  # bots under test, for work_done()
         self.socket_acks: list[dict[str, Any]] = []
         self._rate_limits: dict[str, list[int]] = {}
+        self._faults: dict[str, list[tuple[str, float, str]]] = {}
+        self.posted: dict[str, list[dict[str, Any]]] = {}  # channel → messages, as history has them
         self._ts = count(1)
         self._ids = count(1)
         self._lock = threading.Lock()
@@ -122,6 +124,8 @@ class FakeSlack:
             self.answered.clear()
             self.socket_acks.clear()
             self._rate_limits.clear()
+            self._faults.clear()
+            self.posted.clear()
 
     # --- test helpers ----------------------------------------------------------------------
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
@@ -133,6 +137,24 @@ class FakeSlack:
         """Wait until every request read so far has been answered and recorded."""
         with self._lock:
             self._settled()
+
+    def fail(self, method: str, times: int = 1, *, status: int = 500,
+             body: str = "Internal Server Error") -> None:
+        """Answer the next `times` calls of `method` with `status` and a plain-text body,
+        without doing what was asked."""
+        with self._lock:
+            self._faults.setdefault(method, []).extend([("fail", float(status), body)] * times)
+
+    def answer_late(self, method: str, seconds: float, times: int = 1) -> None:
+        """Do what the next `times` calls of `method` ask, but answer only after `seconds`
+        (past the client's timeout: the bot cannot know the message arrived)."""
+        with self._lock:
+            self._faults.setdefault(method, []).extend([("late", seconds, "")] * times)
+
+    def drop(self, method: str, times: int = 1) -> None:
+        """Do what the next `times` calls ask, then close the connection without an answer."""
+        with self._lock:
+            self._faults.setdefault(method, []).extend([("drop", 0.0, "")] * times)
 
     def of(self, method: str) -> list[Call]:
         with self._lock:
@@ -293,13 +315,33 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "not_authed"})
         args = await self._args(request)
         self._begin_answer()
+        with self._lock:
+            faults = self._faults.get(method)
+            fault = faults.pop(0) if faults else None
+        if fault is not None and fault[0] == "fail":
+            response = web.Response(status=int(fault[1]), text=fault[2])
+            return await self._answered(request, response, Call(f"{method}#{int(fault[1])}", args))
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             answer: dict[str, Any] = {"ok": False, "error": "unknown_method"}
         else:
             with self._lock:
                 answer = handler(args)
+        if fault is not None and fault[0] == "late":
+            await asyncio.sleep(fault[1])
+        if fault is not None and fault[0] == "drop":
+            return await self._dropped(request, Call(f"{method}#drop", args))
         return await self._answered(request, web.json_response(answer), Call(method, args))
+
+    async def _dropped(self, request: web.Request, call: Call) -> web.Response:
+        """Close the connection without answering (the work was done)."""
+        with self._lock:
+            self.calls.append(call)
+            self._answering -= 1
+            self._all_answered.notify_all()
+        if request.transport is not None:
+            request.transport.close()
+        raise ConnectionResetError("verbinding verbroken door de nep-Slack")
 
     def _ts_next(self) -> str:
         return f"1790000000.{next(self._ts):06d}"
@@ -321,8 +363,30 @@ class FakeSlack:
         if problem := self._message_answer("chat.postMessage", args):
             return problem
         ts = self._ts_next()
-        return {"ok": True, "channel": args["channel"], "ts": ts,
-                "message": {"text": args.get("text"), "ts": ts, "user": BOT_USER}}
+        message: dict[str, Any] = {"type": "message", "text": args.get("text"), "ts": ts,
+                                   "user": BOT_USER}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        metadata = args.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata:
+            message["metadata"] = metadata
+        self.posted.setdefault(str(args["channel"]), []).append(message)
+        return {"ok": True, "channel": args["channel"], "ts": ts, "message": message}
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        newest_first = [m for m in reversed(self.posted.get(str(args.get("channel")), []))
+                        if "thread_ts" not in m]
+        return {"ok": True, "messages": newest_first[: int(args.get("limit") or 100)],
+                "has_more": False}
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        thread = str(args.get("ts"))
+        in_thread = [m for m in self.posted.get(str(args.get("channel")), [])
+                     if m["ts"] == thread or m.get("thread_ts") == thread]
+        return {"ok": True, "messages": in_thread[: int(args.get("limit") or 100)],
+                "has_more": False}
 
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         if problem := self._message_answer("chat.update", args):

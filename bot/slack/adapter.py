@@ -14,18 +14,13 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.signature import SignatureVerifier
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import Deliveries
 from bot.inflight import InFlight
 from bot.orgconfig import Member
 from bot.settings import Settings, SettingsError
-from bot.slack.courier import SlackCourier
+from bot.slack.courier import SlackCourier, make_web_client
 from bot.slack.payloads import MalformedPayload, parse_body, signed_by_slack
 from commands.context import Services
 from commands.permissions import whom_to_ask
@@ -49,14 +44,8 @@ class SlackAdapter:
         self.services = services
         self.settings = settings
         self.deliveries = deliveries
-        self.client = AsyncWebClient(
-            token=settings.slack_bot_token,
-            base_url=settings.slack_api_url,
-            retry_handlers=[
-                AsyncConnectionErrorRetryHandler(max_retry_count=2),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
-            ],
-        )
+        self.client = make_web_client(settings.slack_bot_token, settings.slack_api_url,
+                                      rate_limit_retries=rate_limit_retries)
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.slack_signing_secret or "",

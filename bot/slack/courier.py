@@ -6,6 +6,11 @@
 - `update_key` "purpose:<id>" edits the earlier message in place (`chat.update`).
 - A message marked `personal` only goes to a member's DM, never to a channel.
 - Posts to one channel are paced (Slack allows about one message per second per channel).
+- At most once, even when Slack's answer comes late: a message with an `update_key` carries
+  that key in its message metadata. When an earlier attempt ended without a clear answer (a
+  timeout, a dropped connection, a 5xx), the courier first looks for the key in the
+  channel's recent history (or the thread's replies) and, when found, keeps that message
+  instead of posting a second one.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +41,24 @@ from store.models import ThreadRef
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
 CASE_THREAD = "case_thread"
+MARKER_TYPE = "regiebot_bericht"
+HISTORY_LOOKBACK = 100
+
+
+def make_web_client(
+    token: str, base_url: str, *, rate_limit_retries: int = 3, timeout: int = 30
+) -> AsyncWebClient:
+    """The Web API client. It retries a 429 (Slack did nothing) and a connection that could
+    not be made (nothing was sent), but never a connection dropped after sending: Slack may
+    have posted the message, and only the courier can check that (see the module doc)."""
+    return AsyncWebClient(
+        token=token, base_url=base_url, timeout=timeout,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2,
+                                             error_types=[aiohttp.ClientConnectorError]),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+        ],
+    )
 
 
 class SlackCourier:
@@ -44,6 +71,7 @@ class SlackCourier:
         self._dm_channels: dict[str, str] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._next_post: dict[str, float] = {}
+        self._uncertain: set[str] = set()  # update keys whose last post got no clear answer
 
     # --- routing -------------------------------------------------------------------------
     def channel_of(self, to: Destination) -> str | None:
@@ -70,9 +98,15 @@ class SlackCourier:
         try:
             await self._deliver(item)
         except SlackApiError as exc:
-            raise DeliveryFailed(f"slack: {exc.response.get('error', 'fout')}") from exc
+            if item.update_key and _may_have_arrived(exc):
+                self._uncertain.add(item.update_key)
+            raise DeliveryFailed(f"slack: {_slack_error(exc)}") from exc
         except (SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:
+            if item.update_key:
+                self._uncertain.add(item.update_key)
             raise DeliveryFailed(f"slack: {type(exc).__name__}") from exc
+        if item.update_key:
+            self._uncertain.discard(item.update_key)
 
     async def _deliver(self, item: Outgoing) -> None:
         target = self.channel_of(item.to)
@@ -106,31 +140,59 @@ class SlackCourier:
         purpose, object_id = key
         async with self._locks[f"{purpose}:{object_id}"]:
             ref = await self._ref(purpose, object_id)
+            marker = f"{purpose}:{object_id}"
+            if ref is None and (item.retry or marker in self._uncertain):
+                ref = await self._earlier_copy(marker, channel, thread_ts)
             if ref is not None:
                 rendered = slack_message(item.message)
                 await self.client.chat_update(channel=ref.channel, ts=ref.message_ref,
                                               **rendered.as_kwargs())
                 return
-            ts = await self.post(channel, item.message, thread_ts=thread_ts, single=True)
+            ts = await self.post(channel, item.message, thread_ts=thread_ts, single=True,
+                                 marker=marker)
             await self._store(purpose, object_id, channel, ts, thread_ts)
             if (item.thread_case is not None and thread_ts is None and purpose != CASE_THREAD
                     and item.to.kind == "regieteam"):
                 await self._store(CASE_THREAD, item.thread_case, channel, ts, None)
 
+    async def _earlier_copy(self, marker: str, channel: str, thread_ts: str | None) -> ThreadRef | None:
+        """The message posted earlier under `marker`, found in the channel's recent history or
+        the thread's replies; it is recorded as the reference, so it is updated from now on."""
+        if thread_ts:
+            response = await self.client.conversations_replies(
+                channel=channel, ts=thread_ts, limit=HISTORY_LOOKBACK, include_all_metadata=True)
+        else:
+            response = await self.client.conversations_history(
+                channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True)
+        for found in response.get("messages") or []:
+            metadata = found.get("metadata") or {}
+            if (metadata.get("event_type") == MARKER_TYPE
+                    and (metadata.get("event_payload") or {}).get("sleutel") == marker):
+                log.info("slack: %s stond er al; niet opnieuw geplaatst", marker.split(":")[0])
+                purpose, _, object_id = marker.partition(":")
+                await self._store(purpose, int(object_id), channel, str(found["ts"]), thread_ts)
+                return await self._ref(purpose, int(object_id))
+        return None
+
     async def post(
-        self, channel: str, message: Message, *, thread_ts: str | None = None, single: bool = False
+        self, channel: str, message: Message, *, thread_ts: str | None = None, single: bool = False,
+        marker: str | None = None,
     ) -> str:
         """Post a message (paged when long, or cut when `single`); return the first ts."""
         pages = [slack_message(message)] if single else slack_pages(message)
         first = ""
         for page in pages:
-            ts = await self._post_page(channel, page, thread_ts)
+            ts = await self._post_page(channel, page, thread_ts, marker)
             first = first or ts
         return first
 
-    async def _post_page(self, channel: str, page: SlackMessage, thread_ts: str | None) -> str:
+    async def _post_page(
+        self, channel: str, page: SlackMessage, thread_ts: str | None, marker: str | None = None
+    ) -> str:
         await self._pace(channel)
         extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
+        if marker:
+            extra["metadata"] = {"event_type": MARKER_TYPE, "event_payload": {"sleutel": marker}}
         response = await self.client.chat_postMessage(
             channel=channel, unfurl_links=False, unfurl_media=False, **page.as_kwargs(), **extra
         )
@@ -188,6 +250,19 @@ class SlackCourier:
                                       channel=channel, message_ref=ts, thread_ref=thread_ts))
         except IntegrityError:
             log.info("slack: %s %s was al vastgelegd door een ander proces", purpose, object_id)
+
+
+def _slack_error(exc: SlackApiError) -> str:
+    """Slack's error code; an answer that is no JSON (a plain-text 500) gives its status."""
+    data = exc.response.data
+    if isinstance(data, dict):
+        return str(data.get("error") or "fout")
+    return f"HTTP {exc.response.status_code}"
+
+
+def _may_have_arrived(exc: SlackApiError) -> bool:
+    """A JSON error answer means the message was refused; anything else leaves it open."""
+    return not isinstance(exc.response.data, dict) or exc.response.status_code >= 500
 
 
 def _parse_update_key(key: str) -> tuple[str, int] | None:
