@@ -371,6 +371,12 @@ def _is_open(row: Reminder) -> bool:
     return row.sent_at is None and row.cancelled_at is None and row.failed_at is None
 
 
+def _request_still_open(row: Reminder) -> bool:
+    """A request that was sent and waits for "Gedaan" (MBZ registration, Jeugdbescherming)."""
+    return (row.kind in CONFIRM_ONCE and row.sent_at is not None and row.done_at is None
+            and row.cancelled_at is None)
+
+
 def _cancel(row: Reminder, now: datetime, reason: str) -> None:
     row.cancelled_at, row.cancel_reason = now, reason
 
@@ -461,7 +467,8 @@ async def sync_case_reminders(session: AsyncSession, services: Services, case: C
 
     if case.phase == "gesloten":
         for row in state.rows:
-            if _is_open(row) and row.kind == "escalation" and not is_aftercare(row):
+            open_escalation = _is_open(row) and row.kind == "escalation" and not is_aftercare(row)
+            if open_escalation or _request_still_open(row):  # a sent MBZ/JB request stops too
                 _cancel(row, now, CLOSED)
 
     await session.flush()

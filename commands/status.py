@@ -206,8 +206,8 @@ async def open_case_counts(session: AsyncSession, scope: ColumnElement[bool]) ->
 def _pending_confirmation(scope: ColumnElement[bool], now: datetime) -> ColumnElement[bool]:
     """A request (MBZ registration, Jeugdbescherming) that is due and not confirmed. "Gedaan"
     marks the sent rows of the series done and cancels the rest, so one open row suffices."""
-    return and_(scope, Reminder.kind.in_(CONFIRMATION_KINDS), Reminder.due_at <= now,
-                Reminder.done_at.is_(None), Reminder.cancelled_at.is_(None))
+    return and_(scope, Case.phase != "gesloten", Reminder.kind.in_(CONFIRMATION_KINDS),
+                Reminder.due_at <= now, Reminder.done_at.is_(None), Reminder.cancelled_at.is_(None))
 
 
 async def pending_confirmations(

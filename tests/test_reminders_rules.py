@@ -346,3 +346,21 @@ async def test_nazorg_escalates_after_closure_and_refresh_is_idempotent(
     # Wed 24 Feb + 2 working days = Fri 26 Feb: nobody at Talis answered
     assert await run_at(services, clock, courier, ams(2027, 2, 26, 9)) == [
         ("joost", "herinnering/escalatie")]
+
+
+async def test_closing_a_case_stops_its_open_meldpunt_request(
+        services: Services, clock: Clock, org: Organisation) -> None:
+    from commands.status import status_overview
+
+    courier = FakeCourier()
+    case = await new_case(services)
+    await decide(services, case.id, q1="ja", q3="ja")
+    assert await run_at(services, clock, courier, ams(2026, 11, 24, 8, 1)) == [
+        ("mbz", "herinnering/mbz")]
+    await close_case(services, case.id)
+    sent = [r for r in await reminders_of(services, case.id) if r.kind == "mbz" and r.sent_at]
+    assert sent and all(r.cancel_reason == CLOSED for r in sent)
+    overview = await status_overview(services, member(org, "joost"))
+    assert overview.replies[0].data["bevestigingen"]["totaal"] == 0
+    assert all(t != "herinnering/mbz" for _, t in await run_at(
+        services, clock, courier, ams(2026, 12, 10, 9)))
