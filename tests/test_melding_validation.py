@@ -95,4 +95,4 @@ def test_eleven_check() -> None:
     today = date(2026, 11, 24)
     assert find_identifier("dossier 111-222-333", today) == "bsn"
     assert find_identifier("zitting op 03-12-2026, huur € 850", today) is None
-    assert find_identifier("Verzonnenstraat 12, 6511 AB", today) is None
+    assert find_identifier("Verzonnenstraat 12, 6511 AB", today) == "postcode"
