@@ -355,7 +355,7 @@ def _is_phone_shape(match: phonenumbers.PhoneNumberMatch) -> bool:
 
 def _glued(text: str, start: int) -> bool:
     """The number continues a word or code, as in the digits of 'NL91ABNA0417164301'."""
-    return start > 0 and text[start - 1].isalnum()
+    return start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_")
 
 
 def _take_phones(scan: _Scan) -> None:
