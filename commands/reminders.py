@@ -54,7 +54,7 @@ from commands.replies import (
     to_member,
     to_partner,
 )
-from commands.validation import FieldProblem, check_free_text, parse_date
+from commands.validation import FieldProblem, check_free_text, parse_date, parse_record_id
 from commands.workdays import add_working_days
 from store.models import Assignment, Case, Decision, Feedback, NazorgCheck, Reminder
 
@@ -660,7 +660,7 @@ async def _reminder_for(
     session: AsyncSession, services: Services, member: Member, value: str | int
 ) -> tuple[Reminder, Case | None]:
     try:
-        reminder_id = int(value)
+        reminder_id = parse_record_id(value)
     except (TypeError, ValueError):
         raise CommandRefused("herinnering/niet_gevonden") from None
     case_id = await session.scalar(select(Reminder.case_id).where(Reminder.id == reminder_id))
@@ -813,7 +813,7 @@ async def nazorg_button(services: Services, member: Member, value: str) -> Resul
     """Value: "<reference>:<months>:<still housed ja|nee>:<paying ja|nee>"."""
     try:
         reference, months, housed, paying = value.rsplit(":", 3)
-        return await answer_nazorg(services, member, reference, int(months),
+        return await answer_nazorg(services, member, reference, parse_record_id(months),
                                    housed == "ja", paying == "ja")
     except ValueError:
         raise CommandRefused("herinnering/niet_gevonden") from None

@@ -12,7 +12,9 @@ from datetime import date
 import pytest
 from stdnum.nl import bsn
 
-from commands.replies import Message
+from commands import reminders
+from commands.context import Services
+from commands.replies import CommandRefused, Message
 from commands.validation import (
     FieldProblem,
     check_free_text,
@@ -25,6 +27,7 @@ from commands.validation import (
     parse_whole_number,
 )
 from messages.render import renderer
+from tests.conftest import member
 
 TODAY = date(2026, 11, 24)
 
@@ -269,3 +272,17 @@ def test_a_huge_postcode_is_a_clear_problem() -> None:
         parse_postcode("6511 AB" * 1000)
     assert caught.value.template == "postcode_vorm"
     assert parse_postcode("6511ab") == "6511 AB"
+
+
+@pytest.mark.parametrize("value", ["9" * 30, "9" * 5000, "0", "-3", "abc"])
+async def test_a_huge_reminder_id_or_nazorg_value_from_a_button_is_refused(
+    services: Services, value: str
+) -> None:
+    anna = member(services.org, "anna")
+    for action in (reminders.acknowledge, reminders.mark_done, reminders.ask_postpone):
+        with pytest.raises(CommandRefused) as caught:
+            await action(services, anna, value)
+        assert caught.value.message.template == "herinnering/niet_gevonden"
+    with pytest.raises(CommandRefused) as caught:
+        await reminders.nazorg_button(services, anna, f"RT-2026-0001:{value}:ja:ja")
+    assert caught.value.message.template == "herinnering/niet_gevonden"
