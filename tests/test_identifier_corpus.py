@@ -16,6 +16,7 @@ from commands import reminders
 from commands.context import Services
 from commands.replies import CommandRefused, Message
 from commands.validation import (
+    IDENTIFIER_KINDS,
     FieldProblem,
     check_free_text,
     find_identifier,
@@ -191,6 +192,15 @@ def test_three_kinds_in_the_order_they_appear() -> None:
     problem = _problem(text)
     shown = renderer("plain").render(Message("fout/identificatie_meerdere", {"veld": "uitleg", **problem.data}))
     assert "een e-mailadres, een nummer dat een BSN kan zijn en een postcode" in shown
+
+
+def test_every_kind_has_its_message_and_its_name_in_a_list() -> None:
+    assert {kind for _, kind, _ in REFUSED} == set(IDENTIFIER_KINDS)
+    plain = renderer("plain")
+    for kind in IDENTIFIER_KINDS:
+        single = plain.render(Message(f"fout/identificatie_{kind}", {"veld": "voortraject"}))
+        assert single.startswith("Wat is al geprobeerd (voortraject)?: hier staat")
+        assert plain.label(f"identificatie.{kind}").startswith("een ")
 
 
 def test_postcode_in_the_address_field_points_to_the_postcode_field() -> None:
