@@ -181,8 +181,8 @@ _EMAIL_LABEL = r"[A-Za-z0-9](?:[\w-]*[A-Za-z0-9])?"
 _EMAIL_TLD = r"[A-Za-z]{2,13}\b"
 _EMAIL_PLAIN = re.compile(rf"{_EMAIL_LOCAL}\s?@\s?{_EMAIL_LABEL}(?:\.{_EMAIL_LABEL})*\.{_EMAIL_TLD}")
 _EMAIL_OBFUSCATED = re.compile(
-    rf"{_EMAIL_LOCAL}\s*(?:[(\[{{<]\s*(?:at|a|@)\s*[)\]}}>]|\s(?:apenstaartje)\s)\s*"
-    rf"{_EMAIL_LABEL}(?:\s*(?:\.|[(\[{{<]\s*(?:dot|punt)\s*[)\]}}>]|\s(?:dot|punt)\s)\s*{_EMAIL_LABEL})+\b",
+    rf"{_EMAIL_LOCAL}\s*(?:[(\[{{<]\s*(?:at|@)\s*[)\]}}>]|\s(?:apenstaartje)\s)\s*"
+    rf"{_EMAIL_LABEL}(?:(?:\.|\s*[(\[{{<]\s*(?:dot|punt)\s*[)\]}}>]\s*|\s(?:dot|punt)\s){_EMAIL_LABEL})+\b",
     re.IGNORECASE,
 )
 _EMAIL_WORD_AT = re.compile(

@@ -118,6 +118,7 @@ ACCEPTED = [
     "Sinds 2025 WW-uitkering, vanaf 2026 ZW aangevraagd.",
     "Woont 1500 km van familie.",
     "Hij at bij zijn zus en belde niet terug.",
+    "Zie optie (a) hieronder. Het punt is dat zij niet betaalt.",
     "Overleg met <@U123ABC> en @anna, zie https://www.nijmegen.nl/regieteam.",
     "Huur 850 p/m sinds 2024, 3 kinderen van 4, 7 en 12 jaar.",
 ]
