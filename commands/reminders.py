@@ -54,7 +54,7 @@ from commands.replies import (
     to_member,
     to_partner,
 )
-from commands.validation import FieldProblem, check_free_text, parse_date
+from commands.validation import FieldProblem, check_free_text, parse_date, parse_record_id
 from commands.workdays import add_working_days
 from store.models import Assignment, Case, Decision, Feedback, NazorgCheck, Reminder
 
@@ -667,23 +667,16 @@ def _may_answer(services: Services, member: Member, reminder: Reminder, case: Ca
     return case is not None and is_chair_of(services.org, member, case.regieteam_id)
 
 
-MAX_ROW_ID = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
 MAX_NAZORG_MONTHS = 120
-
-
-def _row_id(value: str | int) -> int:
-    """A reminder id as typed or sent by a button: digits only, within the column's range.
-    Anything else is "not found", before it reaches the database."""
-    text_ = str(value).strip()
-    if not (text_.isascii() and text_.isdigit()) or len(text_) > 10 or int(text_) > MAX_ROW_ID:
-        raise CommandRefused("herinnering/niet_gevonden")
-    return int(text_)
 
 
 async def _reminder_for(
     session: AsyncSession, services: Services, member: Member, value: str | int
 ) -> tuple[Reminder, Case | None]:
-    reminder_id = _row_id(value)
+    try:
+        reminder_id = parse_record_id(value)
+    except (TypeError, ValueError):
+        raise CommandRefused("herinnering/niet_gevonden") from None
     case_id = await session.scalar(select(Reminder.case_id).where(Reminder.id == reminder_id))
     # lock order as in the commands and the dispatcher: the case first, then its reminders
     case = await session.get(Case, case_id, with_for_update=True) if case_id else None
@@ -834,9 +827,7 @@ async def nazorg_button(services: Services, member: Member, value: str) -> Resul
     """Value: "<reference>:<months>:<still housed ja|nee>:<paying ja|nee>"."""
     try:
         reference, months, housed, paying = value.rsplit(":", 3)
-        if not (months.isascii() and months.isdigit()) or len(months) > 3:
-            raise ValueError(months)
-        return await answer_nazorg(services, member, reference, int(months),
+        return await answer_nazorg(services, member, reference, parse_record_id(months),
                                    housed == "ja", paying == "ja")
     except ValueError:
         raise CommandRefused("herinnering/niet_gevonden") from None

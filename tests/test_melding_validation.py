@@ -20,10 +20,13 @@ BAD_ANSWERS = [
     ("achterstand_bedrag", "12.5", "fout/bedrag_vorm", "1.234,56"),
     ("achterstand_bedrag", "-50", "fout/bedrag_negatief", "negatief"),
     ("achterstand_bedrag", "250.000", "fout/bedrag_te_groot", "hoger dan"),
+    ("achterstand_bedrag", "9" * 5000, "fout/bedrag_te_lang", "te lang voor een bedrag"),
     ("achterstand_maanden", "drie", "fout/getal_vorm", "heel getal"),
+    ("achterstand_maanden", "9" * 30, "fout/getal_te_lang", "veel te groot"),
     ("minderjarige_kinderen", "40", "fout/getal_te_groot", "hoger dan 20"),
     ("zitting", "31-02-2027", "fout/datum_bestaat_niet", "bestaat niet"),
     ("zitting", "morgen", "fout/datum_vorm", "dd-mm-jjjj"),
+    ("zitting", "3" * 5000, "fout/datum_vorm", "dd-mm-jjjj"),
     ("zitting", "01-11-2026", "fout/datum_in_verleden", "verleden"),
     ("ontruiming", "10-12-2026", "fout/datum_volgorde", "vóór"),
     ("dagvaarding", "01-01-2040", "fout/datum_buiten_bereik", "vijf jaar"),
@@ -33,6 +36,10 @@ BAD_ANSWERS = [
     ("onvoldoende", "Huurder bereikbaar op 06-12345678 overdag.", "fout/identificatie_telefoon", "telefoonnummer"),
     ("voortraject", "Mail gestuurd naar huurder@example.nl zonder reactie.", "fout/identificatie_email", "e-mailadres"),
     ("voortraject", "Huurder is geboren 03-04-1980 en woont alleen.", "fout/identificatie_geboortedatum", "geboortedatum"),
+    ("voortraject", "Huisbezoek gedaan op 6511 AB, niemand thuis.", "fout/identificatie_postcode", "Adresgegevens"),
+    ("onvoldoende", "Bel 06-12345678 of stort op NL91ABNA0417164300.", "fout/identificatie_meerdere",
+     "een telefoonnummer en een rekeningnummer (IBAN)"),
+    ("adres", "Verzonnenstraat 12, 6511 AB", "fout/identificatie_postcode", "apart in bij 'Postcode'"),
     ("voortraject", "kort", "fout/tekst_te_kort", "minstens 10"),
     ("voortraject", "x" * 2001, "fout/tekst_te_lang", "hoogstens 2000"),
     ("huurder_geinformeerd", "nee", "fout/huurder_niet_geinformeerd", "eerst weten"),
@@ -56,6 +63,9 @@ async def test_bad_answer_is_refused_with_its_message(
     text = renderer("plain").render(caught.value.errors[field])
     assert words in text
     assert "111222333" not in text and "ABNA" not in text and "06-12345678" not in text
+    assert "99999" not in text and "33333" not in text
+    if "identificatie" in template:
+        assert "6511" not in text
     async with services.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(Case)) == 0
         assert await session.scalar(select(func.count()).select_from(CasePersonalData)) == 0
@@ -95,4 +105,4 @@ def test_eleven_check() -> None:
     today = date(2026, 11, 24)
     assert find_identifier("dossier 111-222-333", today) == "bsn"
     assert find_identifier("zitting op 03-12-2026, huur € 850", today) is None
-    assert find_identifier("Verzonnenstraat 12, 6511 AB", today) is None
+    assert find_identifier("Verzonnenstraat 12, 6511 AB", today) == "postcode"
