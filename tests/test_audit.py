@@ -43,6 +43,10 @@ def csv_rows(content: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(content.decode("utf-8"))))
 
 
+def csv_files(folder: Path) -> list[Path]:
+    return list(folder.glob("*.csv"))
+
+
 class Console:
     """The console chat with scripted lines; what it printed is in `out`."""
 
@@ -244,7 +248,7 @@ async def test_only_the_coordinator_exports(services: Services, tmp_path: Path) 
         text = await Console(services, member_id, tmp_path).type(f"/audit {ref}")
         assert "coordinator" in text or "coördinator" in text, text
     assert await events_of(services, audit.EXPORTED) == []
-    assert not list(tmp_path.glob("*.csv"))
+    assert not csv_files(tmp_path)
 
 
 @pytest.mark.parametrize(("line", "expected"), [
