@@ -46,21 +46,30 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.orgconfig import Member
 from commands.cases import case_by_reference
 from commands.context import Request, Services
-from commands.permissions import require_role
+from commands.permissions import whom_to_ask
 from commands.replies import Attachment, CommandRefused, Message, Result, ViewToRecord
 from commands.validation import FieldProblem, parse_date
 from store.models import Case, Event
 
 log = logging.getLogger(__name__)
+
+
+class Member(Protocol):
+    """The acting member, as far as the audit needs it (the organisation's member fits)."""
+
+    @property
+    def id(self) -> str: ...
+
+    def has_role(self, *roles: str) -> bool: ...
+
 
 VIEWED = "personal_data_viewed"
 REFUSED = "personal_data_refused"
@@ -326,7 +335,8 @@ async def export_audit(
     tot: str | None = None,
 ) -> Result:
     """`/audit [RT-…] [van] [tot]`: the coordinator gets the audit as a CSV file, privately."""
-    require_role(services.org, member, "coordinator")
+    if not member.has_role("coordinator"):
+        raise CommandRefused("fout/geen_rol", rollen=["coordinator"], vraag=whom_to_ask(services.org))
     query = audit_query(reference, van, tot)
     content = await _export(services, member.id, query)
     rows = content.count(b"\r\n") - 1
