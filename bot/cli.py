@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import logsafety
 from bot.orgconfig import Member, Organisation, OrganisationError, load_organisation
 from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from commands.context import Services
 
 log = logging.getLogger("regiebot")
 
@@ -21,7 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start de bot (console zonder Slack/Telegram-tokens)")
     console = sub.add_parser("console", help="chat in de terminal")
-    console.add_argument("--as", dest="member", help="lid-id uit het organisatiebestand")
+    console.add_argument("--as", dest="member", help="lid-id uit het organisatiebestand "
+                         "(alleen op de demodatabase of met --beheerder)")
+    console.add_argument("--beheerder", action="store_true",
+                         help="mag als ieder lid werken (/als, --as); wordt vastgelegd")
     db = sub.add_parser("db", help="database")
     db.add_argument("action", choices=["upgrade"])
     config = sub.add_parser("config", help="organisatiebestand")
@@ -32,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     reminders.add_argument("action", choices=["list"])
     reminders.add_argument("--due", action="store_true", help="alleen wat nu verstuurd moet worden")
     sub.add_parser("secret-key", help="maak een nieuwe sleutel voor REGIEBOT_SECRET_KEY")
+    _audit_parser(sub)
     return parser
 
 
@@ -74,7 +83,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     load_organisation(settings.config)  # fail early, with the line, before anything starts
     if args.command == "console" or (args.command == "run" and not settings.platform_enabled):
-        return asyncio.run(_console(settings, getattr(args, "member", None)))
+        return asyncio.run(_console(settings, getattr(args, "member", None),
+                                    _console_admin(args)))
     if args.command == "run":
         from bot.platforms import run_platforms
 
@@ -84,10 +94,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_demo(settings))
     if args.command == "reminders":
         return asyncio.run(_reminders(settings, args.due))
+    if args.command == "audit":
+        return asyncio.run(_audit_export(settings, args))
     return 2
 
 
-async def _console(settings: Settings, member_id: str | None) -> int:
+async def _console(settings: Settings, member_id: str | None, admin: bool = False) -> int:
     from bot.console.chat import run_console
     from bot.runtime import build_services, close_services
 
@@ -96,6 +108,9 @@ async def _console(settings: Settings, member_id: str | None) -> int:
     if member is None:
         print(_text("cli/lid_onbekend", lid=member_id, bestand=settings.config), file=sys.stderr)
         return 2
+    if member_id and not await _may_act_as(services, member, admin):
+        await close_services(services)
+        return 2
     from bot.console.courier import ConsoleCourier
     from bot.delivery import Deliveries
     from bot.scheduler import start_scheduler
@@ -103,7 +118,7 @@ async def _console(settings: Settings, member_id: str | None) -> int:
     deliveries = Deliveries([ConsoleCourier(services, sys.stdout)])
     scheduler = await start_scheduler(services, deliveries, settings)
     try:
-        await run_console(services, member, deliveries)
+        await run_console(services, member, deliveries, admin=admin)
     finally:
         await scheduler.stop()
         await close_services(services)
@@ -141,6 +156,66 @@ async def _reminders(settings: Settings, due_only: bool) -> int:
             print(line)
     finally:
         await close_services(services)
+    return 0
+
+
+# --- the audit: acting as someone else on the console, and the export -------------------------
+
+
+def _audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = sub.add_parser("audit", help="de audit: wie zag of wijzigde welke gegevens")
+    audit.add_argument("action", choices=["export"])
+    audit.add_argument("--van", help="vanaf deze dag (dd-mm-jjjj)")
+    audit.add_argument("--tot", help="tot en met deze dag (dd-mm-jjjj)")
+    audit.add_argument("--casus", help="alleen deze casus (RT-…)")
+    audit.add_argument("--uit", type=Path, help="schrijf de CSV naar dit bestand (anders: stdout)")
+
+
+def _console_admin(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "beheerder", False)) or os.environ.get("REGIEBOT_CONSOLE_ADMIN") == "1"
+
+
+async def _may_act_as(services: Services, member: Member, admin: bool) -> bool:
+    """`console --as`: only on the demo database or as beheerder; recorded with the OS user."""
+    from bot.console.chat import operating_system_user
+    from commands import audit
+    from commands.replies import CommandRefused
+
+    asked = services.asked("console", "--as", operating_system_user())
+    try:
+        ground = await audit.switch_ground(asked, admin)
+    except CommandRefused:
+        print(_text("audit/als_geweigerd_start", lid=member.id), file=sys.stderr)
+        return False
+    await audit.record_role_switch(asked, None, member, ground)
+    return True
+
+
+async def _audit_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console.chat import operating_system_user
+    from bot.runtime import build_services, close_services
+    from commands import audit
+    from commands.replies import CommandRefused
+
+    services = await build_services(settings)
+    operator = operating_system_user()
+    try:
+        query = audit.audit_query(args.casus, args.van, args.tot)
+        content = await audit.export_for_operator(services.asked("cli", "audit export", operator),
+                                                  query)
+    except CommandRefused as refused:
+        print(_text(refused.message.template, **refused.message.data), file=sys.stderr)
+        return 2
+    finally:
+        await close_services(services)
+    if args.uit is None:
+        sys.stdout.write(content.decode("utf-8"))
+        return 0
+    args.uit.parent.mkdir(parents=True, exist_ok=True)
+    args.uit.touch(mode=0o600)  # member ids and times only, still not for everyone's eyes
+    args.uit.write_bytes(content)
+    print(_text("audit/geschreven", pad=args.uit, regels=content.count(b"\r\n") - 1,
+                bediener=operator), file=sys.stderr)
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.orgconfig import Member
-from commands import agenda, besluit, casemanager, sluiten, stemmen
+from commands import agenda, audit, besluit, casemanager, sluiten, stemmen
 from commands.context import Services
 from commands.melding import file_melding
 from store.models import Case
@@ -119,4 +119,6 @@ async def fill_demo(services: Services) -> list[str]:
     await stemmen.cast_vote(timeline.at(meeting_ago, 10), chair, voted, "q1", "twijfel")
     await filed(2, 5, 3)
     await filed(1, 6, 0, wijk="West")
+    async with services.transaction() as session:  # lets /als and --as work on this database
+        audit.mark_demo_database(session, refs, services.now())
     return refs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,18 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Request:
+    """How a request reached the bot, for the audit: the door (slack, telegram, console, cli),
+    the command or button that asked (never typed text) and, on the console and the command
+    line, the operating-system user at the keyboard. Adapters set it per request with
+    `Services.asked`."""
+
+    door: str = "onbekend"
+    purpose: str = ""
+    operator: str | None = None
+
+
 @dataclass
 class Services:
     sessions: async_sessionmaker[AsyncSession]
@@ -25,6 +37,11 @@ class Services:
     cipher: PersonalDataCipher
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Amsterdam"))
     clock: Callable[[], datetime] = system_clock
+    request: Request = field(default_factory=Request)
+
+    def asked(self, door: str, purpose: str, operator: str | None = None) -> Services:
+        """These services for one request that came in through `door`, asked by `purpose`."""
+        return replace(self, request=Request(door, purpose, operator))
 
     def now(self) -> datetime:
         """The current moment, timezone-aware UTC."""

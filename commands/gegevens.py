@@ -1,11 +1,17 @@
-"""Showing the household's personal data to those entitled, and recording every view."""
+"""Showing the household's personal data to those entitled.
+
+The data is decrypted first; only a fully decrypted answer carries the view to record, and
+the adapter records it once the answer reached the member privately (`commands.audit`). A
+refusal is recorded at once. A decryption failure records nothing and says calmly what is
+wrong; the values are never logged.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from bot.orgconfig import Member
-from commands import events
+from commands import audit
 from commands.actions import action
 from commands.cases import case_by_reference
 from commands.context import Services
@@ -13,25 +19,33 @@ from commands.permissions import entitled_to_personal_data, whom_to_ask
 from commands.replies import CommandRefused, Message, Result
 from store.models import CasePersonalData
 
+WHAT = "naam_adres"  # the audit's name for name, address and postcode
+
 
 async def show_personal_data(services: Services, member: Member, reference: str) -> Result:
     """Name, address and postcode, privately to the filing corporation, the casemanager, the
-    chair and the coordinator. Adapters deliver the reply only in a private view."""
+    chair and the coordinator. Adapters deliver the reply only in a private view and then
+    record the view (`audit.record_delivered`)."""
     async with services.transaction() as session:
         case = await case_by_reference(session, reference)
         entitled = entitled_to_personal_data(services.org, member, case)
-        events.record(session, case, "personal_data_viewed" if entitled else "personal_data_refused",
-                      member.id, services.now())
+        if not entitled:
+            audit.record_refusal(session, case, member.id, services.request, WHAT, services.now())
         row = await session.scalar(select(CasePersonalData).where(CasePersonalData.case_id == case.id))
     if not entitled:
         raise CommandRefused("fout/geen_recht_gegevens", referentie=case.reference,
                              vraag=whom_to_ask(services.org))
-    assert row is not None
+    if row is None:
+        raise CommandRefused("gegevens/geen_gegevens", referentie=case.reference)
     cipher = services.cipher
-    message = Message("gegevens/toon", {
-        "referentie": case.reference, "naam": cipher.decrypt(row.tenant_name),
-        "adres": cipher.decrypt(row.address), "postcode": cipher.decrypt(row.postcode),
-    }, personal=True)
+    try:
+        fields = {"naam": cipher.decrypt(row.tenant_name), "adres": cipher.decrypt(row.address),
+                  "postcode": cipher.decrypt(row.postcode)}
+    except ValueError:
+        raise CommandRefused("gegevens/niet_te_lezen", referentie=case.reference,
+                             vraag=whom_to_ask(services.org)) from None
+    message = Message("gegevens/toon", {"referentie": case.reference, **fields}, personal=True,
+                      view=audit.view_on_delivery(services, case, member, WHAT))
     return Result(replies=[message], value=case.reference)
 
 

@@ -25,11 +25,25 @@ class Action:
 
 
 @dataclass(frozen=True)
+class ViewToRecord:
+    """A view of personal data that is recorded once the message holding it has reached the
+    member privately (see `commands.audit`)."""
+
+    case_id: int
+    member_id: str
+    what: str  # which data: "naam_adres", "toelichting", …
+    door: str
+    purpose: str
+    operator: str | None = None
+
+
+@dataclass(frozen=True)
 class Message:
     template: str
     data: Mapping[str, Any] = field(default_factory=dict)
     actions: tuple[Action, ...] = ()
     personal: bool = False  # holds household personal data: deliver privately to the entitled only
+    view: ViewToRecord | None = None  # record this view after the private delivery succeeded
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.orgconfig import Member, Organisation
-from commands import events
+from commands import audit
 from commands.actions import action
 from commands.context import Services
 from commands.permissions import (
@@ -307,10 +307,7 @@ async def case_timeline(services: Services, member: Member, reference: str) -> R
         steps = await timeline_steps(services, session, case)
         personal = None
         if entitled_to_personal_data(services.org, member, case):
-            personal = await _personal_message(services, session, case)
-            if personal is not None:
-                events.record(session, case, "personal_data_viewed", member.id, services.now(),
-                              via="status")
+            personal = await _personal_message(services, session, case, member)
     data = {
         "referentie": case.reference,
         "team": team_name(services.org, case.regieteam_id),
@@ -328,16 +325,22 @@ async def case_timeline(services: Services, member: Member, reference: str) -> R
 
 
 async def _personal_message(
-    services: Services, session: AsyncSession, case: Case
+    services: Services, session: AsyncSession, case: Case, member: Member
 ) -> Message | None:
+    """The household's details, decrypted; the view is recorded by the adapter once this
+    message reached the member privately (`commands.audit`). Unreadable data (a wrong key)
+    leaves the details out, and no view is recorded."""
     row = await session.get(CasePersonalData, case.id)
     if row is None:
         return None
     cipher = services.cipher
-    return Message("status/persoonsgegevens", {
-        "referentie": case.reference, "naam": cipher.decrypt(row.tenant_name),
-        "adres": cipher.decrypt(row.address), "postcode": cipher.decrypt(row.postcode),
-    }, personal=True)
+    try:
+        fields = {"naam": cipher.decrypt(row.tenant_name), "adres": cipher.decrypt(row.address),
+                  "postcode": cipher.decrypt(row.postcode)}
+    except ValueError:
+        return None
+    return Message("status/persoonsgegevens", {"referentie": case.reference, **fields},
+                   personal=True, view=audit.view_on_delivery(services, case, member, "naam_adres"))
 
 
 def _member_name(services: Services, member_id: str | None) -> str:

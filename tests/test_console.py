@@ -35,7 +35,8 @@ MELDING_WEST = "\n".join([
 def run_console(tmp_path: Path, script: str, member: str = "anna") -> str:
     env = {**os.environ, "REGIEBOT_DATABASE_URL": f"sqlite:///{tmp_path}/console.db",
            "REGIEBOT_CONFIG": str(EXAMPLE_ORG), "REGIEBOT_SECRET_KEY": "",
-           "SLACK_BOT_TOKEN": "", "TELEGRAM_BOT_TOKEN": ""}
+           "SLACK_BOT_TOKEN": "", "TELEGRAM_BOT_TOKEN": "",
+           "REGIEBOT_CONSOLE_ADMIN": "1"}  # a fresh database: switching members needs this
     cli = [sys.executable, "-m", "bot.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True)
     done = subprocess.run([*cli, "console", "--as", member], input=script, env=env, cwd=tmp_path,

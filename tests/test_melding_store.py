@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from commands import gegevens
+from commands import audit, gegevens
 from commands.context import Services
 from commands.melding import file_melding
 from commands.replies import CommandRefused
@@ -67,6 +67,7 @@ async def test_personal_data_only_for_the_entitled(services: Services) -> None:
         shown = await gegevens.show_personal_data(services, member(services.org, entitled), ref)
         assert shown.replies[0].personal
         assert "Jan Fictief" in renderer("plain").render(shown.replies[0])
+        await audit.record_delivered(services, shown.replies[0])  # as an adapter does
     for refused in ("dirk", "wendy", "gerrit"):
         with pytest.raises(CommandRefused):
             await gegevens.show_personal_data(services, member(services.org, refused), ref)

@@ -70,6 +70,9 @@ async def test_personal_data_only_for_the_entitled_and_apart(services: Services)
         assert [m.personal for m in result.replies] == [False, True], member_id
         assert all(no_personal_data(t) for t in texts(result, personal=False))
         assert all(TENANT["naam"] in t for t in texts(result, personal=True))
+        from commands.audit import record_delivered
+
+        await record_delivered(services, result.replies[1])  # as an adapter does, once delivered
     async with services.transaction() as session:
         from sqlalchemy import func, select
 

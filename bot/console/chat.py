@@ -8,6 +8,7 @@ channel's name, and buttons are shown as commands one can type.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import shlex
 import sys
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from bot.delivery import Deliveries
 from bot.orgconfig import Member
 from commands import (
     agenda,
+    audit,
     besluit,
     casemanager,
     gegevens,
@@ -46,11 +48,23 @@ class FormCancelled(Exception):
     """The member typed /annuleer or the input ended."""
 
 
+def operating_system_user() -> str:
+    """Who is at the keyboard, as the operating system knows them (for the audit)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "onbekend"
+
+
 class ConsoleChat:
     def __init__(self, services: Services, member: Member, deliveries: Deliveries,
-                 inp: TextIO = sys.stdin, out: TextIO = sys.stdout, files_dir: Path = Path("var")) -> None:
+                 inp: TextIO = sys.stdin, out: TextIO = sys.stdout, files_dir: Path = Path("var"),
+                 *, admin: bool = False) -> None:
+        self.base_services = services
         self.services = services
         self.member = member
+        self.admin = admin  # started with --beheerder / REGIEBOT_CONSOLE_ADMIN=1: /als always works
+        self.operator = operating_system_user()
         self.deliveries = deliveries
         self.inp = inp
         self.out = out
@@ -78,6 +92,7 @@ class ConsoleChat:
             return
         for message in result.replies:
             self.say(message)
+            await audit.record_delivered(self.services, message)
         for attachment in result.files:
             self.files_dir.mkdir(parents=True, exist_ok=True)
             path = self.files_dir / attachment.filename
@@ -107,6 +122,8 @@ class ConsoleChat:
         if handler is None:
             self.say_text("fout/onbekend_commando")
             return
+        purpose = f"knop {args[0]}" if command == "/knop" and args else command
+        self.services = self.base_services.asked("console", purpose, self.operator)
         try:
             await self.handle_result(await handler(args))
         except CommandRefused as refusal:
@@ -127,6 +144,7 @@ class ConsoleChat:
             "/gegevens": self.cmd_gegevens, "/knop": self.cmd_knop, "/als": self.cmd_als,
             "/status": self.cmd_status, "/rapport": self.cmd_rapport,
             "/uitstellen": self.cmd_uitstellen, "/nazorg": self.cmd_nazorg,
+            "/audit": self.cmd_audit,
         }
 
     def usage(self, command: str) -> Result:
@@ -143,11 +161,22 @@ class ConsoleChat:
         return Result().reply("algemeen/help")
 
     async def cmd_als(self, args: list[str]) -> Result:
+        """Act as another member: only on the demo database or when started as beheerder;
+        every switch is recorded with the operating-system user."""
         found = self.services.org.member(args[0]) if args else None
         if found is None:
             return self.usage("als")
+        ground = await audit.switch_ground(self.services, self.admin)
+        await audit.record_role_switch(self.services, self.member, found, ground)
         self.member = found
-        return Result().reply("console/als", **self._who(found))
+        return Result().reply("audit/als_console", bediener=self.operator, grond=ground,
+                              **self._who(found))
+
+    async def cmd_audit(self, args: list[str]) -> Result:
+        reference = args[0] if args and args[0].upper().startswith("RT-") else None
+        dates = args[1:] if reference else args
+        return await audit.export_audit(self.services, self.member, reference, _at(dates, 0),
+                                        _at(dates, 1))
 
     async def cmd_agenda(self, args: list[str]) -> Result:
         if args[:1] == ["plaats"]:
@@ -354,11 +383,12 @@ def _options(args: list[str]) -> dict[str, str]:
 
 
 async def run_console(services: Services, member: Member, deliveries: Deliveries | None = None,
-                      inp: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
+                      inp: TextIO = sys.stdin, out: TextIO = sys.stdout, *,
+                      admin: bool = False) -> None:
     deliveries = deliveries or Deliveries()
     if not deliveries.couriers:
         deliveries.add(ConsoleCourier(services, out))
-    await ConsoleChat(services, member, deliveries, inp, out).run()
+    await ConsoleChat(services, member, deliveries, inp, out, admin=admin).run()
 
 
 __all__ = ["ConsoleChat", "indent", "run_console"]

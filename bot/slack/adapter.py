@@ -22,6 +22,7 @@ from bot.orgconfig import Member
 from bot.settings import Settings, SettingsError
 from bot.slack.courier import SlackCourier, make_web_client
 from bot.slack.payloads import MalformedPayload, parse_body, signed_by_slack
+from commands import audit
 from commands.context import Services
 from commands.permissions import whom_to_ask
 from commands.replies import Message, Result
@@ -130,12 +131,19 @@ class SlackAdapter:
         """Answer the acting member only: ephemeral through the response_url when there is
         one, else in a direct message."""
         if respond is None or respond.response_url is None:
-            await self.courier.send_to_member(member, messages)
+            for message in messages:
+                if member.slack_user:
+                    await self.courier.send_to_member(member, [message])  # raises when it failed
+                    await audit.record_delivered(self.services, message)
             return
         for message in messages:
             rendered = slack_message(message)
-            await respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral",
-                          replace_original=False)
+            response = await respond(text=rendered.text, blocks=rendered.blocks,
+                                     response_type="ephemeral", replace_original=False)
+            if response.status_code == 200:  # a view counts only once it was delivered
+                await audit.record_delivered(self.services, message)
+            elif message.view is not None:
+                log.warning("slack: privé-antwoord niet bezorgd (status %s)", response.status_code)
 
     async def answer(self, member: Member, result: Result, respond: AsyncRespond | None) -> None:
         """Deliver a command's result: replies to the member, outgoing messages, files."""

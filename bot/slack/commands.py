@@ -15,6 +15,7 @@ from bot.orgconfig import Member
 from bot.slack import flows
 from bot.slack.dedupe import claim, request_key
 from commands.agenda import add_urgent, post_agenda, show_agenda
+from commands.audit import export_audit
 from commands.besluit import publish_besluitenlijst, reopen_decision
 from commands.context import Services
 from commands.gegevens import show_personal_data
@@ -97,6 +98,12 @@ async def _status(services: Services, member: Member, words: list[str]) -> Resul
     return await status_overview(services, member, full=bool(words and words[0] == "volledig"))
 
 
+async def _audit(services: Services, member: Member, words: list[str]) -> Result:
+    reference = words[0] if words and words[0].upper().startswith("RT-") else None
+    dates = words[1:] if reference else words
+    return await export_audit(services, member, reference, *(dates[:2]))
+
+
 async def _besluitenlijst(services: Services, member: Member, words: list[str]) -> Result:
     return await publish_besluitenlijst(services, member, words[0] if words else None)
 
@@ -119,6 +126,7 @@ def check_syntax(name: str, words: list[str]) -> None:
 RUNS: dict[str, Run] = {
     "stem": _vote, "sluit": _close, "heropen": _reopen, "gegevens": _personal, "spoed": _urgent,
     "rapport": _report, "agenda": _agenda, "status": _status, "besluitenlijst": _besluitenlijst,
+    "audit": _audit,
 }
 # Subcommands that open a form: name → (flow, usage template)
 FORMS: dict[str, tuple[str, str]] = {
@@ -145,13 +153,15 @@ def register(adapter: SlackAdapter) -> None:
     app = adapter.app
     services = adapter.services
 
-    async def run(body: Body, respond: AsyncRespond, member: Member, run: Run,
+    async def run(body: Body, respond: AsyncRespond, member: Member, run: Run, name: str,
                   words: list[str]) -> None:
         key = request_key("cmd", member.id, str(body.get("trigger_id")))
         if not await claim(services, key):
             return
+        command = str(body.get("command") or "/regie")
+        purpose = f"{command} {name}" if command == "/regie" else command
         try:
-            result = await run(services, member, words)
+            result = await run(services.asked("slack", purpose), member, words)
         except (CommandRefused, Usage) as refused:
             await adapter.say_privately(member, [refused.message], respond)
             return
@@ -183,7 +193,7 @@ def register(adapter: SlackAdapter) -> None:
             await ack(text=adapter.mrkdwn(usage.message))
             return
         await ack()
-        await run(body, respond, member, handler, words)
+        await run(body, respond, member, handler, name, words)
 
     @app.command("/regie")
     @adapter.inflight.tracked

@@ -99,12 +99,13 @@ def register(adapter: SlackAdapter) -> None:
         key = request_key("action", member.id, str(action.get("action_ts") or body.get("trigger_id")))
         if not await claim(services, key):
             return
+        asked = services.asked("slack", f"knop {name}")
         try:
             local = flows.LOCAL_BUTTONS.get(name)
             if local is not None:
-                result = await local(services, member, value)
+                result = await local(asked, member, value)
             else:
-                result = await perform(services, member, name, value)
+                result = await perform(asked, member, name, value)
         except CommandRefused as refused:
             await adapter.say_privately(member, [refused.message], respond)
             return

@@ -43,6 +43,7 @@ from bot.telegram.casework import FLOWS
 from bot.telegram.courier import TelegramCourier, is_not_started
 from bot.telegram.flows import Conversations
 from bot.telegram.melding import MeldingForm
+from commands import audit
 from commands import status as _status_buttons  # noqa: F401  registers "status_volledig"
 from commands.actions import perform
 from commands.context import Services
@@ -162,7 +163,7 @@ class TelegramAdapter:
             "besluit": self._flow_command("besluit_vastleggen"),
             "casemanager": self._flow_command("casemanager_aanwijzen"),
             "sluit": self._flow_command("sluiten"), "gegevens": self._personal_data,
-            "rapport": self._rapport,
+            "rapport": self._rapport, "audit": self._audit,
         }
         for name, handler in commands.items():
             app.add_handler(CommandHandler(name, self._guarded(handler)))
@@ -279,6 +280,8 @@ class TelegramAdapter:
                 await self._send_privately(chat, member, message, thread_id)
             else:
                 await self.courier.send(chat, message, thread_id=thread_id)
+                if chat == private:  # raised above when it did not arrive
+                    await audit.record_delivered(self.services, message)
         for attachment in result.files:
             if attachment.mime.startswith("image/"):
                 await self.application.bot.send_photo(
@@ -302,6 +305,7 @@ class TelegramAdapter:
             await self.courier.send(group, Message("telegram/eerst_start", {"naam": member.name}),
                                     thread_id=thread_id, markup=self._deep_link_markup("start"))
             return
+        await audit.record_delivered(self.services, message)
         await self.courier.send(group, Message("telegram/prive_gestuurd", {"naam": member.name}),
                                 thread_id=thread_id)
 
@@ -385,7 +389,8 @@ class TelegramAdapter:
         member, chat = self.member_of(update), _chat(update)
         if context.args:
             reference = context.args[0].upper()
-            result = await case_timeline(self.services, member, reference)
+            result = await case_timeline(self.services.asked("telegram", "/status"), member,
+                                         reference)
             result.replies.append(Message("telegram/casus_acties", {"referentie": reference}, (
                 Action("terugkoppeling_geven", reference, "actie.terugkoppeling_geven"),
                 Action("sluiten", reference, "telegram.casus_sluiten"),
@@ -402,8 +407,31 @@ class TelegramAdapter:
             await self.courier.send(chat, Message("telegram/noem_referentie",
                                                   {"commando": "gegevens"}))
             return
-        result = await show_personal_data(self.services, member, context.args[0])
+        result = await show_personal_data(self.services.asked("telegram", "/gegevens"), member,
+                                          context.args[0])
         await self.respond(chat, member, result, _topic(update))
+
+    async def _audit(self, update: Update, context: Context) -> None:
+        """`/audit [RT-…] [van] [tot]`: the CSV goes to the coordinator's private chat only."""
+        member, chat = self.member_of(update), _chat(update)
+        words = list(context.args or [])
+        reference = words[0] if words and words[0].upper().startswith("RT-") else None
+        dates = words[1:] if reference else words
+        result = await audit.export_audit(self.services.asked("telegram", "/audit"), member,
+                                          reference, *(dates[:2]))
+        private = member.telegram_user
+        assert private is not None
+        try:
+            await self.respond(private, member, result)
+        except TelegramError as exc:
+            if not is_not_started(exc) or chat == private:
+                raise
+            await self.courier.send(chat, Message("telegram/eerst_start", {"naam": member.name}),
+                                    thread_id=_topic(update), markup=self._deep_link_markup("start"))
+            return
+        if chat != private:
+            await self.courier.send(chat, Message("telegram/prive_gestuurd", {"naam": member.name}),
+                                    thread_id=_topic(update))
 
     async def _rapport(self, update: Update, context: Context) -> None:
         member, chat = self.member_of(update), _chat(update)
@@ -494,7 +522,7 @@ class TelegramAdapter:
             from commands.agenda import post_agenda
 
             return await post_agenda(self.services, member, value or None)
-        return await perform(self.services, member, name, value)
+        return await perform(self.services.asked("telegram", f"knop {name}"), member, name, value)
 
     async def _answer_tap(self, update: Update, query: CallbackQuery, member: Member,
                           result: Result) -> None:
