@@ -90,9 +90,12 @@ def status_scope(org: Organisation, member: Member) -> Scope:
     """The member's share of the cases; refuses members without a status role."""
     if not member.has_role(*STATUS_ROLES):
         raise CommandRefused("fout/geen_rol", rollen=list(STATUS_ROLES), vraag=whom_to_ask(org))
-    if sees_all(member) or member.has_role("voorzitter"):
-        return Scope(everything=True)  # the coordinator and the chairs oversee all cases
-    return Scope(
+    if sees_all(member):
+        return Scope(everything=True)  # the coordinator oversees all cases
+    chaired = tuple(t.id for t in org.regieteams
+                    if member.has_role("voorzitter") and org.belongs_to(member, t.id))
+    return Scope(  # need-to-know: a chair sees the cases of the Regieteam(s) they chair
+        regieteams=chaired,
         corporation=member.partner if member.has_role("melder") else None,
         casemanager=member.id if member.has_role("casemanager") else None,
     )
