@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import logsafety
+from bot import logging_setup
 from bot.orgconfig import Member, Organisation, OrganisationError, load_organisation
 from bot.settings import Settings, SettingsError
 
@@ -36,11 +36,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    logsafety.install()
     args = _parser().parse_args(argv)
     try:
+        logging_setup.configure(Settings())
         return _dispatch(args)
     except (OrganisationError, SettingsError) as exc:
         print(f"regiebot: {exc}", file=sys.stderr)
