@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import TextIO
 
 from bot import logsafety
@@ -100,6 +102,8 @@ def configure(settings: Settings, stream: TextIO | None = None) -> logging.Handl
     root.addHandler(handler)
     logsafety.install(root.handlers)
     set_levels(level)
+    sys.excepthook = log_uncaught
+    threading.excepthook = log_uncaught_in_thread
     return handler
 
 
@@ -111,3 +115,22 @@ def set_levels(level: int) -> None:
     logging.getLogger(logsafety.BOLT_LOGGER).setLevel(max(level, LIBRARY_FLOOR))
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(level, QUIET_FLOOR))
+
+
+def log_uncaught(kind: type[BaseException], value: BaseException,
+                 tb: TracebackType | None) -> None:
+    """An error nobody caught goes through the log too, so its traceback is filtered."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)
+        return
+    logging.getLogger("regiebot").critical("gestopt door een onverwachte fout",
+                                           exc_info=(kind, value, tb))
+
+
+def log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+        return
+    thread = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("regiebot").critical("thread %s gestopt door een onverwachte fout", thread,
+                                           exc_info=(args.exc_type, args.exc_value,
+                                                     args.exc_traceback))

@@ -129,7 +129,7 @@ class HoldLibraryDetail(logging.Filter):
 
 # --- secrets ---------------------------------------------------------------------------------
 
-_known: set[str] = set()
+_known: tuple[str, ...] = ()  # longest first; replaced whole, so logging threads need no lock
 
 _SECRET_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     # Telegram: https://api.telegram.org/bot<token>/method and /file/bot<token>/path
@@ -142,7 +142,10 @@ _SECRET_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)((?>authorization['\"]?\s*[:=,]\s*(?:b?['\"])?(?:(?:bearer|basic|bot|token)\s+)?))"
                 r"(?!<verborgen>)[^\s'\",})\]]+"), rf"\1{HIDDEN}"),
     # key=value and "key": "value" where the key names a secret
-    (re.compile(r"(?i)\b([\w-]*(?:token|secret|password|passwd|api_key|apikey|ticket))"
+    # (snake_case, kebab-case, UPPER_CASE and Header-Case keys; not class names: InvalidToken)
+    (re.compile(r"\b([a-z0-9_.-]*(?:token|secret|password|passwd|api_key|apikey|ticket)"
+                r"|[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|TICKET)"
+                r"|(?:[A-Za-z0-9]+-)*(?:Token|Secret|Password|Ticket))"
                 r"((?>(?:['\"]?\s*[:=]\s*|['\"]\s*,\s*)(?:b?['\"])?))(?!<verborgen>)[^\s'\"&,;})\]]+"),
      rf"\1\2{HIDDEN}"),
     # passwords in URLs: scheme://user:password@host
@@ -154,16 +157,19 @@ _SECRET_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def remember_secrets(values: Iterable[str | None]) -> None:
     """Secrets this bot runs with: they are hidden wherever they turn up in a log line."""
+    global _known
+    known = set(_known)
     for value in values:
         for part in (value or "").split(","):
             part = part.strip()
             if len(part) >= SHORTEST_SECRET:
-                _known.update({part, quote(part, safe=""), quote(part)})
+                known.update({part, quote(part, safe=""), quote(part)})
+    _known = tuple(sorted(known, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """`text` with every token, key, password and configured secret replaced by <verborgen>."""
-    for value in sorted(_known, key=len, reverse=True):
+    for value in _known:
         if value in text:
             text = text.replace(value, HIDDEN)
     for pattern, replacement in _SECRET_SHAPES:

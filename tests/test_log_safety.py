@@ -14,9 +14,14 @@ import asyncio
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +33,7 @@ from bot.logging_setup import configure
 from bot.settings import Settings, SettingsError
 from bot.telegram import create_telegram
 from commands.context import Services
-from tests.conftest import TEST_KEY
+from tests.conftest import EXAMPLE_ORG, TEST_KEY
 from tests.fakeslack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackBot
 from tests.faketelegram import TOKEN as TELEGRAM_TOKEN
 from tests.faketelegram import FakeTelegram, telegram_settings
@@ -112,6 +117,7 @@ def restore_logging() -> Iterator[None]:
     """Give the logging tree back as it was (pytest's own handlers included)."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    hooks = sys.excepthook, threading.excepthook
     levels = {name: logger.level for name, logger in logging.Logger.manager.loggerDict.items()
               if isinstance(logger, logging.Logger)}
     yield
@@ -119,6 +125,7 @@ def restore_logging() -> Iterator[None]:
         root.removeHandler(handler)
     logsafety.uninstall(root.handlers)
     root.setLevel(level)
+    sys.excepthook, threading.excepthook = hooks
     for name, logger in logging.Logger.manager.loggerDict.items():
         if isinstance(logger, logging.Logger):
             logger.setLevel(levels.get(name, logging.NOTSET))
@@ -293,3 +300,28 @@ def test_a_wrong_log_setting_says_what_to_choose(restore_logging: None, setting:
         configure(_settings(**{setting: value}), stream=io.StringIO())
     assert setting in str(raised.value) and value in str(raised.value)
     assert "Kies een van" in str(raised.value)
+
+
+async def test_a_rejected_telegram_token_stays_out_of_the_log(tmp_path: Path) -> None:
+    """`regiebot run` whose token the Bot API refuses: the error is logged, the token is not."""
+    fake = FakeTelegram()
+    await fake.start()
+    wrong = "987654321:AAWrongTokenButShapedLikeARealOne_xyz"
+    env = {**os.environ, "REGIEBOT_DATABASE_URL": f"sqlite:///{tmp_path}/run.db",
+           "REGIEBOT_CONFIG": str(EXAMPLE_ORG), "REGIEBOT_SECRET_KEY": TEST_KEY,
+           "REGIEBOT_LOG_LEVEL": "DEBUG", "REGIEBOT_HTTP_PORT": "0",
+           "SLACK_BOT_TOKEN": "", "TELEGRAM_BOT_TOKEN": wrong, "TELEGRAM_API_URL": fake.url}
+    cli = [sys.executable, "-m", "bot.cli"]
+    try:
+        upgrade = await asyncio.create_subprocess_exec(*cli, "db", "upgrade", env=env, cwd=tmp_path)
+        assert await upgrade.wait() == 0
+        run = await asyncio.create_subprocess_exec(*cli, "run", env=env, cwd=tmp_path,
+                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = await asyncio.wait_for(run.communicate(), 120)
+    finally:
+        await fake.stop()
+    log = err.decode() + out.decode()
+    assert run.returncode != 0
+    assert "InvalidToken" in log and "gestopt door een onverwachte fout" in log
+    assert wrong not in log and wrong.split(":")[1] not in log
+    assert TEST_KEY not in log
