@@ -1,16 +1,16 @@
 """Log lines never carry household data or secrets, at any level.
 
-Three filters, put on every handler of the root logger by `install`:
+Three filters, put in this order on every handler of the root logger by `install`:
 
-- `RedactDatabaseErrors`: database errors describe the failing values (PostgreSQL's DETAIL:
-  "Failing row contains (…)", "Key (…)=(…) already exists"). The traceback's frames stay, so a
-  bug can be found, but the text of every database error in the chain becomes its type and
-  SQLSTATE.
 - `HoldLibraryDetail`: libraries dump request and response bodies, SQL parameters and
   decrypted rows at DEBUG (slack_sdk, slack_bolt, telegram, httpx/httpcore, aiosqlite,
   sqlalchemy). Below INFO only the project's own loggers get through, and a body that a
   library writes into a line at INFO or above is cut off (slack_bolt's "Invalid request
-  signature detected (…, body: …)" keeps its first part).
+  signature detected (…, body: …)" keeps its signature and timestamp).
+- `RedactDatabaseErrors`: database errors describe the failing values (PostgreSQL's DETAIL:
+  "Failing row contains (…)", "Key (…)=(…) already exists"). The traceback's frames stay, so a
+  bug can be found, but the text of every database error in the chain becomes its type and
+  SQLSTATE.
 - `RedactSecrets`: tokens, keys and passwords are replaced by `<verborgen>` in the message,
   its arguments, the exception text and the stack: Telegram bot URLs (`/bot<token>/`), Slack
   tokens (`xoxb-`, `xapp-`, `xoxp-`, …), Authorization headers, `…token=`/`…secret:` pairs,
@@ -214,12 +214,12 @@ def _freeze_message(record: logging.LogRecord) -> None:
         args = tuple(_safe_argument(a) for a in args)
     try:
         record.msg = str(record.msg) % args
-    except (TypeError, ValueError, KeyError):
+    except Exception:  # arguments that do not fit, or whose str() fails
         record.msg = f"{record.msg} (argumenten verborgen: passen niet bij het bericht)"
     record.args = ()
 
 
-SAFETY_FILTERS = (RedactDatabaseErrors, HoldLibraryDetail, RedactSecrets)
+SAFETY_FILTERS = (HoldLibraryDetail, RedactDatabaseErrors, RedactSecrets)
 
 
 def install(handlers: list[logging.Handler] | None = None) -> None:
