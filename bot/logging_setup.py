@@ -85,7 +85,18 @@ def _wrong_setting(setting: str, value: str, choices: tuple[str, ...]) -> Settin
 
 def configured_secrets(settings: Settings) -> list[str | None]:
     return [settings.slack_bot_token, settings.slack_app_token, settings.slack_signing_secret,
-            settings.telegram_bot_token, settings.telegram_webhook_secret, settings.secret_key]
+            settings.telegram_bot_token, settings.telegram_webhook_secret, settings.secret_key,
+            _database_password(settings.database_url)]
+
+
+def _database_password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password
+    except ArgumentError:
+        return None
 
 
 def configure(settings: Settings, stream: TextIO | None = None) -> logging.Handler:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 from cryptography.fernet import Fernet
@@ -326,3 +327,16 @@ async def test_a_rejected_telegram_token_stays_out_of_the_log(tmp_path: Path,
     assert "InvalidToken" in log and "gestopt door een onverwachte fout" in log
     assert wrong not in log and wrong.split(":")[1] not in log
     assert TEST_KEY not in log
+
+
+def test_configured_secrets_are_hidden_as_they_are(restore_logging: None) -> None:
+    stream = io.StringIO()
+    settings = _settings(REGIEBOT_DATABASE_URL="postgresql://regie:pw-Kanarie-8841@db/regiebot",
+                         SLACK_APP_TOKEN="xapp-1-A0REGIE-4455-cafe", TELEGRAM_WEBHOOK_SECRET="hook_Sesam_9901")
+    configure(settings, stream=stream)
+    log = logging.getLogger("bot.test")
+    for value in (BOT_TOKEN, SIGNING_SECRET, TELEGRAM_TOKEN, TEST_KEY, "pw-Kanarie-8841",
+                  "xapp-1-A0REGIE-4455-cafe", "hook_Sesam_9901"):
+        log.info("waarde %s, in een formulier %s", value, quote_plus(value))
+    text = stream.getvalue()
+    assert text.count("waarde <verborgen>, in een formulier <verborgen>") == 7
