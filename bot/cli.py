@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot import logsafety
+from bot import logging_setup
 from bot.orgconfig import Member, Organisation, OrganisationError, load_organisation
 from bot.settings import Settings, SettingsError
 
@@ -45,11 +45,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    logsafety.install()
     args = _parser().parse_args(argv)
     try:
+        logging_setup.configure(Settings())
         return _dispatch(args)
     except (OrganisationError, SettingsError) as exc:
         print(f"regiebot: {exc}", file=sys.stderr)

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Europe/Amsterdam", alias="REGIEBOT_TIMEZONE")
     http_host: str = Field(default="127.0.0.1", alias="REGIEBOT_HTTP_HOST")
     http_port: int = Field(default=3000, alias="REGIEBOT_HTTP_PORT")
+    log_level: str = Field(default="INFO", alias="REGIEBOT_LOG_LEVEL")
+    log_format: str = Field(default="text", alias="REGIEBOT_LOG_FORMAT")
 
     slack_bot_token: str | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
