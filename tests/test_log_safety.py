@@ -167,10 +167,9 @@ async def test_slack_melding_at_debug_leaves_no_trace(
         await slack_bot.stop()
 
     wide_open_log.assert_clean()
-    refused = [line for line in wide_open_log.text.splitlines()
-               if "Invalid request signature detected" in line]
+    refused = [line for line in wide_open_log.text.splitlines() if "verzoek geweigerd" in line]
     assert len(refused) == 1
-    assert f"timestamp: {stale}" in refused[0]
+    assert "tijdstempel 36" in refused[0]  # about six minutes off: the operator sees why
     assert "body" not in refused[0] and "view_submission" not in refused[0]
     assert wide_open_log.library_debug_records() > 0  # the libraries did talk at DEBUG
 

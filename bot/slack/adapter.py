@@ -21,7 +21,7 @@ from bot.inflight import InFlight
 from bot.orgconfig import Member
 from bot.settings import Settings, SettingsError
 from bot.slack.courier import SlackCourier, make_web_client
-from bot.slack.payloads import MalformedPayload, parse_body, signed_by_slack
+from bot.slack.payloads import MalformedPayload, parse_body, signature_problem
 from commands import audit
 from commands.context import Services
 from commands.permissions import whom_to_ask
@@ -84,8 +84,8 @@ class SlackAdapter:
     async def handle_http(self, request: web.Request) -> web.Response:
         """Only a request signed by Slack reaches Bolt (see `bot.slack.payloads`)."""
         body = await request.text()
-        if not signed_by_slack(self._verifier, body, request.headers):
-            log.warning("slack: verzoek zonder geldige handtekening geweigerd")
+        if problem := signature_problem(self._verifier, body, request.headers):
+            log.warning("slack: verzoek geweigerd: %s", problem)
             return web.json_response({"error": "invalid request"}, status=401)
         try:
             parse_body(body, request.content_type)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,20 +20,26 @@ from urllib.parse import parse_qs
 from slack_sdk.signature import SignatureVerifier
 
 MAX_TIMESTAMP_DIGITS = 12
+MAX_AGE_SECONDS = 5 * 60  # as Slack's own verifier
 
 
 class MalformedPayload(ValueError):
     """A signed request whose content is not shaped as Slack sends it."""
 
 
-def signed_by_slack(verifier: SignatureVerifier, body: str, headers: Mapping[str, str]) -> bool:
+def signature_problem(verifier: SignatureVerifier, body: str, headers: Mapping[str, str]) -> str | None:
+    """Why the request is not Slack's own (for the log, without its content), or None."""
     timestamp = headers.get("X-Slack-Request-Timestamp", "")
     signature = headers.get("X-Slack-Signature", "")
     if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > MAX_TIMESTAMP_DIGITS:
-        return False
+        return "geen geldig tijdstempel"
     if not signature:
-        return False
-    return verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+        return "geen handtekening"
+    if abs(time.time() - int(timestamp)) > MAX_AGE_SECONDS:
+        return f"tijdstempel {int(time.time()) - int(timestamp)} s afwijkend (klok of oud verzoek?)"
+    if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+        return "handtekening klopt niet (signing secret?)"
+    return None
 
 
 def parse_body(body: str, content_type: str) -> dict[str, Any]:
