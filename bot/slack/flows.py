@@ -29,7 +29,7 @@ from commands.context import Services
 from commands.permissions import whom_to_ask
 from commands.reminders import postpone_reminder
 from commands.replies import Action, CommandRefused, FormInvalid, Message, Result
-from commands.sluiten import OUTCOMES, close_case
+from commands.sluiten import CARE_DESKS, OUTCOMES, SHELTERS, Closing, close_with
 from commands.stemmen import STEPS, cast_vote
 from commands.terugkoppeling import give_feedback
 from messages.render import renderer
@@ -236,15 +236,26 @@ def _close_blocks(services: Services, member: Member, reference: str) -> list[Bl
                           forms.static_select([_choice(o) for o in OUTCOMES])),
         forms.input_block("reden", _label("slack.veld.reden_sluiten"),
                           forms.text_input(1000, multiline=True), hint=_label("slack.hint.geen_namen")),
-        forms.input_block("opvang", _label("slack.veld.opvang"), forms.text_input(300), optional=True,
-                          hint=_label("slack.hint.opvang")),
+        forms.input_block("opvang", _label("slack.veld.opvang"),
+                          forms.static_select([(s, _label(f"opvang.{s}")) for s in SHELTERS]),
+                          optional=True, hint=_label("slack.hint.opvang")),
+        forms.input_block("opvang_toelichting", _label("slack.veld.opvang_toelichting"),
+                          forms.text_input(200), optional=True,
+                          hint=_label("slack.hint.opvang_toelichting")),
+        forms.input_block("gemeld_bij", _label("slack.veld.gemeld_bij"),
+                          forms.static_select([(d, _label(f"meldpunt.{d}")) for d in CARE_DESKS]),
+                          optional=True, hint=_label("slack.hint.gemeld_bij")),
+        forms.input_block("gemeld_op", _label("slack.veld.gemeld_op"), forms.datepicker(),
+                          optional=True),
     ]
 
 
 async def _close_submit(services: Services, member: Member, reference: str, answers: Answers,
                         _key: str) -> Result:
-    return await close_case(services, member, reference, _text(answers, "uitkomst") or "",
-                            str(answers.get("reden") or ""), shelter=_text(answers, "opvang"))
+    return await close_with(services, member, reference, Closing(
+        outcome=_text(answers, "uitkomst") or "", reason=str(answers.get("reden") or ""),
+        shelter=_text(answers, "opvang"), shelter_note=_text(answers, "opvang_toelichting"),
+        reported_to=_text(answers, "gemeld_bij"), reported_on=_text(answers, "gemeld_op")))
 
 
 FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
@@ -269,9 +280,9 @@ FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
                                    "uitstel_reden": "reden"}),
     Flow("sluiten", "slack.titel.sluiten", "slack.titel.klaar", _close_blocks, _close_submit,
          submit_label="slack.knop.afsluiten", refresh_home=True,
-         fields={"fout/uitkomst_onbekend": "uitkomst", "fout/nooit_op_straat": "uitkomst",
-                 "fout/opvang_nodig": "opvang", "fout/sluiten_reden_nodig": "reden",
-                 "uitleg": "reden", "opvang": "opvang"}),
+         fields={"uitkomst": "uitkomst", "uitleg": "reden", "reden": "reden", "opvang": "opvang",
+                 "opvang_toelichting": "opvang_toelichting", "gemeld_bij": "gemeld_bij",
+                 "gemeld_op": "gemeld_op"}),
 )}
 
 # Buttons (Action names from commands/) that open a flow instead of running a command.
