@@ -57,7 +57,7 @@ def _categories(org: Organisation, typed: str | list[str] | None) -> tuple[str, 
     if typed is None:
         return None
     parts = typed.split(",") if isinstance(typed, str) else typed
-    values = tuple(dict.fromkeys(p.strip().lower() for p in parts if p.strip()))
+    values = tuple(dict.fromkeys(p.strip().lower().replace(" ", "_") for p in parts if p.strip()))
     if not values:
         raise CommandRefused("fout/kies_minstens_een", veld="huishouden")
     if any(v not in org.household_categories for v in values):
