@@ -146,6 +146,10 @@ def _form_for(name: str, words: list[str]) -> tuple[str, str] | None:
     return None
 
 
+def _direct_message(body: Body) -> bool:
+    return str(body.get("channel_id") or "").startswith("D")
+
+
 def register(adapter: SlackAdapter) -> None:
     app = adapter.app
     services = adapter.services
@@ -160,6 +164,10 @@ def register(adapter: SlackAdapter) -> None:
         except (CommandRefused, Usage) as refused:
             await adapter.say_privately(member, [refused.message], respond)
             return
+        if result.files and not _direct_message(body):
+            # need-to-know: files (CSV, chart) go to the member's direct messages, never to
+            # the channel they were asked in; the ephemeral answer says where they went
+            result.replies.append(Message("algemeen/prive_gestuurd"))
         await adapter.answer(member, result, respond)
 
     async def dispatch(ack: AsyncAck, body: Body, respond: AsyncRespond, name: str,

@@ -402,7 +402,7 @@ class TelegramAdapter:
         from commands.status import case_timeline, status_overview
 
         member = self.member_of(update)
-        if context.args:
+        if context.args and context.args[0].lower() != "volledig":
             reference = context.args[0].upper()
             result = await case_timeline(self.services, member, reference)
             result.replies.append(Message("telegram/casus_acties", {"referentie": reference}, (
@@ -410,7 +410,8 @@ class TelegramAdapter:
                 Action("sluiten", reference, "telegram.casus_sluiten"),
             )))
         else:
-            result = await status_overview(self.services, member)
+            full = bool(context.args) and context.args[0].lower() == "volledig"
+            result = await status_overview(self.services, member, full=full)
         await self.respond_privately(update, member, result)
 
     async def _personal_data(self, update: Update, context: Context) -> None:
