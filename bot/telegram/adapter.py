@@ -402,15 +402,16 @@ class TelegramAdapter:
         from commands.status import case_timeline, status_overview
 
         member = self.member_of(update)
-        if context.args and context.args[0].lower() != "volledig":
-            reference = context.args[0].upper()
+        args = context.args or []
+        if args and args[0].lower() != "volledig":
+            reference = args[0].upper()
             result = await case_timeline(self.services, member, reference)
             result.replies.append(Message("telegram/casus_acties", {"referentie": reference}, (
                 Action("terugkoppeling_geven", reference, "actie.terugkoppeling_geven"),
                 Action("sluiten", reference, "telegram.casus_sluiten"),
             )))
         else:
-            full = bool(context.args) and context.args[0].lower() == "volledig"
+            full = bool(args) and args[0].lower() == "volledig"
             result = await status_overview(self.services, member, full=full)
         await self.respond_privately(update, member, result)
 
