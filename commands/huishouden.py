@@ -53,6 +53,22 @@ def _may_correct(org: Organisation, member: Member, case: Case) -> bool:
     return member.has_role("melder") and member.partner == case.corporation_id
 
 
+def _refuse_correction(org: Organisation, case: Case) -> CommandRefused:
+    return CommandRefused("fout/geen_rol", rollen=["melder", "voorzitter"],
+                          team=org.regieteam(case.regieteam_id).name, vraag=whom_to_ask(org))
+
+
+async def current_household(services: Services, member: Member,
+                            reference: str) -> tuple[list[str], int]:
+    """The household as it is recorded, for a correction form; refused for whoever may not
+    correct it."""
+    async with services.sessions() as session:
+        case = await case_by_reference(session, reference)
+        if not _may_correct(services.org, member, case):
+            raise _refuse_correction(services.org, case)
+        return list(case.category_names), case.minor_children
+
+
 def _categories(org: Organisation, typed: str | list[str] | None) -> tuple[str, ...] | None:
     if typed is None:
         return None
@@ -102,8 +118,7 @@ async def correct_household(
     async with services.transaction() as session:
         case = await case_by_reference(session, reference, lock=True)
         if not _may_correct(org, member, case):
-            raise CommandRefused("fout/geen_rol", rollen=["melder", "voorzitter"],
-                                 team=org.regieteam(case.regieteam_id).name, vraag=whom_to_ask(org))
+            raise _refuse_correction(org, case)
         before_categories, before_children = list(case.category_names), case.minor_children
         after_categories = list(new_categories) if new_categories is not None else before_categories
         after_children = new_children if new_children is not None else before_children

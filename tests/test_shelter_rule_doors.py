@@ -82,13 +82,13 @@ async def close_modal(slack_bot: SlackBot, fake: FakeSlack) -> dict[str, Any]:
     return await opened_view(fake, views + 1)
 
 
-async def opened_view(fake: FakeSlack, count: int) -> dict[str, Any]:
+async def opened_view(fake: FakeSlack, count: int, name: str = "sluiten") -> dict[str, Any]:
     """The fake records the call a moment before the view itself: wait for the view."""
     for _ in range(500):
-        if len([v for v in fake.view_log if v.get("callback_id") == "sluiten"]) >= count:
-            return fake.last_view("sluiten")
+        if len([v for v in fake.view_log if v.get("callback_id") == name]) >= count:
+            return fake.last_view(name)
         await asyncio.sleep(0.01)
-    raise AssertionError("the closing modal was not opened")
+    raise AssertionError(f"the modal {name} was not opened")
 
 
 async def test_slack_door(slack_bot: SlackBot, fake_slack: FakeSlack, services: Services,
@@ -160,6 +160,34 @@ async def test_slack_modal_shelter_choice(slack_bot: SlackBot, fake_slack: FakeS
         "uitkomst": "uitgezet_met_opvang", "reden": REASON, "opvang": "zorginstelling"})
     assert answer["response_action"] == "update"
     assert (await the_case(services)).shelter_kind == "zorginstelling"
+
+
+async def test_slack_household_modal(slack_bot: SlackBot, fake_slack: FakeSlack,
+                                     services: Services) -> None:
+    fake = fake_slack
+    await file(services, huishouden=["woonoverlast"], minderjarige_kinderen="0")
+    await slack_bot.slash("U0ANNA", "/regie", f"huishouden {REF}")
+    # opened at once, then completed with the household as recorded
+    view = await opened_view(fake, 2, "huishouden")
+    assert "woonoverlast" in all_text(view)
+    _, answer = await slack_bot.submit("U0ANNA", view, {"huishouden": ["kwetsbaar"]})
+    assert answer["response_action"] == "errors" and list(answer["errors"]) == ["reden"]
+    _, answer = await slack_bot.submit("U0ANNA", view, {
+        "huishouden": ["gezin_met_minderjarige_kinderen"], "kinderen": "0", "reden": "Kind erbij."})
+    assert answer["response_action"] == "errors" and list(answer["errors"]) == ["kinderen"]
+    _, answer = await slack_bot.submit("U0ANNA", view, {
+        "huishouden": ["kwetsbaar"], "reden": "Kwetsbaar bij het huisbezoek gebleken."})
+    assert answer["response_action"] == "update", answer
+    assert "huishouden gecorrigeerd" in all_text(answer["view"])
+    case = await the_case(services)
+    assert case.category_names == ["kwetsbaar"]
+    # and the rule follows at once
+    answer_text = await slash_answer(slack_bot, fake, "U0CARLA", f"sluit {REF} uitgezet_zonder_opvang {REASON}")
+    assert "nooit op straat" in answer_text
+    # someone else may not correct
+    await slack_bot.slash("U0FATIMA", "/regie", f"huishouden {REF}")
+    refused = await opened_view(fake, 1, "regie_bericht")
+    assert "voorzitter" in all_text(refused)
 
 
 # --- Telegram --------------------------------------------------------------------------------
@@ -238,3 +266,21 @@ async def test_telegram_door(services: Services, fake: FakeTelegram, bot: Telegr
     assert "Jeugdbescherming" in told.text and "Jan Fictief" not in told.text
     case = await the_case(services)
     assert case.outcome == "vertrokken_onbekend" and case.reported_to == "jeugdbescherming"
+
+
+async def test_telegram_household_conversation(services: Services, fake: FakeTelegram,
+                                               bot: TelegramAdapter) -> None:
+    await file(services, huishouden=["woonoverlast"], minderjarige_kinderen="0")
+    question = await say(fake, ANNA, f"/huishouden {REF}", "Welke soorten huishouden")
+    assert "✓" in question.button("woonoverlast").get("text", "")  # as recorded, already ticked
+    mark = fake.mark()
+    fake.tap(ANNA, question, "kwetsbaar")
+    edit = await fake.next_call("editMessageReplyMarkup", ANNA, after=mark)
+    fake.queue(fake.callback_update(ANNA, fake.message_of(question), edit.button("Klaar")["callback_data"]))
+    children = await fake.next_call("sendMessage", ANNA, after=mark, contains="Hoeveel minderjarige")
+    assert children
+    await say(fake, ANNA, "twee", "Hoeveel minderjarige")
+    await say(fake, ANNA, "1", "Waarom corrigeer")
+    await say(fake, ANNA, "Bij het huisbezoek bleek er een kind te zijn.", "huishouden gecorrigeerd")
+    case = await the_case(services)
+    assert sorted(case.category_names) == ["kwetsbaar", "woonoverlast"] and case.minor_children == 1

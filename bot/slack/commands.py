@@ -143,6 +143,8 @@ def _form_for(name: str, words: list[str]) -> tuple[str, str] | None:
         return "stappen", "gebruik_stem"
     if name == "sluit" and len(words) == 1 and REFERENCE.match(words[0]):
         return "sluiten", "gebruik_sluit"
+    if name == "huishouden" and len(words) == 1 and REFERENCE.match(words[0]):
+        return "huishouden", "gebruik_huishouden"
     return None
 
 

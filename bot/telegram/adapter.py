@@ -454,6 +454,9 @@ class TelegramAdapter:
         if not context.args:
             await self.courier.send(chat, Message("huishouden/gebruik"), thread_id=_topic(update))
             return
+        if len(context.args) == 1:  # only the reference: the questions in the private chat
+            await self._start_flow(update, member, "huishouden", context.args[0].upper(), None)
+            return
         result = await correct_from_words(self.services, member,
                                           split_words(" ".join(context.args)))
         await self.respond(chat, member, result, _topic(update))

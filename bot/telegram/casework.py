@@ -16,7 +16,7 @@ from commands.besluit import record_decision
 from commands.casemanager import CONDITION_STATES, SCENARIO_CONDITIONS, appoint, parse_termijn
 from commands.cases import case_by_reference
 from commands.context import Services
-from commands.huishouden import care_desk
+from commands.huishouden import MAX_CHILDREN, care_desk, correct_household, current_household
 from commands.permissions import (
     may_vote,
     require_case_access,
@@ -261,6 +261,36 @@ async def _close(services: Services, member: Member, reference: str, answers: An
                              **{**refused.message.data, "veld": "reden"}) from None
 
 
+async def _household_prepare(services: Services, member: Member, reference: str) -> Answers:
+    categories, _children = await current_household(services, member, reference)
+    return {"huishouden": categories}
+
+
+def _categories(services: Services, _m: Member, _a: Answers) -> list[tuple[str, str]]:
+    return _keys(services.org.household_categories)
+
+
+def _children(_services: Services, text: str) -> None:
+    if not text.isdigit() or int(text) > MAX_CHILDREN:
+        raise CommandRefused("fout/getal_vorm", veld="minderjarige_kinderen")
+
+
+async def _correct(services: Services, member: Member, reference: str, answers: Answers,
+                   _key: str) -> Result:
+    try:
+        return await correct_household(services, member, reference,
+                                       categories=list(answers.get("huishouden") or []),
+                                       children=answers.get("kinderen"),
+                                       reason=answers.get("reden"))
+    except CommandRefused as refused:
+        field = {"minderjarige_kinderen": "kinderen", "correctie_reden": "reden"}.get(
+            str(refused.message.data.get("veld")), refused.message.data.get("veld"))
+        if refused.message.template == "fout/correctie_reden_nodig":
+            field = "reden"
+        raise CommandRefused(refused.message.template,
+                             **{**refused.message.data, "veld": field}) from None
+
+
 async def _postpone(services: Services, member: Member, reminder_id: str, answers: Answers,
                     _key: str) -> Result:
     try:
@@ -306,6 +336,11 @@ FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
         Step("gemeld_op", "date", when=_report_needed),
         Step("reden", "text"),
     ), _close, _sees_case, _close_prepare),
+    Flow("huishouden", "k", (
+        Step("huishouden", "multichoice", _categories),
+        Step("kinderen", "text", max_length=2, validate=_children),
+        Step("reden", "text", max_length=500),
+    ), _correct, prepare=_household_prepare),
     Flow("herinnering_uitstellen", "u", (
         Step("datum", "date"),
         Step("reden", "text", max_length=300),
