@@ -260,12 +260,14 @@ class FakeSlack:
         if not request.headers.get("Authorization", "").startswith(token_kind):
             return web.json_response({"ok": False, "error": "not_authed"})
         args = await self._args(request)
-        with self._lock:
-            self.calls.append(Call(method, args))
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
+            with self._lock:
+                self.calls.append(Call(method, args))
             return web.json_response({"ok": False, "error": "unknown_method"})
         answer: dict[str, Any] = handler(args)
+        with self._lock:  # recorded once handled: a test that sees the call sees its effects
+            self.calls.append(Call(method, args))
         return web.json_response(answer)
 
     def _ts_next(self) -> str:
