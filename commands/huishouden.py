@@ -160,7 +160,8 @@ def _replace_categories(case: Case, categories: list[str]) -> None:
 
 def correction_from_options(options: Mapping[str, str]) -> dict[str, str | None]:
     """`categorieen=a,b kinderen=N reden="…"` as typed on a text command."""
-    return {"categories": options.get("categorieen") or options.get("huishouden"),
+    typed = options.get("categorieen") or options.get("categorieën") or options.get("huishouden")
+    return {"categories": typed,
             "children": options.get("kinderen"), "reason": options.get("reden")}
 
 

@@ -138,14 +138,20 @@ def closing_from_words(words: list[str]) -> Closing:
         raise CommandRefused("fout/uitkomst_onbekend", uitkomsten=list(OUTCOMES))
     options: dict[str, str] = {}
     reason: list[str] = []
+    shelter_words: list[str] | None = None  # after "opvang:", the words up to the next option
     for word in words[1:]:
         name, sep, value = word.partition("=")
-        if not sep and word.lower().startswith("opvang:"):
-            name, sep, value = word.partition(":")
         if sep and name.lower() in FIELDS:
             options[name.lower()] = value
+            shelter_words = None
+        elif word.lower().startswith("opvang:"):
+            shelter_words = [word[len("opvang:"):]]
+        elif shelter_words is not None:
+            shelter_words.append(word)
         else:
             reason.append(word)
+        if shelter_words is not None:
+            options["opvang"] = " ".join(w for w in shelter_words if w)
     return Closing(outcome=words[0].strip().lower(), reason=options.get("reden") or " ".join(reason),
                    shelter=options.get("opvang"), shelter_note=options.get("opvang_toelichting"),
                    reported_to=options.get("gemeld_bij"), reported_on=options.get("gemeld_op"))

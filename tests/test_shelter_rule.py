@@ -303,3 +303,19 @@ async def test_console_door(services: Services, clock: Clock) -> None:
 async def test_console_usage_for_household(services: Services, clock: Clock) -> None:
     output = await console(services, "anna", ["/huishouden"])
     assert "/huishouden RT-2026-0001" in output
+
+
+def test_typed_closing_words() -> None:
+    typed = sluiten.closing_from_words(sluiten.split_words(
+        'uitgezet_met_opvang Zo\'n gezin kan bij m\'n zus. opvang: familie of vrienden '
+        'opvang_toelichting="Tijdelijk, drie maanden."'))
+    assert typed.outcome == "uitgezet_met_opvang"
+    assert typed.reason == "Zo'n gezin kan bij m'n zus."
+    assert sluiten.parse_shelter(typed.shelter) == "familie_vrienden"
+    assert typed.shelter_note == "Tijdelijk, drie maanden."
+    report = sluiten.closing_from_words(sluiten.split_words(
+        "vertrokken_onbekend Onbekend waarheen. gemeld_bij=Jeugdbescherming gemeld_op=1-12-2026"))
+    assert (report.reported_to, report.reported_on) == ("Jeugdbescherming", "1-12-2026")
+    for word in ("nvt", "geen", "-", "n.v.t", "onbekend", "straat"):
+        with pytest.raises(CommandRefused):
+            sluiten.parse_shelter(word)
