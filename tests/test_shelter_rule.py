@@ -13,11 +13,11 @@ from sqlalchemy import select
 from bot.console.chat import ConsoleChat
 from bot.console.courier import ConsoleCourier
 from bot.delivery import Deliveries
-from commands import agenda, besluit, huishouden, sluiten, stemmen
+from commands import agenda, besluit, casemanager, huishouden, sluiten, stemmen
 from commands.context import Services
 from commands.replies import CommandRefused
 from messages.render import renderer
-from store.models import Case, Event, HouseholdCorrection
+from store.models import Case, Event, HouseholdCorrection, Reminder
 from tests.conftest import Clock, member
 from tests.helpers import file
 
@@ -319,3 +319,29 @@ def test_typed_closing_words() -> None:
     for word in ("nvt", "geen", "-", "n.v.t", "onbekend", "straat"):
         with pytest.raises(CommandRefused):
             sluiten.parse_shelter(word)
+
+
+async def test_children_added_in_scenario_two_start_the_jeugdbescherming_series(
+    services: Services, clock: Clock
+) -> None:
+    ref = await filed(services, clock, huishouden=["woonoverlast"], minderjarige_kinderen="0")
+    org = services.org
+    carla = member(org, "carla")
+    await agenda.post_agenda(services, carla, "oost")
+    for voter in ("carla", "dirk", "eva"):
+        await stemmen.cast_vote(services, member(org, voter), ref, "q1", "nee")
+        await stemmen.cast_vote(services, member(org, voter), ref, "q3", "nee")
+    clock.set(at(11, 24, 11))
+    await besluit.record_decision(services, carla, ref)
+    await casemanager.appoint(services, carla, ref, "dirk", "01-02-2027", 2)
+
+    async def series() -> list[str]:
+        async with services.sessions() as session:
+            return list((await session.scalars(select(Reminder.kind).where(
+                Reminder.kind == "jeugdbescherming"))).all())
+
+    assert await series() == []
+    await huishouden.correct_household(services, carla, ref, children=1,
+                                       categories="gezin_met_minderjarige_kinderen",
+                                       reason="Er woont een kind van vier.")
+    assert await series()
