@@ -294,7 +294,8 @@ class TelegramAdapter:
         chat, whatever chat they were asked in; a group hears only that it was sent."""
         chat, topic = _chat(update), _topic(update)
         private = member.telegram_user
-        if private is None or chat == private:
+        assert private is not None  # the member was found by their Telegram user id
+        if chat == private:
             await self.respond(chat, member, result, topic)
             return
         content = Result(replies=result.replies, files=result.files, value=result.value)
