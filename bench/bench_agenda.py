@@ -30,7 +30,7 @@ def _case(n: int, phase: str) -> dict[str, Any]:
         "reference": f"RT-B-{n:07d}", "year": 1000 + n // 9000, "seq": n % 9000 + 1,
         "regieteam_id": ("oost", "west")[n % 2], "corporation_id": "talis", "filed_by": "anna",
         "filed_at": filed, "phase": phase, "reason": "huurachterstand", "minor_children": n % 3,
-        "protected": n % 3 > 0, "arrears_cents": 100_000, "arrears_months": 3,
+        "arrears_cents": 100_000, "arrears_months": 3,
         "urgency_date": date(2026, 12, 1) + timedelta(days=n % 60), "voortraject": "bench",
         "insufficient_because": "bench", "tenant_informed": True, "wijk": "Oost", "contact_person": "bench",
     }

@@ -99,7 +99,7 @@ class Generator:
             "id": case_id, "reference": f"RT-{filed.year}-{case_id:06d}", "year": filed.year,
             "seq": case_id, "regieteam_id": team, "corporation_id": corporation,
             "filed_by": self.corporations[corporation], "filed_at": filed, "phase": "nieuw",
-            "reason": rnd.choice(REASONS), "minor_children": children, "protected": children > 0,
+            "reason": rnd.choice(REASONS), "minor_children": children,
             "arrears_cents": rnd.randint(50_000, 900_000), "arrears_months": rnd.randint(1, 8),
             "zitting_date": zitting, "ontruiming_date": None, "urgency_date": zitting,
             "voortraject": "-", "insufficient_because": "-", "tenant_informed": True,

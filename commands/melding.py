@@ -331,7 +331,6 @@ async def _store_case(
         regieteam_id=form.regieteam_id, corporation_id=form.corporation_id, filed_by=member.id,
         filed_at=now, phase="nieuw", reason=form.reason, reason_other=form.reason_other,
         minor_children=form.minor_children,
-        protected=services.org.is_protected(form.categories, form.minor_children),
         arrears_cents=form.arrears_cents, arrears_months=form.arrears_months,
         dagvaarding_date=form.dates["dagvaarding"], zitting_date=form.dates["zitting"],
         vonnis_date=form.dates["vonnis"], ontruiming_date=form.dates["ontruiming"],

@@ -114,7 +114,6 @@ class Case(Base):
     reason: Mapped[str] = mapped_column(String(32))
     reason_other: Mapped[str | None] = mapped_column(String(200))
     minor_children: Mapped[int] = mapped_column(Integer, default=0)
-    protected: Mapped[bool] = mapped_column(Boolean, default=False)
     arrears_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     arrears_months: Mapped[int] = mapped_column(Integer, default=0)
     dagvaarding_date: Mapped[date | None] = mapped_column(Date)
@@ -140,7 +139,11 @@ class Case(Base):
     closed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(40))
     outcome_reason: Mapped[str | None] = mapped_column(Text)
-    shelter: Mapped[str | None] = mapped_column(String(200))
+    shelter_kind: Mapped[str | None] = mapped_column(String(40))  # one of commands.sluiten.SHELTERS
+    shelter: Mapped[str | None] = mapped_column(String(200))  # the short note with the shelter
+    # a protected household that left for an unknown destination: reported to whom, when
+    reported_to: Mapped[str | None] = mapped_column(String(20))
+    reported_on: Mapped[date | None] = mapped_column(Date)
 
     categories: Mapped[list[CaseCategory]] = relationship(
         back_populates="case", lazy="selectin", cascade="all, delete-orphan"
@@ -156,6 +159,22 @@ class CaseCategory(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
     category: Mapped[str] = mapped_column(String(60), primary_key=True, index=True)
     case: Mapped[Case] = relationship(back_populates="categories", lazy="raise")
+
+
+class HouseholdCorrection(Base):
+    """A correction of the household's categories or number of minor children after filing.
+    The reason is free text and stored encrypted."""
+
+    __tablename__ = "household_corrections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    corrected_by: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    corrected_at: Mapped[datetime]
+    categories_before: Mapped[list[Any]] = mapped_column(JSON)
+    categories_after: Mapped[list[Any]] = mapped_column(JSON)
+    children_before: Mapped[int] = mapped_column(Integer)
+    children_after: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class CasePersonalData(Base):

@@ -56,7 +56,7 @@ class Rows:
             reference=f"RT-{filed_at.year}-{self.seq:04d}", year=filed_at.year,
             seq=self.seq, regieteam_id=team, corporation_id=corporation,
             filed_by=FILERS[corporation], filed_at=filed_at, phase=phase, reason=reason,
-            minor_children=minor_children, protected=minor_children > 0,
+            minor_children=minor_children,
             arrears_cents=123_456, arrears_months=3, zitting_date=zitting,
             ontruiming_date=ontruiming, urgency_date=min(known) if known else None,
             voortraject="Betalingsregeling aangeboden.", insufficient_because="Niet nagekomen.",

@@ -131,7 +131,7 @@ async def test_protected_household_closes_only_with_shelter(services: Services, 
     await besluit.record_decision(services, carla, ref, q1="nee", reason="Geen zicht op betaling.")
     await casemanager.appoint(services, carla, ref, "dirk", "01-02-2027", 2)
     closed = await sluiten.close_case(services, carla, ref, "uitgezet_met_opvang", "Vonnis uitgevoerd.",
-                                      shelter="Gezinsopvang De Haven")
+                                      shelter="crisisopvang", shelter_note="Gezinsopvang De Haven")
     assert closed.value == ref
 
 

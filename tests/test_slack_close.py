@@ -58,7 +58,7 @@ async def test_chair_closes_through_the_modal(slack_bot: SlackBot, fake_slack: F
     await file(services)  # a family with minor children: a protected household
     view = await open_close_modal(slack_bot, fake, "U0CARLA")
     assert [b.get("block_id") for b in view["blocks"] if b["type"] == "input"] == [
-        "uitkomst", "reden", "opvang"]
+        "uitkomst", "reden", "opvang", "opvang_toelichting", "gemeld_bij", "gemeld_op"]
     assert view["title"]["text"] == "Casus sluiten"
     assert REF in view["private_metadata"]
 
@@ -107,7 +107,7 @@ async def test_shelter_given_closes_with_shelter(slack_bot: SlackBot, fake_slack
                                                    "opvang": "crisisopvang"})
     assert answer["response_action"] == "update"
     case = await the_case(services)
-    assert case.phase == "gesloten" and case.shelter == "crisisopvang"
+    assert case.phase == "gesloten" and case.shelter_kind == "crisisopvang"
 
 
 async def test_member_gets_the_refusal_in_the_modal(slack_bot: SlackBot, fake_slack: FakeSlack,

@@ -24,6 +24,7 @@ from commands import (
     besluit,
     casemanager,
     gegevens,
+    huishouden,
     melding,
     reminders,
     sluiten,
@@ -141,7 +142,8 @@ class ConsoleChat:
             "/besluit": self.cmd_besluit, "/heropen": self.cmd_heropen,
             "/besluitenlijst": self.cmd_besluitenlijst, "/casemanager": self.cmd_casemanager,
             "/terugkoppeling": self.cmd_terugkoppeling, "/sluit": self.cmd_sluit,
-            "/gegevens": self.cmd_gegevens, "/knop": self.cmd_knop, "/als": self.cmd_als,
+            "/gegevens": self.cmd_gegevens, "/huishouden": self.cmd_huishouden,
+            "/knop": self.cmd_knop, "/als": self.cmd_als,
             "/status": self.cmd_status, "/rapport": self.cmd_rapport,
             "/uitstellen": self.cmd_uitstellen, "/nazorg": self.cmd_nazorg,
             "/audit": self.cmd_audit,
@@ -230,11 +232,15 @@ class ConsoleChat:
                                                   termijn_holds=holds, new_termijn=new_termijn)
 
     async def cmd_sluit(self, args: list[str]) -> Result:
-        if len(args) < 3:
+        if len(args) < 2:
             return self.usage("sluit")
-        options = _options(args[3:])
-        return await sluiten.close_case(self.services, self.member, args[0], args[1], args[2],
-                                        shelter=options.get("opvang"))
+        return await sluiten.close_with(self.services, self.member, args[0],
+                                        sluiten.closing_from_words(args[1:]))
+
+    async def cmd_huishouden(self, args: list[str]) -> Result:
+        if len(args) < 2:
+            return self.usage("huishouden")
+        return await huishouden.correct_from_words(self.services, self.member, args)
 
     async def cmd_gegevens(self, args: list[str]) -> Result:
         if len(args) != 1:

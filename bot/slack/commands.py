@@ -19,9 +19,10 @@ from commands.audit import export_audit
 from commands.besluit import publish_besluitenlijst, reopen_decision
 from commands.context import Services
 from commands.gegevens import show_personal_data
+from commands.huishouden import correct_from_words
 from commands.rapport import rapport
 from commands.replies import CommandRefused, Message, Result
-from commands.sluiten import OUTCOMES, close_case
+from commands.sluiten import OUTCOMES, close_with, closing_from_words, split_words
 from commands.status import case_timeline, status_overview
 from commands.stemmen import cast_vote
 
@@ -61,10 +62,13 @@ async def _close(services: Services, member: Member, words: list[str]) -> Result
     reference = _reference(words, "gebruik_sluit")
     if len(words) < 3 or words[1] not in OUTCOMES:
         raise Usage("gebruik_sluit", uitkomsten=list(OUTCOMES))
-    rest = " ".join(words[2:])
-    reason, _, shelter = rest.partition("opvang:")
-    return await close_case(services, member, reference, words[1], reason.strip(),
-                            shelter=shelter.strip() or None)
+    return await close_with(services, member, reference,
+                            closing_from_words(split_words(" ".join(words[1:]))))
+
+
+async def _household(services: Services, member: Member, words: list[str]) -> Result:
+    reference = _reference(words, "gebruik_huishouden")
+    return await correct_from_words(services, member, [reference, *split_words(" ".join(words[1:]))])
 
 
 async def _reopen(services: Services, member: Member, words: list[str]) -> Result:
@@ -111,7 +115,7 @@ async def _besluitenlijst(services: Services, member: Member, words: list[str]) 
 def check_syntax(name: str, words: list[str]) -> None:
     """Check how a subcommand is typed, before anything else happens (no database), so that a
     typing mistake is answered at once; raise Usage."""
-    if name in ("gegevens", "spoed", "heropen"):
+    if name in ("gegevens", "spoed", "heropen", "huishouden"):
         _reference(words, f"gebruik_{name}")
     elif name == "stem":
         _reference(words, "gebruik_stem")
@@ -124,7 +128,8 @@ def check_syntax(name: str, words: list[str]) -> None:
 
 
 RUNS: dict[str, Run] = {
-    "stem": _vote, "sluit": _close, "heropen": _reopen, "gegevens": _personal, "spoed": _urgent,
+    "stem": _vote, "sluit": _close, "heropen": _reopen, "huishouden": _household,
+    "gegevens": _personal, "spoed": _urgent,
     "rapport": _report, "agenda": _agenda, "status": _status, "besluitenlijst": _besluitenlijst,
     "audit": _audit,
 }
@@ -146,7 +151,13 @@ def _form_for(name: str, words: list[str]) -> tuple[str, str] | None:
         return "stappen", "gebruik_stem"
     if name == "sluit" and len(words) == 1 and REFERENCE.match(words[0]):
         return "sluiten", "gebruik_sluit"
+    if name == "huishouden" and len(words) == 1 and REFERENCE.match(words[0]):
+        return "huishouden", "gebruik_huishouden"
     return None
+
+
+def _direct_message(body: Body) -> bool:
+    return str(body.get("channel_id") or "").startswith("D")
 
 
 def register(adapter: SlackAdapter) -> None:
@@ -165,6 +176,10 @@ def register(adapter: SlackAdapter) -> None:
         except (CommandRefused, Usage) as refused:
             await adapter.say_privately(member, [refused.message], respond)
             return
+        if result.files and not _direct_message(body):
+            # need-to-know: files (CSV, chart) go to the member's direct messages, never to
+            # the channel they were asked in; the ephemeral answer says where they went
+            result.replies.append(Message("algemeen/prive_gestuurd"))
         await adapter.answer(member, result, respond)
 
     async def dispatch(ack: AsyncAck, body: Body, respond: AsyncRespond, name: str,

@@ -26,10 +26,11 @@ from commands.besluit import record_decision
 from commands.casemanager import CONDITION_STATES, appoint
 from commands.cases import case_by_reference
 from commands.context import Services
+from commands.huishouden import MAX_CHILDREN, correct_household, current_household
 from commands.permissions import whom_to_ask
 from commands.reminders import postpone_reminder
 from commands.replies import Action, CommandRefused, FormInvalid, Message, Result
-from commands.sluiten import OUTCOMES, close_case
+from commands.sluiten import CARE_DESKS, OUTCOMES, SHELTERS, Closing, close_with
 from commands.stemmen import STEPS, cast_vote
 from commands.terugkoppeling import give_feedback
 from messages.render import renderer
@@ -236,15 +237,60 @@ def _close_blocks(services: Services, member: Member, reference: str) -> list[Bl
                           forms.static_select([_choice(o) for o in OUTCOMES])),
         forms.input_block("reden", _label("slack.veld.reden_sluiten"),
                           forms.text_input(1000, multiline=True), hint=_label("slack.hint.geen_namen")),
-        forms.input_block("opvang", _label("slack.veld.opvang"), forms.text_input(300), optional=True,
-                          hint=_label("slack.hint.opvang")),
+        forms.input_block("opvang", _label("slack.veld.opvang"),
+                          forms.static_select([(s, _label(f"opvang.{s}")) for s in SHELTERS]),
+                          optional=True, hint=_label("slack.hint.opvang")),
+        forms.input_block("opvang_toelichting", _label("slack.veld.opvang_toelichting"),
+                          forms.text_input(200), optional=True,
+                          hint=_label("slack.hint.opvang_toelichting")),
+        forms.input_block("gemeld_bij", _label("slack.veld.gemeld_bij"),
+                          forms.static_select([(d, _label(f"meldpunt.{d}")) for d in CARE_DESKS]),
+                          optional=True, hint=_label("slack.hint.gemeld_bij")),
+        forms.input_block("gemeld_op", _label("slack.veld.gemeld_op"), forms.datepicker(),
+                          optional=True),
     ]
 
 
 async def _close_submit(services: Services, member: Member, reference: str, answers: Answers,
                         _key: str) -> Result:
-    return await close_case(services, member, reference, _text(answers, "uitkomst") or "",
-                            str(answers.get("reden") or ""), shelter=_text(answers, "opvang"))
+    return await close_with(services, member, reference, Closing(
+        outcome=_text(answers, "uitkomst") or "", reason=str(answers.get("reden") or ""),
+        shelter=_text(answers, "opvang"), shelter_note=_text(answers, "opvang_toelichting"),
+        reported_to=_text(answers, "gemeld_bij"), reported_on=_text(answers, "gemeld_op")))
+
+
+# --- correcting the household ---------------------------------------------------------------------
+
+
+def _household_blocks(services: Services, member: Member, reference: str) -> list[Block]:
+    return [
+        _intro("huishouden_uitleg", referentie=reference),
+        forms.input_block("huishouden", _label("veld.huishouden"),
+                          forms.checkboxes([_choice(c) for c in services.org.household_categories]),
+                          optional=True, hint=_label("slack.hint.huishouden")),
+        forms.input_block("kinderen", _label("veld.minderjarige_kinderen"),
+                          forms.number_input(MAX_CHILDREN), optional=True),
+        forms.input_block("reden", _label("veld.correctie_reden"), forms.text_input(500),
+                          hint=_label("slack.hint.geen_namen")),
+    ]
+
+
+async def _household_refine(services: Services, member: Member, reference: str) -> list[Block]:
+    """The household as recorded, shown above the fields (and refused for whoever may not
+    correct it), read after the modal is open."""
+    categories, children = await current_household(services, member, reference)
+    blocks = _household_blocks(services, member, reference)
+    blocks.insert(1, context_note(forms.text("huishouden_nu", huishouden=categories,
+                                             kinderen=children)))
+    return blocks
+
+
+async def _household_submit(services: Services, member: Member, reference: str, answers: Answers,
+                            _key: str) -> Result:
+    return await correct_household(services, member, reference,
+                                   categories=answers.get("huishouden") or None,
+                                   children=_text(answers, "kinderen"),
+                                   reason=_text(answers, "reden"))
 
 
 FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
@@ -267,11 +313,16 @@ FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
     Flow("uitstellen", "slack.titel.uitstellen", "slack.titel.klaar", _postpone_blocks,
          _postpone_submit, fields={"uitstel_datum": "datum", "herinnering/uitstel_datum": "datum",
                                    "uitstel_reden": "reden"}),
+    Flow("huishouden", "slack.titel.huishouden", "slack.titel.klaar", _household_blocks,
+         _household_submit, refine=_household_refine, submit_label="slack.knop.vastleggen",
+         fields={"huishouden": "huishouden", "minderjarige_kinderen": "kinderen",
+                 "correctie_reden": "reden", "fout/correctie_reden_nodig": "reden",
+                 "fout/correctie_leeg": "huishouden", "fout/gezin_zonder_kinderen": "kinderen"}),
     Flow("sluiten", "slack.titel.sluiten", "slack.titel.klaar", _close_blocks, _close_submit,
          submit_label="slack.knop.afsluiten", refresh_home=True,
-         fields={"fout/uitkomst_onbekend": "uitkomst", "fout/nooit_op_straat": "uitkomst",
-                 "fout/opvang_nodig": "opvang", "fout/sluiten_reden_nodig": "reden",
-                 "uitleg": "reden", "opvang": "opvang"}),
+         fields={"uitkomst": "uitkomst", "uitleg": "reden", "reden": "reden", "opvang": "opvang",
+                 "opvang_toelichting": "opvang_toelichting", "gemeld_bij": "gemeld_bij",
+                 "gemeld_op": "gemeld_op"}),
 )}
 
 # Buttons (Action names from commands/) that open a flow instead of running a command.

@@ -47,9 +47,11 @@ from commands import audit
 from commands import status as _status_buttons  # noqa: F401  registers "status_volledig"
 from commands.actions import perform
 from commands.context import Services
+from commands.huishouden import correct_from_words
 from commands.melding import require_melder
 from commands.permissions import whom_to_ask
 from commands.replies import Action, CommandRefused, FormInvalid, Message, Result
+from commands.sluiten import close_with, closing_from_words, split_words
 from messages import telegram as tg
 
 log = logging.getLogger(__name__)
@@ -162,8 +164,8 @@ class TelegramAdapter:
             "status": self._status, "terugkoppeling": self._flow_command("terugkoppeling_geven"),
             "besluit": self._flow_command("besluit_vastleggen"),
             "casemanager": self._flow_command("casemanager_aanwijzen"),
-            "sluit": self._flow_command("sluiten"), "gegevens": self._personal_data,
-            "rapport": self._rapport, "audit": self._audit,
+            "sluit": self._close, "gegevens": self._personal_data,
+            "rapport": self._rapport, "huishouden": self._household, "audit": self._audit,
         }
         for name, handler in commands.items():
             app.add_handler(CommandHandler(name, self._guarded(handler)))
@@ -293,6 +295,27 @@ class TelegramAdapter:
                     caption=attachment.title[: tg.MAX_CAPTION], message_thread_id=thread_id)
         await self.deliveries.deliver_all(result.outgoing)
 
+    async def respond_privately(self, update: Update, member: Member, result: Result) -> None:
+        """Need-to-know: overviews, timelines, figures and files go to the member's private
+        chat, whatever chat they were asked in; a group hears only that it was sent."""
+        chat, topic = _chat(update), _topic(update)
+        private = member.telegram_user
+        assert private is not None  # the member was found by their Telegram user id
+        if chat == private:
+            await self.respond(chat, member, result, topic)
+            return
+        content = Result(replies=result.replies, files=result.files, value=result.value)
+        try:
+            await self.respond(private, member, content)
+        except TelegramError as exc:
+            if not is_not_started(exc):
+                raise
+            await self.courier.send(chat, Message("telegram/eerst_start", {"naam": member.name}),
+                                    thread_id=topic, markup=self._deep_link_markup("start"))
+        else:
+            await self.courier.send(chat, Message("algemeen/prive_gestuurd"), thread_id=topic)
+        await self.deliveries.deliver_all(result.outgoing)
+
     async def _send_privately(self, group: int, member: Member, message: Message,
                               thread_id: int | None) -> None:
         if member.telegram_user is None:
@@ -386,9 +409,10 @@ class TelegramAdapter:
     async def _status(self, update: Update, context: Context) -> None:
         from commands.status import case_timeline, status_overview
 
-        member, chat = self.member_of(update), _chat(update)
-        if context.args:
-            reference = context.args[0].upper()
+        member = self.member_of(update)
+        args = context.args or []
+        if args and args[0].lower() != "volledig":
+            reference = args[0].upper()
             result = await case_timeline(self.services.asked("telegram", "/status"), member,
                                          reference)
             result.replies.append(Message("telegram/casus_acties", {"referentie": reference}, (
@@ -396,8 +420,9 @@ class TelegramAdapter:
                 Action("sluiten", reference, "telegram.casus_sluiten"),
             )))
         else:
-            result = await status_overview(self.services, member)
-        await self.respond(chat, member, result, _topic(update))
+            full = bool(args) and args[0].lower() == "volledig"
+            result = await status_overview(self.services, member, full=full)
+        await self.respond_privately(update, member, result)
 
     async def _personal_data(self, update: Update, context: Context) -> None:
         from commands.gegevens import show_personal_data
@@ -441,6 +466,31 @@ class TelegramAdapter:
             await self.courier.send(chat, Message("telegram/nog_niet"))
             return
         result = await module.rapport(self.services, member, *(context.args or [])[:2])
+        await self.respond_privately(update, member, result)
+
+    async def _close(self, update: Update, context: Context) -> None:
+        """`/sluit RT-…` asks the closing questions in the private chat; typed in full
+        (`/sluit RT-… <uitkomst> reden… opvang=…`) it closes at once, by the same rule."""
+        args = context.args or []
+        if len(args) < 2:
+            await self._flow_command("sluiten")(update, context)
+            return
+        member, chat = self.member_of(update), _chat(update)
+        result = await close_with(self.services, member, args[0],
+                                  closing_from_words(split_words(" ".join(args[1:]))))
+        await self.respond(chat, member, result, _topic(update))
+
+    async def _household(self, update: Update, context: Context) -> None:
+        """`/huishouden RT-… categorieen=… kinderen=N reden="…"`."""
+        member, chat = self.member_of(update), _chat(update)
+        if not context.args:
+            await self.courier.send(chat, Message("huishouden/gebruik"), thread_id=_topic(update))
+            return
+        if len(context.args) == 1:  # only the reference: the questions in the private chat
+            await self._start_flow(update, member, "huishouden", context.args[0].upper(), None)
+            return
+        result = await correct_from_words(self.services, member,
+                                          split_words(" ".join(context.args)))
         await self.respond(chat, member, result, _topic(update))
 
     def _flow_command(self, flow: str) -> Handler:

@@ -16,6 +16,7 @@ from commands.besluit import record_decision
 from commands.casemanager import CONDITION_STATES, SCENARIO_CONDITIONS, appoint, parse_termijn
 from commands.cases import case_by_reference
 from commands.context import Services
+from commands.huishouden import MAX_CHILDREN, care_desk, correct_household, current_household
 from commands.permissions import (
     may_vote,
     require_case_access,
@@ -24,7 +25,7 @@ from commands.permissions import (
 )
 from commands.reminders import postpone_reminder
 from commands.replies import Action, CommandRefused, Message, Result
-from commands.sluiten import OUTCOMES, close_case
+from commands.sluiten import CARE_DESKS, LEFT_UNKNOWN, OUTCOMES, SHELTERS, WITH_SHELTER, Closing, close_with
 from commands.stemmen import STEPS, cast_vote
 from commands.terugkoppeling import give_feedback
 from messages import telegram as tg
@@ -56,6 +57,26 @@ def _casemanagers(services: Services, _m: Member, _a: Answers) -> list[tuple[str
 
 def _outcomes(_s: Services, _m: Member, _a: Answers) -> list[tuple[str, str]]:
     return _keys(OUTCOMES)
+
+
+def _shelters(_s: Services, _m: Member, _a: Answers) -> list[tuple[str, str]]:
+    return [(key, renderer("plain").label(f"opvang.{key}")) for key in SHELTERS]
+
+
+def _care_desks(_s: Services, _m: Member, _a: Answers) -> list[tuple[str, str]]:
+    return [(key, renderer("plain").label(f"meldpunt.{key}")) for key in CARE_DESKS]
+
+
+# The care desk a protected household must be reported to, read when the conversation starts.
+CARE_DESK = "_meldpunt"
+
+
+def _with_shelter(answers: Answers) -> bool:
+    return answers.get("uitkomst") == WITH_SHELTER
+
+
+def _report_needed(answers: Answers) -> bool:
+    return answers.get("uitkomst") == LEFT_UNKNOWN and bool(answers.get(CARE_DESK))
 
 
 def _deviates(answers: Answers) -> bool:
@@ -218,10 +239,56 @@ async def _feedback(services: Services, member: Member, reference: str, answers:
                                submission_key=key)
 
 
+async def _close_prepare(services: Services, member: Member, reference: str) -> Answers:
+    async with services.transaction() as session:
+        case = await case_by_reference(session, reference)
+        return {CARE_DESK: care_desk(services.org, case) or ""}
+
+
 async def _close(services: Services, member: Member, reference: str, answers: Answers,
                  _key: str) -> Result:
-    return await close_case(services, member, reference, answers["uitkomst"],
-                            answers.get("reden") or "", shelter=answers.get("opvang") or None)
+    try:
+        return await close_with(services, member, reference, Closing(
+            outcome=answers["uitkomst"], reason=answers.get("reden") or "",
+            shelter=answers.get("opvang") or None,
+            shelter_note=answers.get("opvang_toelichting") or None,
+            reported_to=answers.get("gemeld_bij") or None,
+            reported_on=answers.get("gemeld_op") or None))
+    except CommandRefused as refused:
+        if refused.message.data.get("veld") != "uitleg":
+            raise
+        raise CommandRefused(refused.message.template,
+                             **{**refused.message.data, "veld": "reden"}) from None
+
+
+async def _household_prepare(services: Services, member: Member, reference: str) -> Answers:
+    categories, _children = await current_household(services, member, reference)
+    return {"huishouden": categories}
+
+
+def _categories(services: Services, _m: Member, _a: Answers) -> list[tuple[str, str]]:
+    return _keys(services.org.household_categories)
+
+
+def _children(_services: Services, text: str) -> None:
+    if not text.isdigit() or int(text) > MAX_CHILDREN:
+        raise CommandRefused("fout/getal_vorm", veld="minderjarige_kinderen")
+
+
+async def _correct(services: Services, member: Member, reference: str, answers: Answers,
+                   _key: str) -> Result:
+    try:
+        return await correct_household(services, member, reference,
+                                       categories=list(answers.get("huishouden") or []),
+                                       children=answers.get("kinderen"),
+                                       reason=answers.get("reden"))
+    except CommandRefused as refused:
+        field = {"minderjarige_kinderen": "kinderen", "correctie_reden": "reden"}.get(
+            str(refused.message.data.get("veld")), refused.message.data.get("veld"))
+        if refused.message.template == "fout/correctie_reden_nodig":
+            field = "reden"
+        raise CommandRefused(refused.message.template,
+                             **{**refused.message.data, "veld": field}) from None
 
 
 async def _postpone(services: Services, member: Member, reminder_id: str, answers: Answers,
@@ -263,10 +330,17 @@ FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
     ), _feedback, _sees_case, _feedback_prepare),
     Flow("sluiten", "z", (
         Step("uitkomst", "choice", _outcomes),
-        Step("opvang", "text", when=lambda a: a.get("uitkomst") == "uitgezet_met_opvang",
-             max_length=200),
+        Step("opvang", "choice", _shelters, when=_with_shelter),
+        Step("opvang_toelichting", "text", required=False, when=_with_shelter, max_length=200),
+        Step("gemeld_bij", "choice", _care_desks, when=_report_needed),
+        Step("gemeld_op", "date", when=_report_needed),
         Step("reden", "text"),
-    ), _close, _sees_case),
+    ), _close, _sees_case, _close_prepare),
+    Flow("huishouden", "k", (
+        Step("huishouden", "multichoice", _categories),
+        Step("kinderen", "text", max_length=2, validate=_children),
+        Step("reden", "text", max_length=500),
+    ), _correct, prepare=_household_prepare),
     Flow("herinnering_uitstellen", "u", (
         Step("datum", "date"),
         Step("reden", "text", max_length=300),
