@@ -560,7 +560,7 @@ async def rapport(
             rows = await case_rows(services, session, scope, period)
         finally:
             chart = await drawing
-    stem = f"rapport_{period.van.isoformat()}_{period.tot.isoformat()}"
+    stem = f"rapport_{_scope_name(scope)}_{period.van.isoformat()}_{period.tot.isoformat()}"
     files = [
         Attachment(f"{stem}.png", chart, "image/png", labels.label("bestand.grafiek")),
         Attachment(f"{stem}.csv", csv_bytes(rows), "text/csv", labels.label("bestand.csv")),
@@ -623,6 +623,12 @@ def avoided_costs(prevented: int, families: int) -> dict[str, Any]:
         "gezinnen": families, "opvang_jaar": COST_SHELTER_YEAR,
         "schuldhulp_jaar": COST_DEBT_HELP_YEAR, "bron": COST_SOURCE,
     }
+
+
+def _scope_name(scope: Scope) -> str:
+    """Part of a report's file name, so that reports of different scopes never overwrite each
+    other: "alle" for the coordinator's, the Regieteam ids for a chair's."""
+    return "alle" if scope.everything else "-".join(scope.regieteams) or "eigen"
 
 
 def _month_name(first: date) -> str:

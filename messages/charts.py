@@ -27,6 +27,7 @@ COLOURS = {
     "uitgezet": "#c44e52", "ingetrokken": "#8c8c8c",
 }
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 9.0, 4.8, 100
+UPRIGHT_LABELS = 6  # more months than this: the month labels are slanted so they never overlap
 
 
 @dataclass
@@ -44,6 +45,12 @@ class MonthFigures:
 
 def month_chart(months: Sequence[MonthFigures]) -> bytes:
     """Per month two bars side by side: meldingen, and the closures stacked by outcome."""
+    buffer = io.BytesIO()
+    month_figure(months).savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def month_figure(months: Sequence[MonthFigures]) -> Figure:
     text = renderer("plain").label
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
     FigureCanvasAgg(figure)
@@ -58,8 +65,9 @@ def month_chart(months: Sequence[MonthFigures]) -> bytes:
         axes.bar([p + width / 2 for p in positions], values, width, bottom=bottom,
                  label=text(f"grafiek.{series}"), color=COLOURS[series])
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    axes.set_xticks(positions, [m.label for m in months],
-                    rotation=45 if len(months) > 12 else 0, ha="right" if len(months) > 12 else "center")
+    slanted = len(months) > UPRIGHT_LABELS
+    axes.set_xticks(positions, [m.label for m in months], rotation=45 if slanted else 0,
+                    ha="right" if slanted else "center", rotation_mode="anchor")
     axes.set_title(text("grafiek.titel"))
     axes.set_ylabel(text("grafiek.as_aantal"))
     axes.set_xlabel(text("grafiek.as_maand"))
@@ -67,6 +75,4 @@ def month_chart(months: Sequence[MonthFigures]) -> bytes:
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     axes.grid(axis="y", alpha=0.3)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return figure

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import math
 import struct
+
+import pytest
 
 from commands.context import Services
 from commands.rapport import CSV_COLUMNS, rapport
+from messages.charts import MonthFigures, month_figure
 from tests.status_builders import TENANT, no_personal_data
 from tests.test_rapport_figures import TOT, VAN, build_period_cases, member
 
@@ -26,7 +31,7 @@ async def test_chart_is_a_sensible_png(services: Services) -> None:
     await build_period_cases(services)
     result = await rapport(services, member(services, "joost"), VAN, TOT)
     chart = next(f for f in result.files if f.mime == "image/png")
-    assert chart.filename == "rapport_2026-06-01_2026-10-31.png"
+    assert chart.filename == "rapport_alle_2026-06-01_2026-10-31.png"
     width, height = png_size(chart.content)
     assert 600 <= width <= 2000 and 300 <= height <= 1200
     assert 5_000 < len(chart.content) < 1_000_000
@@ -73,3 +78,33 @@ async def test_empty_period_still_gives_files(services: Services) -> None:
     assert png_size(chart.content)[0] > 0
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8"), newline="")))
     assert rows == [list(CSV_COLUMNS)]
+
+
+async def test_a_chairs_report_does_not_overwrite_the_coordinators(services: Services) -> None:
+    await build_period_cases(services)
+    everything = await rapport(services, member(services, "joost"), VAN, TOT)
+    oost = await rapport(services, member(services, "carla"), VAN, TOT)
+    names = {f.filename for f in everything.files}
+    assert names.isdisjoint({f.filename for f in oost.files})
+    assert {f.filename for f in oost.files} == {"rapport_oost_2026-06-01_2026-10-31.png",
+                                               "rapport_oost_2026-06-01_2026-10-31.csv"}
+
+
+@pytest.mark.parametrize("count", [3, 6, 7, 12, 24])
+def test_month_labels_never_overlap(count: int) -> None:
+    months = [MonthFigures(f"{name} 2026", meldingen=n) for n, name in
+              zip(range(count), ["jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep",
+                                 "okt", "nov", "dec"] * 2, strict=False)]
+    figure = month_figure(months)
+    figure.canvas.draw()
+    draw = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    labels = figure.axes[0].get_xticklabels()
+    assert len(labels) == count
+    extents = [label.get_window_extent(draw) for label in labels]
+    rotation = labels[0].get_rotation()
+    if rotation == 0:
+        assert all(a.x1 < b.x0 for a, b in itertools.pairwise(extents)), "labels overlap"
+    else:  # slanted: the distance across the slant must exceed the text's height
+        size = labels[0].get_fontsize() * figure.dpi / 72
+        step = (extents[-1].x1 - extents[0].x1) / max(1, count - 1)
+        assert step * math.sin(math.radians(rotation)) > size * 1.1
