@@ -47,13 +47,19 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        logging_setup.configure(Settings())
+        logging_setup.configure(Settings(), console=_is_console(args))
         return _dispatch(args)
     except (OrganisationError, SettingsError) as exc:
         print(f"regiebot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _is_console(args: argparse.Namespace) -> bool:
+    """The console chat, asked for or as the fallback of `run` without platform tokens."""
+    return args.command == "console" or (
+        args.command == "run" and not Settings().platform_enabled and sys.stdin.isatty())
 
 
 def _text(template: str, **data: object) -> str:

@@ -20,11 +20,12 @@ import logging
 import sys
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
 from bot import logsafety
-from bot.settings import Settings, SettingsError
+from bot.settings import VAR_DIR, Settings, SettingsError
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMATS = ("text", "json")
@@ -99,12 +100,21 @@ def _database_password(url: str) -> str | None:
         return None
 
 
-def configure(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
-    """Set up logging for a run of the bot; returns the handler it added to the root logger."""
+CONSOLE_LOG = VAR_DIR / "regiebot.log"
+
+
+def configure(
+    settings: Settings, stream: TextIO | None = None, *, console: bool = False
+) -> logging.Handler:
+    """Set up logging for a run of the bot; returns the handler it added to the root logger.
+
+    Log lines go to stderr, or to the file `REGIEBOT_LOG_FILE` names ("-" is stderr). In the
+    console chat they go to var/regiebot.log unless that setting says otherwise, so that they
+    never come between the chat's lines."""
     level = log_level(settings.log_level)
     fmt = log_format(settings.log_format)
     logsafety.remember_secrets(configured_secrets(settings))
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = _handler(settings.log_file, stream, console)
     handler.set_name(HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if fmt == "json" else SafeTextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
@@ -116,6 +126,15 @@ def configure(settings: Settings, stream: TextIO | None = None) -> logging.Handl
     sys.excepthook = log_uncaught
     threading.excepthook = log_uncaught_in_thread
     return handler
+
+
+def _handler(log_file: str | None, stream: TextIO | None, console: bool) -> logging.Handler:
+    if stream is not None or log_file == "-" or (log_file is None and not console):
+        return logging.StreamHandler(stream if stream is not None else sys.stderr)
+    path = Path(log_file) if log_file else CONSOLE_LOG
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    return logging.FileHandler(path, encoding="utf-8")
 
 
 def set_levels(level: int) -> None:

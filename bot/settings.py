@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     http_port: int = Field(default=3000, alias="REGIEBOT_HTTP_PORT")
     log_level: str = Field(default="INFO", alias="REGIEBOT_LOG_LEVEL")
     log_format: str = Field(default="text", alias="REGIEBOT_LOG_FORMAT")
+    log_file: str | None = Field(default=None, alias="REGIEBOT_LOG_FILE")
 
     slack_bot_token: str | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")

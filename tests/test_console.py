@@ -76,3 +76,24 @@ def test_walk_the_meeting_in_the_console(tmp_path: Path) -> None:
     assert "Besluit RT-2026-0001" in output
     assert "privébericht aan Ilse Kok" in output
     assert "Naam: Jan Fictief" in output
+
+
+def test_console_logs_go_to_a_file_not_into_the_chat(tmp_path: Path) -> None:
+    env = {**os.environ, "REGIEBOT_DATABASE_URL": f"sqlite:///{tmp_path}/console.db",
+           "REGIEBOT_CONFIG": str(EXAMPLE_ORG), "REGIEBOT_SECRET_KEY": "",
+           "SLACK_BOT_TOKEN": "", "TELEGRAM_BOT_TOKEN": "", "REGIEBOT_LOG_LEVEL": "DEBUG"}
+    cli = [sys.executable, "-m", "bot.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    done = subprocess.run([*cli, "console"], input="/help\n/stop\n", env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Wat kan ik" in done.stdout
+    assert " INFO " not in done.stdout + done.stderr and " DEBUG " not in done.stdout + done.stderr
+    log = tmp_path / "var" / "regiebot.log"
+    assert log.exists() and (log.stat().st_mode & 0o777) == 0o600
+    assert " INFO " in log.read_text(encoding="utf-8")  # the scheduler started, in the file
+
+    asked = {**env, "REGIEBOT_LOG_FILE": "-"}  # asked otherwise: on stderr as elsewhere
+    done = subprocess.run([*cli, "console"], input="/stop\n", env=asked, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and " INFO " in done.stderr
