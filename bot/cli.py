@@ -73,6 +73,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         upgrade(settings.database_url)
         return 0
     load_organisation(settings.config)  # fail early, with the line, before anything starts
+    if args.command == "run" and not settings.platform_enabled and not sys.stdin.isatty():
+        # A service without tokens would read end-of-input, stop, and restart for ever.
+        print(_text("cli/geen_platform_geen_terminal"), file=sys.stderr)
+        return 3
     if args.command == "console" or (args.command == "run" and not settings.platform_enabled):
         return asyncio.run(_console(settings, getattr(args, "member", None)))
     if args.command == "run":
