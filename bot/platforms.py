@@ -58,7 +58,7 @@ async def run_platforms(settings: Settings, stop: asyncio.Event | None = None) -
                 await slack.start_socket_mode()
             else:
                 slack.add_routes(web_app)
-            ops.platforms["slack"] = _slack_probe(slack)
+            ops.platforms["slack"] = slack_probe(slack)
             stoppers.append(slack.stop)
         if settings.telegram_bot_token:
             from bot.telegram.adapter import create_telegram
@@ -69,7 +69,7 @@ async def run_platforms(settings: Settings, stop: asyncio.Event | None = None) -
                 telegram.add_routes(web_app)
             # Long polling with PostgreSQL: only the scheduler leader polls (see below).
             await telegram.start(poll=not polls_only_as_leader(settings))
-            ops.platforms["telegram"] = _telegram_probe(telegram)
+            ops.platforms["telegram"] = telegram_probe(telegram)
             stoppers.append(telegram.stop)
         deliveries.couriers[:] = [ops.counted(courier) for courier in deliveries.couriers]
         from bot.scheduler import start_scheduler
@@ -174,7 +174,7 @@ def _telegram_kind(update: object) -> str:
     return "bericht" if message is not None else "overig"
 
 
-def _slack_probe(slack: SlackAdapter) -> Callable[[], Awaitable[dict[str, Any]]]:
+def slack_probe(slack: SlackAdapter) -> Callable[[], Awaitable[dict[str, Any]]]:
     async def probe() -> dict[str, Any]:
         if not slack.uses_socket_mode:
             return {"ok": True, "mode": "http"}
@@ -183,7 +183,7 @@ def _slack_probe(slack: SlackAdapter) -> Callable[[], Awaitable[dict[str, Any]]]
     return probe
 
 
-def _telegram_probe(telegram: TelegramAdapter) -> Callable[[], Awaitable[dict[str, Any]]]:
+def telegram_probe(telegram: TelegramAdapter) -> Callable[[], Awaitable[dict[str, Any]]]:
     async def probe() -> dict[str, Any]:
         running = telegram.application.running
         if telegram.webhook_url:
