@@ -75,8 +75,11 @@ def test_extra_days_off_of_the_organisation() -> None:
 
 
 def _org_with(working_days: str) -> str:
+    block = ("  working_days:\n    goede_vrijdag: werkdag\n    bevrijdingsdag: lustrum\n"
+             "    extra_days_off: []\n")
     text = EXAMPLE_ORG.read_text()
-    return text.replace("rules:\n", f"rules:\n  working_days: {working_days}\n", 1)
+    assert block in text
+    return text.replace(block, f"  working_days: {working_days}\n", 1)
 
 
 def test_the_organisation_file_sets_the_working_days() -> None:
