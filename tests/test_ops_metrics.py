@@ -3,7 +3,10 @@ from the database, deliveries and failures per platform, and command latency."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -12,10 +15,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.delivery import Deliveries, DeliveryFailed
 from bot.http import make_web_app, serve
 from bot.ops import Operations
+from bot.platforms import run_platforms
+from bot.settings import Settings
 from commands.context import Services
 from commands.replies import Destination, Message, Outgoing
+from store.db import upgrade
 from store.models import Reminder
-from tests.conftest import Clock
+from tests.conftest import EXAMPLE_ORG, TEST_KEY, Clock
+from tests.fakeslack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackBot
 from tests.faketelegram import free_port
 
 
@@ -105,3 +112,39 @@ async def test_no_reminders_waiting_means_no_lag(services: Services) -> None:
         await runner.cleanup()
     assert samples["regiebot_reminder_dispatch_lag_seconds"][()] == 0
     assert samples["regiebot_reminders"][(("state", "due"),)] == 0
+
+
+async def test_regiebot_run_times_slack_commands(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    """The wiring of `regiebot run`: a slash command over HTTP shows up in the histogram."""
+    database = tmp_path / "regiebot.db"
+    upgrade(f"sqlite:///{database}")
+    port = free_port()
+    settings = Settings(
+        _env_file=None, REGIEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{database}",
+        REGIEBOT_CONFIG=str(EXAMPLE_ORG), REGIEBOT_SECRET_KEY=TEST_KEY,
+        REGIEBOT_HTTP_HOST="127.0.0.1", REGIEBOT_HTTP_PORT=port, SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake_slack.api_url,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_platforms(settings, stop))
+    bot = SlackBot(fake_slack, services=None)
+    bot.url = f"http://127.0.0.1:{port}/slack/events"
+    bot.session = aiohttp.ClientSession()
+    try:
+        for _ in range(600):  # until the server answers (a condition, checked every 50 ms)
+            with contextlib.suppress(aiohttp.ClientError):
+                async with bot.session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        break
+            await asyncio.sleep(0.05)
+        status, _ = await bot.slash("U0ANNA", "/melding")
+        assert status == 200
+        await fake_slack.wait_for("views.open")
+        samples = await _scrape(port)
+    finally:
+        await bot.session.close()
+        stop.set()
+        await asyncio.wait_for(running, 20)
+    latency = (("command", "/melding"), ("platform", "slack"))
+    assert samples["regiebot_command_duration_seconds_count"][latency] == 1
+    assert samples["regiebot_scheduler_leader"][()] == 1
