@@ -106,6 +106,21 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(_alembic_config(url), revision)
 
 
+def schema_is_current(url: str) -> bool:
+    """True when the database is at the newest migration (`regiebot run` does not migrate)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(_alembic_config(url)).get_heads())
+    engine = make_sync_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    return current == heads
+
+
 def downgrade(url: str, revision: str) -> None:
     from alembic import command
 

@@ -61,6 +61,14 @@ async def test_webhook_mode_without_a_fixed_secret_refuses_to_start(tmp_path: Pa
     assert "TELEGRAM_WEBHOOK_SECRET" in err and "Traceback" not in err
 
 
+async def test_run_refuses_a_database_that_is_not_migrated(tmp_path: Path) -> None:
+    env = _env(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="geheim", REGIEBOT_SECRET_KEY=TEST_KEY,
+               REGIEBOT_DATABASE_URL=f"sqlite:///{tmp_path}/leeg.db")
+    code, err = await _run(tmp_path, env)
+    assert code != 0
+    assert "regiebot db upgrade" in err and "Traceback" not in err
+
+
 class SilentSlack:
     """A Slack Web API that takes requests and never answers them."""
 
