@@ -1,7 +1,10 @@
-"""Two `regiebot run` processes on one PostgreSQL database with Telegram long polling against
-the fake Bot API: only the scheduler leader polls (Telegram allows one poller per bot), the
-standby does not; killing the leader hands the scheduler and the polling over, and the bot
-goes on answering."""
+"""Two `regiebot run` processes on one PostgreSQL database against the fake Bot API.
+
+- Long polling: only the scheduler leader polls (Telegram allows one poller per bot), the
+  standby does not; killing the leader hands the scheduler and the polling over, and the bot
+  goes on answering.
+- Webhook with the fixed shared secret: both accept updates; an update delivered to both
+  (a redelivery through a load balancer) is answered once."""
 
 from __future__ import annotations
 
@@ -78,12 +81,13 @@ def _role(report: dict[str, Any]) -> tuple[str, bool]:
     return checks["scheduler"]["role"], checks["telegram"].get("polling", False)
 
 
-async def _start(name: str, url: str, fake: FakeTelegram, tmp_path: Path) -> Replica:
-    port = free_port()
+async def _start(name: str, url: str, fake: FakeTelegram, tmp_path: Path,
+                 port: int | None = None, **extra: str) -> Replica:
+    port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_", "REGIEBOT_"))}
     env.update(REGIEBOT_DATABASE_URL=url, REGIEBOT_CONFIG=str(EXAMPLE_ORG), REGIEBOT_SECRET_KEY=TEST_KEY,
                REGIEBOT_HTTP_HOST="127.0.0.1", REGIEBOT_HTTP_PORT=str(port),
-               TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url)
+               TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url, **extra)
     log = tmp_path / f"{name}.log"
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
@@ -130,3 +134,43 @@ async def test_only_the_leader_polls_telegram_and_killing_it_hands_over(
         await _end(first)
         if second is not None:
             await _end(second)
+
+
+WEBHOOK_SECRET = "gedeeld-geheim-voor-beide-instanties"
+
+
+async def _post_update(replica: Replica, update: dict[str, Any]) -> int:
+    async with aiohttp.ClientSession() as client, client.post(
+            f"http://127.0.0.1:{replica.port}/telegram/webhook", json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}) as response:
+        return response.status
+
+
+async def test_webhook_replicas_share_the_secret_and_answer_an_update_once(
+    replica_database: str, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    ports = [free_port(), free_port()]
+    webhook = {"TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{ports[0]}/telegram/webhook",
+               "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    replicas: list[Replica] = []
+    try:
+        for name, port in zip(("eerste", "tweede"), ports, strict=True):
+            replica = await _start(name, replica_database, fake, tmp_path, port, **webhook)
+            replicas.append(replica)
+            await replica.wait_until("webhook", lambda r: r["checks"].get("telegram", {}).get("ok"))
+        first, second = replicas
+        assert fake.webhook is not None and fake.webhook["secret_token"] == WEBHOOK_SECRET
+
+        once = fake.message_update(ANNA, "/help")
+        assert await _post_update(first, once) == 200
+        await fake.next_call("sendMessage", ANNA, contains="Wat kan ik", wait=30)
+        assert await _post_update(second, once) == 200  # the same update again, elsewhere
+        # The bot handles its updates one after the other: once the next update is answered,
+        # the repeated one has been handled (and skipped) before it.
+        mark = fake.mark()
+        assert await _post_update(second, fake.message_update(ANNA, "/start")) == 200
+        await fake.next_call("sendMessage", ANNA, after=mark, contains="Regieteam-bot", wait=30)
+        assert len([c for c in fake.sent("sendMessage", ANNA) if "Wat kan ik" in c.text]) == 1
+    finally:
+        for replica in replicas:
+            await _end(replica)
