@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean demo
+.PHONY: run test lint bench install clean demo lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# The image's lock file (deploy/requirements.lock): re-run after changing dependencies.
+lock: $(STAMP)
+	$(BIN)/pip install --quiet 'uv>=0.5'
+	{ sed -n '1,4p' deploy/requirements.lock; $(BIN)/uv pip compile pyproject.toml \
+	  deploy/build-requirements.in --universal --python-version 3.11 --generate-hashes \
+	  --no-header --quiet; } > deploy/requirements.lock.new
+	mv deploy/requirements.lock.new deploy/requirements.lock
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -86,11 +86,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         upgrade(settings.database_url)
         return 0
     load_organisation(settings.config)  # fail early, with the line, before anything starts
+    if args.command == "run" and not settings.platform_enabled and not sys.stdin.isatty():
+        # A service without tokens would read end-of-input, stop, and restart for ever.
+        print(_text("cli/geen_platform_geen_terminal"), file=sys.stderr)
+        return 3
     if args.command == "console" or (args.command == "run" and not settings.platform_enabled):
         return asyncio.run(_console(settings, getattr(args, "member", None),
                                     _console_admin(args)))
     if args.command == "run":
-        from bot.platforms import run_platforms
+        from bot.platforms import require_shared_webhook_secret, run_platforms
+        from store.db import schema_is_current
+
+        require_shared_webhook_secret(settings)
+        if not schema_is_current(settings.database_url):  # migrations are a separate step
+            print(_text("cli/database_niet_bijgewerkt"), file=sys.stderr)
+            return 2
 
         asyncio.run(run_platforms(settings))
         return 0

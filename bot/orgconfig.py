@@ -6,6 +6,7 @@ key, and says what is wrong, so that an admin can fix it without reading code.
 
 from __future__ import annotations
 
+from datetime import date
 from datetime import time as Time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -133,6 +134,16 @@ class ReminderRules(_Strict):
     send_time: ClockTime = Time(9, 0)
 
 
+class WorkingDays(_Strict):
+    """Which days count as working days (for reminders "within n working days").
+
+    Dutch public holidays from the `holidays` package, and these explicit choices."""
+
+    goede_vrijdag: Literal["werkdag", "vrij"] = "werkdag"
+    bevrijdingsdag: Literal["werkdag", "vrij", "lustrum"] = "lustrum"
+    extra_days_off: tuple[date, ...] = ()
+
+
 class Rules(_Strict):
     quorum: int = Field(default=3, ge=1, le=50)
     terugkoppeling_weeks: int = Field(default=4, ge=1, le=26)
@@ -140,6 +151,7 @@ class Rules(_Strict):
     agenda_cutoff: AgendaCutoff = AgendaCutoff()
     protected_categories: tuple[str, ...] = ("gezin_met_minderjarige_kinderen", "kwetsbaar")
     reminders: ReminderRules = ReminderRules()
+    working_days: WorkingDays = WorkingDays()
 
 
 class Organisation(_Strict):

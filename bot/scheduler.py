@@ -275,6 +275,23 @@ async def dispatch_due(
     return total
 
 
+async def release_claims(services: Services, worker_id: str) -> int:
+    """Give back the reminders this worker claimed but did not finish (a stop mid-batch), so
+    another process sends them at once instead of after CLAIM_TIMEOUT."""
+    try:
+        async with services.transaction() as session:
+            released = await session.execute(
+                update(Reminder)
+                .where(Reminder.claimed_by == worker_id, Reminder.claimed_at.is_not(None),
+                       Reminder.sent_at.is_(None))
+                .values(claimed_at=None, claimed_by=None)
+                .execution_options(synchronize_session=False))
+            return int(getattr(released, "rowcount", 0) or 0)
+    except Exception as exc:  # the database is gone: the claims expire after CLAIM_TIMEOUT
+        log.warning("claims van %s niet vrijgegeven (%s)", worker_id, type(exc).__name__)
+        return 0
+
+
 # --- listing ---------------------------------------------------------------------------------
 
 
@@ -434,6 +451,7 @@ class BotScheduler:
     def __init__(
         self, services: Services, deliveries: Deliveries, settings: Settings, *,
         dispatch_seconds: float = 60, lock_retry_seconds: float = 15, name: str | None = None,
+        drain_seconds: float = 60,
     ) -> None:
         self.services, self.deliveries, self.settings = services, deliveries, settings
         self.worker_id = _worker_id()
@@ -443,6 +461,8 @@ class BotScheduler:
         self.uses_lock = not is_sqlite(settings.database_url)
         self.is_leader = False
         self.runs: Counter[str] = Counter()
+        self.last_run: dict[str, datetime] = {}  # job id → when it last finished (health check)
+        self.drain_seconds = drain_seconds
         self.scheduler: AsyncIOScheduler | None = None
         self._lock_conn: psycopg.AsyncConnection[Any] | None = None
         self._lock_task: asyncio.Task[None] | None = None
@@ -543,7 +563,12 @@ class BotScheduler:
         self._draining = True
         try:
             if self._in_flight:  # let a running dispatch finish its batch: no half-recorded sends
-                await asyncio.wait(set(self._in_flight), timeout=60)
+                await asyncio.wait(set(self._in_flight), timeout=self.drain_seconds)
+            for task in set(self._in_flight):  # still hanging (a platform that does not answer)
+                task.cancel()
+            if self._in_flight:
+                await asyncio.wait(set(self._in_flight), timeout=self.drain_seconds)
+            await release_claims(self.services, self.worker_id)
             scheduler.shutdown(wait=False)
             await asyncio.sleep(0)
         finally:
@@ -594,6 +619,7 @@ class BotScheduler:
             log.exception("taak %s mislukt", job_id)
         finally:
             self.runs[job_id] += 1
+            self.last_run[job_id] = datetime.now(UTC)
             if task is not None:
                 self._in_flight.discard(task)
 

@@ -230,7 +230,8 @@ def _working_day_series(
         yield 0, start
         n = 1
         while True:
-            yield n, send_moment(services, add_working_days(first_day, every * n))
+            yield n, send_moment(services, add_working_days(
+                first_day, every * n, services.org.rules.working_days))
             n += 1
 
     return [Spec(kind, series, n, due, partner_id=p, payload=payload)
@@ -595,7 +596,8 @@ def reminder_message(services: Services, reminder: Reminder, case: Case | None) 
     elif kind in ("mbz", "jeugdbescherming"):
         every = (org.rules.reminders.mbz_every_working_days if kind == "mbz"
                  else org.rules.reminders.jeugdbescherming_every_working_days)
-        data.update(sinds=_day(payload, "sinds", today), uiterlijk=add_working_days(today, every),
+        data.update(sinds=_day(payload, "sinds", today),
+                    uiterlijk=add_working_days(today, every, services.org.rules.working_days),
                     kinderen=case.minor_children if case else 0)
     elif kind == "urgent":
         default = "zitting" if case and case.urgency_date == case.zitting_date else "ontruiming"
@@ -624,7 +626,7 @@ def escalation_for(
         return []
     within = services.org.rules.reminders.acknowledge_within_working_days
     local = services.local(sent_at)
-    day = add_working_days(local.date(), within)
+    day = add_working_days(local.date(), within, services.org.rules.working_days)
     due = datetime.combine(day, local.time(), tzinfo=services.timezone).astimezone(UTC)
     payload = {
         "of": reminder.id, "series": _series_of(reminder), "soort": reminder.kind,

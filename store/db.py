@@ -12,7 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-FOREIGN_TABLES = ("apscheduler_jobs",)  # tables in the bot's database that others manage
+FOREIGN_TABLES = ("apscheduler_jobs",)
+# PostgreSQL advisory lock held (per transaction) while migrations run, so that several
+# `regiebot db upgrade` started at once (replicas, a compose restart) run one after the other;
+# the later ones then find the schema up to date. "RGMG"; the scheduler leader uses another key.
+MIGRATION_LOCK_KEY = 0x52474D47  # tables in the bot's database that others manage
 
 
 def owned_by_models(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
@@ -95,10 +99,26 @@ def _alembic_config(url: str) -> Any:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Run the Alembic migrations (synchronously, before the event loop starts)."""
+    """Run the Alembic migrations (synchronously, before the event loop starts). On PostgreSQL
+    under MIGRATION_LOCK_KEY: concurrent upgrades wait for each other."""
     from alembic import command
 
     command.upgrade(_alembic_config(url), revision)
+
+
+def schema_is_current(url: str) -> bool:
+    """True when the database is at the newest migration (`regiebot run` does not migrate)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(_alembic_config(url)).get_heads())
+    engine = make_sync_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    return current == heads
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -420,6 +420,16 @@ class ProcessedRequest(Base):
     at: Mapped[datetime]
 
 
+class ChannelPace(Base):
+    """The next moment a platform channel may get a message (shared by every bot process, so
+    two replicas together keep the platform's per-channel rate)."""
+
+    __tablename__ = "channel_pace"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_post_at: Mapped[datetime]
+
+
 class FormDraft(Base):
     """A form in progress (e.g. a Telegram conversation); the answers are encrypted."""
 

@@ -110,6 +110,12 @@ class SlackAdapter:
         self._socket_handler = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
         await self._socket_handler.connect_async()
 
+    async def is_connected(self) -> bool:
+        """Socket Mode: True while the WebSocket to Slack is open (the health check)."""
+        if self._socket_handler is None:
+            return False
+        return bool(await self._socket_handler.client.is_connected())
+
     async def stop(self) -> None:
         if self._socket_handler is not None:
             await self._socket_handler.close_async()

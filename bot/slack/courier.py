@@ -5,7 +5,8 @@
   Regieteam channel starts the thread (stored as ThreadRef purpose "case_thread").
 - `update_key` "purpose:<id>" edits the earlier message in place (`chat.update`).
 - A message marked `personal` only goes to a member's DM, never to a channel.
-- Posts to one channel are paced (Slack allows about one message per second per channel).
+- Posts to one channel are paced (Slack allows about one message per second per channel); the
+  slots are reserved in the database, so several bot processes share one pace.
 - At most once, even when Slack's answer comes late: a message with an `update_key` carries
   that key in its message metadata. When an earlier attempt ended without a clear answer (a
   timeout, a dropped connection, a 5xx), the courier first looks for the key in the
@@ -19,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -37,6 +39,7 @@ from commands.context import Services
 from commands.replies import Attachment, Destination, Message, Outgoing
 from messages.slack import SlackMessage, slack_message, slack_pages
 from store.models import ThreadRef
+from store.pacing import reserve_slot
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
@@ -199,13 +202,20 @@ class SlackCourier:
         return str(response["ts"])
 
     async def _pace(self, channel: str) -> None:
+        """Wait for this channel's next slot. The slots are shared through the database by
+        every bot process; within this process the next post also waits a full pace after
+        the previous one started (wall-clock time: a rate limit, not the domain clock)."""
         if self.pace_seconds <= 0:
             return
-        now = time.monotonic()
-        slot = max(now, self._next_post.get(channel, now))
-        self._next_post[channel] = slot + self.pace_seconds
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        async with self._locks[f"pace:{channel}"]:
+            async with self.services.transaction() as session:
+                slot = await reserve_slot(session, PLATFORM, channel, datetime.now(UTC),
+                                          timedelta(seconds=self.pace_seconds))
+            wait = max((slot - datetime.now(UTC)).total_seconds(),
+                       self._next_post.get(channel, 0.0) - time.monotonic())
+            if wait > 0:
+                await asyncio.sleep(wait)  # the pace itself, not a wait for something to happen
+            self._next_post[channel] = time.monotonic() + self.pace_seconds
 
     # --- members ---------------------------------------------------------------------------
     async def dm_channel(self, slack_user: str) -> str:

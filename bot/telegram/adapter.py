@@ -104,7 +104,9 @@ class TelegramAdapter:
         if self.webhook_url:
             web_app.router.add_post(self.webhook_path, self._webhook)
 
-    async def start(self) -> None:
+    async def start(self, *, poll: bool = True) -> None:
+        """Connect. Long-polling mode with `poll=False` (a standby replica): everything but
+        fetching updates; `start_polling()` later."""
         app = self.application
         await app.initialize()
         await storage.forget_old_requests(self.services)
@@ -114,13 +116,26 @@ class TelegramAdapter:
         if self.webhook_url:
             await app.bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret,
                                       allowed_updates=ALLOWED_UPDATES)
-        else:
-            assert app.updater is not None
-            await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES,
-                                            error_callback=self._polling_error)
+        elif poll:
+            await self.start_polling()
         await app.start()
         log.info("Telegram gestart als @%s (%s)", app.bot.username,
                  "webhook" if self.webhook_url else "long polling")
+
+    @property
+    def polling(self) -> bool:
+        updater = self.application.updater
+        return bool(updater is not None and updater.running)
+
+    async def start_polling(self) -> None:
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES,
+                                                     error_callback=self._polling_error)
+
+    async def stop_polling(self) -> None:
+        if self.polling:
+            assert self.application.updater is not None
+            await self.application.updater.stop()
 
     async def stop(self) -> None:
         app = self.application
