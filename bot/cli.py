@@ -117,7 +117,7 @@ async def _console(settings: Settings, member_id: str | None, admin: bool = Fals
     from bot.console.chat import run_console
     from bot.runtime import build_services, close_services
 
-    services = await build_services(settings)
+    services = await build_services(settings, runs_scheduler=True)
     member = services.org.member(member_id) if member_id else _default_member(services.org)
     if member is None:
         print(_text("cli/lid_onbekend", lid=member_id, bestand=settings.config), file=sys.stderr)

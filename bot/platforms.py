@@ -42,7 +42,7 @@ async def run_platforms(settings: Settings, stop: asyncio.Event | None = None) -
     """Start what is configured and run until `stop` is set or a signal arrives."""
     stop = stop or _stop_on_signals()
     require_shared_webhook_secret(settings)
-    services = await build_services(settings)
+    services = await build_services(settings, runs_scheduler=True)
     deliveries = Deliveries()
     ops = Operations(services)
     web_app = make_web_app(ops)

@@ -97,3 +97,31 @@ def test_console_logs_go_to_a_file_not_into_the_chat(tmp_path: Path) -> None:
     done = subprocess.run([*cli, "console"], input="/stop\n", env=asked, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and " INFO " in done.stderr
+
+
+def test_a_second_bot_on_the_same_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
+    env = {**os.environ, "REGIEBOT_DATABASE_URL": f"sqlite:///{tmp_path}/console.db",
+           "REGIEBOT_CONFIG": str(EXAMPLE_ORG), "REGIEBOT_SECRET_KEY": "",
+           "SLACK_BOT_TOKEN": "", "TELEGRAM_BOT_TOKEN": ""}
+    cli = [sys.executable, "-m", "bot.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    first = subprocess.Popen([*cli, "console"], env=env, cwd=tmp_path, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert first.stdin is not None and first.stdout is not None
+        first.stdin.write("/help\n")
+        first.stdin.flush()
+        for line in first.stdout:  # the first bot is up once it answers
+            if "Wat kan ik" in line:
+                break
+        second = subprocess.run([*cli, "console"], input="/stop\n", env=env, cwd=tmp_path,
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert second.returncode == 2
+        assert "al in gebruik door een ander regiebot-proces" in second.stderr
+        assert "PostgreSQL" in second.stderr and "Traceback" not in second.stderr
+    finally:
+        first.communicate("/stop\n", timeout=120)
+    assert first.returncode == 0
+    again = subprocess.run([*cli, "console"], input="/stop\n", env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
