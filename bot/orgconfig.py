@@ -140,6 +140,9 @@ class Rules(_Strict):
     agenda_cutoff: AgendaCutoff = AgendaCutoff()
     protected_categories: tuple[str, ...] = ("gezin_met_minderjarige_kinderen", "kwetsbaar")
     reminders: ReminderRules = ReminderRules()
+    # household data and free text of a closed case are erased this many months after the
+    # last nazorg check (or after closing when there was no nazorg)
+    retention_months: int = Field(default=24, ge=1, le=240)
 
 
 class Organisation(_Strict):

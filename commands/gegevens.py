@@ -10,6 +10,7 @@ from commands.actions import action
 from commands.cases import case_by_reference
 from commands.context import Services
 from commands.permissions import entitled_to_personal_data, whom_to_ask
+from commands.privacy import household_fields
 from commands.replies import CommandRefused, Message, Result
 from store.models import CasePersonalData
 
@@ -23,15 +24,15 @@ async def show_personal_data(services: Services, member: Member, reference: str)
         events.record(session, case, "personal_data_viewed" if entitled else "personal_data_refused",
                       member.id, services.now())
         row = await session.scalar(select(CasePersonalData).where(CasePersonalData.case_id == case.id))
+        if entitled and row is not None:
+            # decrypted inside the transaction: a failed decryption records no view
+            fields = household_fields(services.cipher, row)
     if not entitled:
         raise CommandRefused("fout/geen_recht_gegevens", referentie=case.reference,
                              vraag=whom_to_ask(services.org))
-    assert row is not None
-    cipher = services.cipher
-    message = Message("gegevens/toon", {
-        "referentie": case.reference, "naam": cipher.decrypt(row.tenant_name),
-        "adres": cipher.decrypt(row.address), "postcode": cipher.decrypt(row.postcode),
-    }, personal=True)
+    if row is None:
+        raise CommandRefused("privacy/al_gewist", referentie=case.reference)
+    message = Message("gegevens/toon", {"referentie": case.reference, **fields}, personal=True)
     return Result(replies=[message], value=case.reference)
 
 

@@ -34,6 +34,7 @@ from commands.permissions import (
     sees_all,
     whom_to_ask,
 )
+from commands.privacy import household_fields
 from commands.replies import Action, CommandRefused, Message, Result
 from store.models import (
     AgendaItem,
@@ -333,11 +334,8 @@ async def _personal_message(
     row = await session.get(CasePersonalData, case.id)
     if row is None:
         return None
-    cipher = services.cipher
     return Message("status/persoonsgegevens", {
-        "referentie": case.reference, "naam": cipher.decrypt(row.tenant_name),
-        "adres": cipher.decrypt(row.address), "postcode": cipher.decrypt(row.postcode),
-    }, personal=True)
+        "referentie": case.reference, **household_fields(services.cipher, row)}, personal=True)
 
 
 def _member_name(services: Services, member_id: str | None) -> str:
