@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from commands.privacy import Inzage
 from messages.render import datum, getal, renderer, tijd
+
+
+class Inzage(Protocol):
+    """What `commands.privacy.inzage` collects (sections of rows, column → value)."""
+
+    reference: str
+    made_at: datetime
+    erased_at: datetime | None
+    sections: list[tuple[str, list[dict[str, Any]]]]
+    members: dict[str, dict[str, str]]
 
 
 def readable(value: Any) -> str:
@@ -18,8 +27,10 @@ def readable(value: Any) -> str:
         return "ja" if value else "nee"
     if isinstance(value, str):
         return value
-    if isinstance(value, int | float):
-        return getal(value, 0 if isinstance(value, int) else 2)
+    if isinstance(value, int):
+        return str(value)  # years, counts, cents: without thousands separators
+    if isinstance(value, float):
+        return getal(value, 2)
     if isinstance(value, datetime):
         return f"{datum(value)} {tijd(value)}"
     if isinstance(value, date):
