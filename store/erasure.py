@@ -38,7 +38,7 @@ async def erase_case(session: AsyncSession, case: Case, cipher: PersonalDataCiph
         await session.execute(delete(model).where(model.__table__.c.case_id == case.id))
     for entry in FREE_TEXT:
         table = entry.table
-        values = {table.c[name]: erased_value(table.c[name]) for name in entry.columns}
+        values = {table.c[name]: erased_value(table.c[name], cipher) for name in entry.columns}
         await session.execute(update(table).where(table.c[entry.case_column] == case.id)
                               .values(values).execution_options(synchronize_session=False))
     await _scrub_besluitenlijsten(session, case)

@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, LargeBinary, Table, type_coerce
+from sqlalchemy import Column, LargeBinary, Table, literal, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
+from store.crypto import PersonalDataCipher
 from store.models import (
     Base,
     Case,
@@ -60,8 +61,9 @@ FREE_TEXT: tuple[FreeText, ...] = (
 
 PERSONAL_ROWS: tuple[type[Base], ...] = (CasePersonalData,)
 
-# Text columns that hold no typed text: codes, keys, names from the organisation file, system
-# messages. Checked by a test together with FREE_TEXT, so that no new text column goes unseen.
+# Text and encrypted columns that are not free text of a case: codes, keys, names from the
+# organisation file, system messages, and encrypted values handled as whole rows. Checked by a
+# test together with FREE_TEXT, so that no new text or encrypted column goes unseen.
 NOT_FREE_TEXT: frozenset[str] = frozenset({
     "regieteams.id", "regieteams.name", "partners.id", "partners.name", "partners.kind",
     "members.id", "members.name", "members.partner_id",
@@ -84,6 +86,9 @@ NOT_FREE_TEXT: frozenset[str] = frozenset({
     "nazorg_checks.answered_by",
     "events.kind", "events.actor_id",
     "processed_requests.key", "form_drafts.key",
+    # encrypted, and handled as whole rows: deleted on erasure (personal data, drafts) or kept
+    "case_personal_data.tenant_name", "case_personal_data.address", "case_personal_data.postcode",
+    "form_drafts.data", "key_check.token",
 })
 
 
@@ -119,8 +124,11 @@ def raw_column(column: Column[Any]) -> ColumnElement[bytes]:
     return type_coerce(column, LargeBinary()).label(column.name)
 
 
-def erased_value(column: Column[Any]) -> Any:
-    """What a free-text column holds after erasure: NULL, or a fixed marker when required."""
+def erased_value(column: Column[Any], cipher: PersonalDataCipher) -> Any:
+    """What a free-text column holds after erasure: NULL, or a fixed marker when the column is
+    required (encrypted like any value, so that readers show the marker)."""
     if column.nullable:
         return None
-    return b"" if is_encrypted(column) else ERASED_TEXT
+    if is_encrypted(column):
+        return literal(cipher.encrypt(ERASED_TEXT), LargeBinary())  # raw bytes, whatever the type
+    return ERASED_TEXT
