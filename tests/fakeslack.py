@@ -260,12 +260,12 @@ class FakeSlack:
         if not request.headers.get("Authorization", "").startswith(token_kind):
             return web.json_response({"ok": False, "error": "not_authed"})
         args = await self._args(request)
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        # the call is visible to waiting tests only once its effects (views, uploads) are
+        answer: dict[str, Any] = (handler(args) if handler is not None
+                                  else {"ok": False, "error": "unknown_method"})
         with self._lock:
             self.calls.append(Call(method, args))
-        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
-        if handler is None:
-            return web.json_response({"ok": False, "error": "unknown_method"})
-        answer: dict[str, Any] = handler(args)
         return web.json_response(answer)
 
     def _ts_next(self) -> str:
