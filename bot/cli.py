@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot import logging_setup
 from bot.orgconfig import Member, Organisation, OrganisationError, load_organisation
@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     reminders.add_argument("--due", action="store_true", help="alleen wat nu verstuurd moet worden")
     sub.add_parser("secret-key", help="maak een nieuwe sleutel voor REGIEBOT_SECRET_KEY")
     _audit_parser(sub)
+    _privacy_parsers(sub)
     return parser
 
 
@@ -110,6 +111,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_reminders(settings, args.due))
     if args.command == "audit":
         return asyncio.run(_audit_export(settings, args))
+    if args.command in PRIVACY_COMMANDS:
+        return asyncio.run(_privacy(settings, args))
     return 2
 
 
@@ -231,6 +234,124 @@ async def _audit_export(settings: Settings, args: argparse.Namespace) -> int:
     print(_text("audit/geschreven", pad=args.uit, regels=content.count(b"\r\n") - 1,
                 bediener=operator), file=sys.stderr)
     return 0
+
+
+# --- the AVG duties: inzage, correction, erasure, retention, key rotation ---------------------
+
+PRIVACY_COMMANDS = ("inzage", "corrigeer", "vergeet", "privacy", "key")
+
+
+def _privacy_parsers(sub: Any) -> None:
+    inzage = sub.add_parser("inzage", help="alles wat over een huishouden is opgeslagen (HTML en JSON)")
+    inzage.add_argument("reference", metavar="RT-…")
+    inzage.add_argument("--uit", type=Path, default=None,
+                        help="map voor de bestanden (standaard var/inzage)")
+    correct = sub.add_parser("corrigeer", help="corrigeer naam, adres of postcode van een huishouden")
+    correct.add_argument("reference", metavar="RT-…")
+    correct.add_argument("--naam")
+    correct.add_argument("--adres")
+    correct.add_argument("--postcode")
+    correct.add_argument("--reden", help="waarom (verplicht, zonder namen)")
+    forget = sub.add_parser("vergeet", help="wis persoonsgegevens en vrije tekst van een gesloten casus")
+    forget.add_argument("reference", metavar="RT-…")
+    forget.add_argument("--reden", help="waarom (verplicht, zonder namen)")
+    privacy = sub.add_parser("privacy", help="bewaartermijn: wat gewist moet worden")
+    privacy.add_argument("action", choices=["due", "apply"],
+                         help="due: toon wat over de bewaartermijn is; apply: wis dat nu")
+    key = sub.add_parser("key", help="sleutel")
+    key.add_argument("action", choices=["rotate"],
+                     help="versleutel alles opnieuw met de eerste sleutel van REGIEBOT_SECRET_KEY")
+
+
+def _operator() -> Any:
+    import getpass
+
+    from commands.privacy import Operator
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "onbekend"
+    return Operator(door="cli", user=user[:32])
+
+
+async def _privacy(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import build_services, close_services
+    from commands.privacy import refusal_text
+    from commands.replies import CommandRefused, FormInvalid
+
+    services = await build_services(settings)
+    try:
+        lines = await _privacy_command(services, args)
+    except (CommandRefused, FormInvalid) as refused:
+        from messages.render import renderer
+
+        for message in refusal_text(refused):
+            print(f"regiebot: {renderer('plain').render(message)}", file=sys.stderr)
+        return 1
+    finally:
+        await close_services(services)
+    for line in lines:
+        print(line)
+    return 0
+
+
+async def _privacy_command(services: Any, args: argparse.Namespace) -> list[str]:
+    from commands import privacy
+    from commands.cases import normalise_reference
+
+    if args.command == "inzage":
+        return [await _write_inzage(services, args.reference, args.uit)]
+    if args.command == "corrigeer":
+        changes = {"naam": args.naam, "adres": args.adres, "postcode": args.postcode}
+        fields = await privacy.correct_personal_data(services, args.reference, _operator(), changes,
+                                                     args.reden)
+        return [_text("privacy/gecorrigeerd", referentie=normalise_reference(args.reference),
+                      velden=fields)]
+    if args.command == "vergeet":
+        reference = await privacy.forget_household(services, args.reference, _operator(), args.reden)
+        return [_text("privacy/vergeten", referentie=reference)]
+    if args.command == "key":
+        report = await privacy.rotate_key(services, _operator())
+        return [_text("privacy/sleutel_geroteerd", aantal=report.total, actueel=report.current,
+                      sleutels=services.cipher.key_count)]
+    months = services.org.rules.retention_months
+    if args.action == "apply":
+        erased = await privacy.apply_retention(services)
+        return [_text("privacy/bewaartermijn_gewist", referenties=erased, maanden=months)]
+    due = await privacy.due_for_erasure(services)
+    if not due:
+        return [_text("privacy/bewaartermijn_leeg", maanden=months)]
+    return [_text("privacy/bewaartermijn_regel", referentie=item.reference, gesloten=item.closed_on,
+                  nazorg=item.last_nazorg, wissen=item.erase_on) for item in due]
+
+
+async def _write_inzage(services: Any, reference: str, folder: Path | None) -> str:
+    import json
+    import os
+
+    from bot.settings import VAR_DIR
+    from commands import privacy
+    from messages.inzage import inzage_html
+    from store.db import owner_only_dir
+
+    found = await privacy.inzage(services, reference)
+    folder = folder or VAR_DIR / "inzage"
+    owner_only_dir(folder)
+    stamp = services.local(found.made_at).strftime("%Y%m%d-%H%M%S")
+    document = found.document()
+    html = inzage_html(found)
+    written = []
+    for suffix, content in (("html", html + "\n"),
+                            ("json", json.dumps(document, ensure_ascii=False, indent=2) + "\n")):
+        path = folder / f"inzage-{found.reference}-{stamp}.{suffix}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        path.chmod(0o600)
+        written.append(str(path))
+    await privacy.record_inzage(services, found.reference, _operator(), [Path(p).name for p in written])
+    return _text("privacy/inzage_geschreven", referentie=found.reference, bestanden=written)
 
 
 if __name__ == "__main__":

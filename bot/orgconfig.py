@@ -152,6 +152,9 @@ class Rules(_Strict):
     protected_categories: tuple[str, ...] = ("gezin_met_minderjarige_kinderen", "kwetsbaar")
     reminders: ReminderRules = ReminderRules()
     working_days: WorkingDays = WorkingDays()
+    # household data and free text of a closed case are erased this many months after the
+    # last nazorg check (or after closing when there was no nazorg)
+    retention_months: int = Field(default=24, ge=1, le=240)
 
 
 class Organisation(_Strict):

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import make_url
 
+from bot.keys import open_cipher
 from bot.orgconfig import Organisation, load_organisation
 from bot.settings import Settings, SettingsError
 from commands.context import Services
-from store.crypto import PersonalDataCipher
 from store.db import is_sqlite, make_engine, make_sessionmaker
 from store.organisation import sync_organisation
 
@@ -61,12 +61,16 @@ async def build_services(
     org = org or load_organisation(settings.config)
     held = hold_sqlite_file(settings.database_url) if runs_scheduler else None
     engine = make_engine(settings.database_url)
-    services = Services(
-        sessions=make_sessionmaker(engine),
-        org=org,
-        cipher=PersonalDataCipher(settings.resolved_secret_key()),
-        timezone=ZoneInfo(settings.timezone),
-    )
+    sessions = make_sessionmaker(engine)
+    try:
+        cipher = await open_cipher(settings, sessions)  # refuses a missing or wrong key
+    except BaseException:
+        await engine.dispose()
+        if held is not None:
+            held.close()
+        raise
+    services = Services(sessions=sessions, org=org, cipher=cipher,
+                        timezone=ZoneInfo(settings.timezone))
     if held is not None:
         _HELD[id(services)] = held
     async with services.transaction() as session:

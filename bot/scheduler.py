@@ -50,6 +50,7 @@ from commands import events
 from commands.agenda import scheduled_agenda
 from commands.context import Services
 from commands.digest import weekly_digest
+from commands.privacy import apply_retention
 from commands.reminders import (
     CLOSED,
     DONE,
@@ -416,7 +417,7 @@ async def refresh_job() -> None:
 
 async def retention_job() -> None:
     bot = _running()
-    await bot.run_job("retention.daily", bot.forget_old_deliveries)
+    await bot.run_job("retention.daily", bot.retention)
 
 
 class _BoundExecutor(AsyncIOExecutor):  # type: ignore[misc]
@@ -640,6 +641,13 @@ class BotScheduler:
     async def forget_old_deliveries(self) -> None:
         async with self.services.transaction() as session:
             await forget_old_deliveries(session, self.services.now())
+
+    async def retention(self) -> None:
+        """The daily clean-up: delivery bookkeeping, and household data past its retention."""
+        await self.forget_old_deliveries()
+        erased = await apply_retention(self.services)
+        if erased:
+            log.info("bewaartermijn voorbij: %d casussen gewist", len(erased))
 
     async def post_digest(self) -> None:
         """The weekly digest for the coordinator(s)."""

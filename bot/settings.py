@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from store.db import owner_only_dir
+
 VAR_DIR = Path("var")
 
 
@@ -45,15 +47,20 @@ class Settings(BaseSettings):
     def platform_enabled(self) -> bool:
         return bool(self.slack_bot_token or self.telegram_bot_token)
 
-    def resolved_secret_key(self) -> str:
-        """The encryption key for personal data.
-
-        Locally (no platform token) a key is generated once into ``var/secret.key``;
-        with a platform token the key must be given explicitly, so that a production
-        bot never silently encrypts with a throw-away key.
-        """
+    def configured_secret_key(self) -> str | None:
+        """The key from REGIEBOT_SECRET_KEY, or else from ``var/secret.key`` when that file
+        exists; None when there is neither (never generates one)."""
         if self.secret_key:
             return self.secret_key
+        path = VAR_DIR / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        return None
+
+    def new_secret_key(self) -> str:
+        """A key for an empty database. Locally (no platform token) it is generated once into
+        ``var/secret.key``; with a platform token the key must be given explicitly, so that a
+        production bot never silently encrypts with a throw-away key."""
         if self.platform_enabled:
             raise SettingsError(
                 "REGIEBOT_SECRET_KEY is verplicht zodra SLACK_BOT_TOKEN of TELEGRAM_BOT_TOKEN "
@@ -63,11 +70,12 @@ class Settings(BaseSettings):
 
 
 def local_secret_key(path: Path) -> str:
+    """Read the key file, or create it (0600, in a 0700 folder) when it does not exist."""
     if path.exists():
         return path.read_text().strip()
     from cryptography.fernet import Fernet
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    owner_only_dir(path.parent)
     key = Fernet.generate_key().decode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -16,6 +16,7 @@ from commands.actions import action
 from commands.cases import case_by_reference
 from commands.context import Services
 from commands.permissions import entitled_to_personal_data, whom_to_ask
+from commands.privacy import household_fields
 from commands.replies import CommandRefused, Message, Result
 from store.models import CasePersonalData
 
@@ -32,18 +33,14 @@ async def show_personal_data(services: Services, member: Member, reference: str)
         if not entitled:
             audit.record_refusal(session, case, member.id, services.request, WHAT, services.now())
         row = await session.scalar(select(CasePersonalData).where(CasePersonalData.case_id == case.id))
+        if entitled and row is not None:
+            # decrypted inside the transaction: a failed decryption records no view
+            fields = household_fields(services.cipher, row)
     if not entitled:
         raise CommandRefused("fout/geen_recht_gegevens", referentie=case.reference,
                              vraag=whom_to_ask(services.org))
     if row is None:
-        raise CommandRefused("gegevens/geen_gegevens", referentie=case.reference)
-    cipher = services.cipher
-    try:
-        fields = {"naam": cipher.decrypt(row.tenant_name), "adres": cipher.decrypt(row.address),
-                  "postcode": cipher.decrypt(row.postcode)}
-    except ValueError:
-        raise CommandRefused("gegevens/niet_te_lezen", referentie=case.reference,
-                             vraag=whom_to_ask(services.org)) from None
+        raise CommandRefused("privacy/al_gewist", referentie=case.reference)
     message = Message("gegevens/toon", {"referentie": case.reference, **fields}, personal=True,
                       view=audit.view_on_delivery(services, case, member, WHAT))
     return Result(replies=[message], value=case.reference)

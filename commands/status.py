@@ -34,6 +34,7 @@ from commands.permissions import (
     sees_all,
     whom_to_ask,
 )
+from commands.privacy import household_fields
 from commands.replies import Action, CommandRefused, Message, Result
 from store.models import (
     AgendaItem,
@@ -319,7 +320,7 @@ async def case_timeline(services: Services, member: Member, reference: str) -> R
         "scenario": case.scenario,
         "huishouden": case.category_names,
         "stappen": steps,
-        "persoonsgegevens_apart": personal is not None,
+        "persoonsgegevens_apart": personal is not None and personal.personal,
     }
     result = Result(replies=[Message("status/tijdlijn", data)], value=data)
     if personal is not None:
@@ -332,16 +333,14 @@ async def _personal_message(
 ) -> Message | None:
     """The household's details, decrypted; the view is recorded by the adapter once this
     message reached the member privately (`commands.audit`). Unreadable data (a wrong key)
-    leaves the details out, and no view is recorded."""
+    gives the message that says so instead, and no view is recorded."""
     row = await session.get(CasePersonalData, case.id)
     if row is None:
         return None
-    cipher = services.cipher
     try:
-        fields = {"naam": cipher.decrypt(row.tenant_name), "adres": cipher.decrypt(row.address),
-                  "postcode": cipher.decrypt(row.postcode)}
-    except ValueError:
-        return None
+        fields = household_fields(services.cipher, row)
+    except CommandRefused as unreadable:  # the timeline still shows; this says why not the details
+        return unreadable.message
     return Message("status/persoonsgegevens", {"referentie": case.reference, **fields},
                    personal=True, view=audit.view_on_delivery(services, case, member, "naam_adres"))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +50,34 @@ def is_sqlite(url: str) -> bool:
 
 
 def _ensure_sqlite_dir(url: str) -> None:
+    """The SQLite file (and a folder made for it) are the owner's only: 0600 and 0700.
+    SQLite gives its -wal and -shm files the permissions of the database file."""
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    owner_only_dir(path.parent)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        _owner_only(file, 0o600)
+
+
+def owner_only_dir(path: Path) -> None:
+    """Create a folder readable by its owner only; a folder that exists keeps its mode,
+    except the bot's own `var/`."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _owner_only(path, 0o700)
+    elif path.name == "var":
+        _owner_only(path, 0o700)
+
+
+def _owner_only(path: Path, mode: int) -> None:
+    with contextlib.suppress(OSError):
+        if path.exists() and path.stat().st_mode & 0o777 != mode:
+            path.chmod(mode)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -59,6 +86,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted values are overwritten, not left behind
     cursor.close()
 
 

@@ -145,6 +145,9 @@ class Case(Base):
     reported_to: Mapped[str | None] = mapped_column(String(20))
     reported_on: Mapped[date | None] = mapped_column(Date)
 
+    # erasure (on request or after the retention period): personal data and free text are gone
+    erased_at: Mapped[datetime | None]
+
     categories: Mapped[list[CaseCategory]] = relationship(
         back_populates="case", lazy="selectin", cascade="all, delete-orphan"
     )
@@ -410,6 +413,7 @@ class Event(Base):
     actor_id: Mapped[str | None] = mapped_column(String(32))
     at: Mapped[datetime]
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    note: Mapped[bytes | None] = mapped_column(LargeBinary)  # free text (a reason), encrypted
 
 
 class ProcessedRequest(Base):
@@ -437,3 +441,13 @@ class FormDraft(Base):
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime]
+
+
+class KeyCheck(Base):
+    """A known value encrypted with the bot's key at the first start: proves at every start
+    that the configured key can read what is stored."""
+
+    __tablename__ = "key_check"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

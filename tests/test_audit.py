@@ -86,9 +86,11 @@ async def test_a_failed_decryption_records_no_view(services: Services) -> None:
     chair = member(services.org, "carla")
     with pytest.raises(CommandRefused) as refused:
         await gegevens.show_personal_data(wrong_key.asked("console", "/gegevens"), chair, ref)
-    assert refused.value.message.template == "gegevens/niet_te_lezen"
+    assert refused.value.message.template == "privacy/ontsleutelen_mislukt"
     timeline = await case_timeline(wrong_key.asked("console", "/status"), chair, ref)
-    assert [m.personal for m in timeline.replies] == [False]  # the timeline, without the details
+    assert [m.template for m in timeline.replies] == [  # the timeline, and why no details
+        "status/tijdlijn", "privacy/ontsleutelen_mislukt"]
+    assert not any(m.personal for m in timeline.replies)
     assert all(m.view is None for m in timeline.replies)
     assert await events_of(services, audit.VIEWED) == []
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -15,9 +16,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from commands.context import Services
+from store.crypto import DecryptionFailed
 from store.models import FormDraft, ProcessedRequest, ThreadRef
 
 PLATFORM = "telegram"
+log = logging.getLogger(__name__)
 
 
 async def first_time(services: Services, key: str) -> bool:
@@ -56,7 +59,11 @@ async def load_draft(services: Services, key: str) -> dict[str, Any] | None:
         row = await session.get(FormDraft, f"{PLATFORM}:{key}")
         if row is None:
             return None
-        data: dict[str, Any] = services.cipher.decrypt_json(row.data)
+        try:
+            data: dict[str, Any] = services.cipher.decrypt_json(row.data)
+        except DecryptionFailed:  # written with a key that was removed: start afresh
+            log.warning("concept %s is niet te ontsleutelen en wordt genegeerd", key.split(":")[0])
+            return None
         return data
 
 
