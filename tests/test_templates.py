@@ -41,11 +41,11 @@ class Sample:
     def __str__(self) -> str:
         return "voorbeeld"
 
-    def __iter__(self) -> Iterator[Any]:
-        return iter([Sample(self.truth)] if self.truth else [])
+    def __iter__(self) -> Iterator[Any]:  # two items: also unpacks as a pair (`for a, b in …`)
+        return iter([Sample(self.truth), Sample(self.truth)] if self.truth else [])
 
     def __len__(self) -> int:
-        return 1 if self.truth else 0
+        return 2 if self.truth else 0
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
