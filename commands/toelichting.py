@@ -4,7 +4,8 @@ Everything people type in their own words (voortraject, reasons, step notes, fee
 shelter, postpone reasons) is personal data. It is stored encrypted, refused when it names
 the household itself, never posted in a shared channel (those get "toelichting: privé te
 bekijken" and a "Toon toelichting" button), and shown only privately to those who need the
-case's content. Every view is recorded.
+case's content. Views go through the audit like name and address (`commands.audit`, what
+"toelichting"): a refusal is recorded at once, a view once the private answer arrived.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.orgconfig import Member
-from commands import events
+from commands import audit
 from commands.actions import action
 from commands.cases import case_by_reference, member_name
 from commands.context import Services
@@ -25,6 +26,7 @@ from commands.validation import FieldProblem, HouseholdWords, check_household_wo
 from store.models import Case, CasePersonalData, Decision, Feedback, Reminder, Vote
 
 SHOW = "toon_toelichting"
+WHAT = "toelichting"  # the audit's name for a case's free text
 
 
 def show_action(reference: str) -> Action:
@@ -63,30 +65,27 @@ async def refuse_household_words(session: AsyncSession, services: Services, case
 # --- output: privately, to those entitled, recorded --------------------------------------------
 
 
-def record_free_text_view(session: AsyncSession, case: Case, member: Member, services: Services,
-                          *, shown: bool) -> None:
-    """The audit of one request to see a case's free text (shown or refused)."""
-    events.record(session, case, "free_text_viewed" if shown else "free_text_refused",
-                  member.id, services.now())
-
-
 async def show_free_text(services: Services, member: Member, reference: str) -> Result:
     """All free text of one case, as a private message for the entitled. Adapters deliver a
-    `personal` message only in a private view (ephemeral, private chat, console)."""
+    `personal` message only in a private view (ephemeral, private chat, console) and then
+    record the view it carries (`audit.record_delivered`)."""
     async with services.transaction() as session:
         case = await case_by_reference(session, reference)
         entitled = entitled_to_free_text(services.org, member, case)
-        if entitled:
+        if not entitled:
+            audit.record_refusal(session, case, member.id, services.request, WHAT, services.now())
+        else:
             try:
                 data = await _free_text_of(session, services, case)
-            except ValueError:  # a token the current key cannot open: nothing was shown
+            except ValueError:  # a token the current key cannot open: nothing is shown
                 raise CommandRefused("fout/toelichting_onleesbaar", referentie=case.reference,
                                      vraag=whom_to_ask(services.org)) from None
-        record_free_text_view(session, case, member, services, shown=entitled)
     if not entitled:
         raise CommandRefused("fout/geen_recht_toelichting", referentie=case.reference,
                              vraag=whom_to_ask(services.org))
-    return Result(replies=[Message("toelichting/toon", data, personal=True)], value=case.reference)
+    message = Message("toelichting/toon", data, personal=True,
+                      view=audit.view_on_delivery(services, case, member, WHAT))
+    return Result(replies=[message], value=case.reference)
 
 
 @action(SHOW)

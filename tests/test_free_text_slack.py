@@ -175,6 +175,9 @@ async def test_free_text_never_leaves_the_private_view_on_slack(
     refusal = await door.command("U0BRAM", f"toelichting {REF}")
     assert "Je kunt de toelichting" in refusal and FIRST not in refusal
     async with services.sessions() as session:
-        viewers = (await session.scalars(select(Event.actor_id).where(
-            Event.kind == "free_text_viewed").order_by(Event.id))).all()
-    assert list(viewers) == ["anna", "fatima", "joost"]
+        views = (await session.scalars(select(Event).where(
+            Event.kind == "personal_data_viewed").order_by(Event.id))).all()
+    assert [(e.actor_id, e.data["deur"], e.data["doel"]) for e in views
+            if e.data.get("wat") == "toelichting"] == [
+        ("anna", "slack", "knop toon_toelichting"), ("fatima", "slack", "knop toon_toelichting"),
+        ("joost", "slack", "/regie toelichting")]

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.delivery import Deliveries
 from bot.orgconfig import Organisation, load_organisation
@@ -198,7 +198,9 @@ async def test_free_text_stays_out_of_the_groups_on_telegram(
     assert FIRST not in refusal.text
     assert all(FIRST not in c.text and LAST not in c.text for c in fake.calls if (c.chat_id or 0) < 0)
     async with services.transaction() as session:
-        viewed = await session.scalar(select(func.count()).select_from(Event).where(
-            Event.kind == "free_text_viewed"))
-    assert viewed == 2
+        views = (await session.scalars(select(Event).where(
+            Event.kind == "personal_data_viewed").order_by(Event.id))).all()
+    assert [(e.actor_id, e.data["deur"], e.data["doel"]) for e in views
+            if e.data.get("wat") == "toelichting"] == [
+        ("carla", "telegram", "/toelichting"), ("anna", "telegram", "knop toon_toelichting")]
     assert toelichting
