@@ -270,7 +270,7 @@ async def close_with(services: Services, member: Member, reference: str, closing
             raise CommandRefused("fout/al_gesloten", referentie=case.reference, uitkomst=case.outcome)
         checked = check_closing(services, case, closing)
         await refuse_household_words(session, services, case,
-                                     {"uitleg": checked.reason, "opvang": checked.shelter_note})
+                                     {"uitleg": checked.reason, "opvang_toelichting": checked.shelter_note})
         now = services.now()
         case.phase, case.closed_at, case.outcome = "gesloten", now, checked.outcome
         case.outcome_reason = services.cipher.encrypt(checked.reason)

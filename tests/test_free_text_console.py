@@ -117,7 +117,7 @@ async def test_free_text_stays_out_of_every_shared_message_and_the_database(
     assert "uitgesteld" in postponed.lower()
     await console.run("/als carla")
     closed = await console.run(f'/sluit {REF} uitgezet_met_opvang "{note("sluiten")}" '
-                               f'opvang="{note("opvang")}"')
+                               f'opvang=crisisopvang opvang_toelichting="{note("opvang")}"')
     assert "afgesloten" in closed
     digest = [renderer("plain").render(item.message) for item in await weekly_digest(services)]
 

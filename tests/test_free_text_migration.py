@@ -16,15 +16,27 @@ from typing import Any
 
 import psycopg
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from store.crypto import PersonalDataCipher
-from store.db import MigrationRefused, downgrade, make_sync_engine, upgrade
+from store.db import MIGRATIONS, MigrationRefused, downgrade, make_sync_engine, upgrade
 from tests.conftest import EXAMPLE_ORG, PG_ADMIN_URL, _pg_available
 from tests.free_text_support import LAST, NAME, note
 
 KEY = Fernet.generate_key().decode()
+
+
+def _scripts() -> ScriptDirectory:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config)
+
+
+BEFORE = str(_scripts().get_revision("0005").down_revision)  # the schema the rows were typed in
+HEAD = _scripts().get_current_head()
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 # (table, column, field tag) of every free-text value written before the migration
 FREE_TEXT = (
@@ -60,17 +72,17 @@ def value_of(tag: str | None) -> str:
 
 
 def plain_rows(url: str) -> None:
-    """A case with every free text filled in, as the bot stored it before (schema 0002)."""
+    """A case with every free text filled in, as the bot stored it before (schema BEFORE)."""
     statements: list[tuple[str, dict[str, Any]]] = [
         ("INSERT INTO regieteams (id, name) VALUES ('oost', 'Oost')", {}),
         ("INSERT INTO partners (id, name, kind) VALUES ('talis', 'Talis', 'corporatie')", {}),
         ("INSERT INTO members (id, name, partner_id, roles) VALUES ('anna', 'Anna', 'talis', "
          "'[\"melder\"]')", {}),
         ("INSERT INTO cases (id, reference, year, seq, regieteam_id, corporation_id, filed_by, "
-         "filed_at, phase, reason, reason_other, minor_children, protected, arrears_cents, "
+         "filed_at, phase, reason, reason_other, minor_children, PROTECTED arrears_cents, "
          "arrears_months, voortraject, insufficient_because, tenant_informed, wijk, "
          "contact_person, outcome, outcome_reason, shelter) VALUES (1, 'RT-2026-0001', 2026, 1, "
-         "'oost', 'talis', 'anna', :at, 'gesloten', 'anders', :reden_anders, 0, :no, 0, 0, "
+         "'oost', 'talis', 'anna', :at, 'gesloten', 'anders', :reden_anders, 0, IS_PROTECTED 0, 0, "
          ":voortraject, :onvoldoende, :yes, 'Oost', :contact, 'uitgezet_met_opvang', :sluiten, "
          ":opvang)", {"reden_anders": note("reden_anders"), "voortraject": note("voortraject"),
                       "onvoldoende": note("onvoldoende"), "contact": NAME,
@@ -103,7 +115,10 @@ def plain_rows(url: str) -> None:
     ]
     engine = make_sync_engine(url)
     with engine.begin() as connection:
+        flag = "protected" in {c["name"] for c in inspect(connection).get_columns("cases")}
         for sql, params in statements:
+            sql = sql.replace("IS_PROTECTED ", ":no, " if flag else "").replace(
+                "PROTECTED ", "protected, " if flag else "")
             connection.execute(text(sql), {"at": AT, "yes": True, "no": False, **params})
     engine.dispose()
 
@@ -130,12 +145,12 @@ def no_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("no_key")
 def test_plain_rows_are_encrypted_with_the_bots_key(fresh_url: str) -> None:
-    upgrade(fresh_url, "0002")
+    upgrade(fresh_url, BEFORE)
     plain_rows(fresh_url)
 
     with pytest.raises(MigrationRefused, match="REGIEBOT_SECRET_KEY"):
         upgrade(fresh_url)
-    assert read(fresh_url, "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert read(fresh_url, "SELECT version_num FROM alembic_version") == [(BEFORE,)]
     assert stored_values(fresh_url)[("feedback", "text")] == note("terugkoppeling")
 
     upgrade(fresh_url, secret_key=KEY)
@@ -154,7 +169,7 @@ def test_plain_rows_are_encrypted_with_the_bots_key(fresh_url: str) -> None:
     row = (json.loads(lijst) if isinstance(lijst, str) else lijst)["besluiten"][0]
     assert row == {"referentie": "RT-2026-0001", "q2_toelichting": True, "afwijking": True}
 
-    downgrade(fresh_url, "0002", secret_key=KEY)
+    downgrade(fresh_url, BEFORE, secret_key=KEY)
     values = stored_values(fresh_url)
     for table, column, tag in FREE_TEXT:
         assert values[(table, column)] == value_of(tag), (table, column)
@@ -163,15 +178,15 @@ def test_plain_rows_are_encrypted_with_the_bots_key(fresh_url: str) -> None:
 @pytest.mark.usefixtures("no_key")
 def test_an_empty_database_needs_no_key(fresh_url: str) -> None:
     upgrade(fresh_url)
-    downgrade(fresh_url, "0002")
+    downgrade(fresh_url, BEFORE)
     upgrade(fresh_url)
-    assert read(fresh_url, "SELECT version_num FROM alembic_version") == [("0005",)]
+    assert read(fresh_url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
 def test_the_key_file_is_read_as_the_bot_reads_it(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path}/plain.db"
-    upgrade(url, "0002")
+    upgrade(url, BEFORE)
     plain_rows(url)
     (tmp_path / "var").mkdir()
     (tmp_path / "var" / "secret.key").write_text(KEY + "\n")
@@ -184,13 +199,13 @@ def test_the_key_file_is_read_as_the_bot_reads_it(tmp_path: Path,
 
 def test_regiebot_db_upgrade_says_what_to_do_without_a_key(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/plain.db"
-    upgrade(url, "0002")
+    upgrade(url, BEFORE)
     plain_rows(url)
     env = {**os.environ, "REGIEBOT_DATABASE_URL": url, "REGIEBOT_CONFIG": str(EXAMPLE_ORG),
            "REGIEBOT_SECRET_KEY": "", "SLACK_BOT_TOKEN": "", "TELEGRAM_BOT_TOKEN": ""}
     done = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env,
                           cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 2
-    assert "REGIEBOT_SECRET_KEY" in done.stderr and "Er is niets veranderd" in done.stderr
+    assert "REGIEBOT_SECRET_KEY" in done.stderr and "niets veranderd" in done.stderr
     assert "Traceback" not in done.stderr
-    assert read(url, "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert read(url, "SELECT version_num FROM alembic_version") == [(BEFORE,)]

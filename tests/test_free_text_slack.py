@@ -148,7 +148,8 @@ async def test_free_text_never_leaves_the_private_view_on_slack(
     # the chair closes, with a reason and the shelter
     view = await door.modal("U0CARLA", "sluiten", slack_bot.slash("U0CARLA", "/regie", f"sluit {REF}"))
     answer = await door.submit("U0CARLA", view, {"uitkomst": "uitgezet_met_opvang",
-                                                 "reden": note("sluiten"), "opvang": note("opvang")})
+                                                 "reden": note("sluiten"), "opvang": "crisisopvang",
+                                                 "opvang_toelichting": note("opvang")})
     assert answer["response_action"] == "update", answer
     async with services.sessions() as session:
         case = await session.scalar(select(Case).where(Case.reference == REF))

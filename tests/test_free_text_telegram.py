@@ -167,7 +167,9 @@ async def test_free_text_stays_out_of_the_groups_on_telegram(
     actions = await say(fake, CARLA, f"/status {REF}", "Wat wil je doen")
     outcome = await tap(fake, CARLA, actions, "Casus sluiten", "Hoe is de casus")
     shelter = await tap(fake, CARLA, outcome, "uitgezet met opvang", "Welke opvang")
+    shelter_note = await tap(fake, CARLA, shelter, "crisisopvang", "opvang toelichten")
     await say(fake, CARLA, note("opvang"), "Korte toelichting")
+    assert shelter_note
     assert shelter
     mark = fake.mark()
     fake.send_text(CARLA, note("sluiten"))

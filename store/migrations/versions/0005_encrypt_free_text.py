@@ -71,7 +71,7 @@ def _cipher(rows: int) -> PersonalDataCipher | None:
             f"De database bevat {rows} rijen met vrije tekst die versleuteld moeten worden, maar "
             "er is geen sleutel. Zet REGIEBOT_SECRET_KEY (dezelfde sleutel als waarmee de bot "
             "draait) of zorg dat var/secret.key er staat, en voer 'regiebot db upgrade' opnieuw "
-            "uit. Er is niets veranderd."
+            "uit. Aan de vrije tekst is niets veranderd."
         )
     return PersonalDataCipher(key)
 
