@@ -8,7 +8,7 @@ key is found, the migration stops before it changes anything. The besluitenlijst
 the meetings lose the free text they carried (step notes and the chair's reason).
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from store.crypto import PersonalDataCipher
 from store.db import MigrationRefused
 
 revision: str = "0005"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
