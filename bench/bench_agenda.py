@@ -31,8 +31,8 @@ def _case(n: int, phase: str) -> dict[str, Any]:
         "regieteam_id": ("oost", "west")[n % 2], "corporation_id": "talis", "filed_by": "anna",
         "filed_at": filed, "phase": phase, "reason": "huurachterstand", "minor_children": n % 3,
         "arrears_cents": 100_000, "arrears_months": 3,
-        "urgency_date": date(2026, 12, 1) + timedelta(days=n % 60), "voortraject": "bench",
-        "insufficient_because": "bench", "tenant_informed": True, "wijk": "Oost", "contact_person": "bench",
+        "urgency_date": date(2026, 12, 1) + timedelta(days=n % 60), "voortraject": b"bench",
+        "insufficient_because": b"bench", "tenant_informed": True, "wijk": "Oost", "contact_person": b"bench",
     }
     if phase == "in_uitvoering":
         row.update(scenario=1, casemanager_id="dirk", termijn=date(2026, 11, 1) + timedelta(days=n % 120),

@@ -49,9 +49,9 @@ def _case(n: int) -> dict[str, Any]:
         "reference": f"RT-B-{n:05d}", "year": 2026, "seq": n + 1, "regieteam_id": "oost",
         "corporation_id": "talis", "filed_by": "anna", "filed_at": NOW - timedelta(days=40),
         "phase": "in_uitvoering", "reason": "huurachterstand", "minor_children": 0,
-        "arrears_cents": 100_000, "arrears_months": 3, "voortraject": "bench",
-        "insufficient_because": "bench", "tenant_informed": True, "wijk": "Oost",
-        "contact_person": "bench", "scenario": 1, "casemanager_id": "dirk",
+        "arrears_cents": 100_000, "arrears_months": 3, "voortraject": b"bench",
+        "insufficient_because": b"bench", "tenant_informed": True, "wijk": "Oost",
+        "contact_person": b"bench", "scenario": 1, "casemanager_id": "dirk",
         "termijn": date(2027, 3, 1), "terugkoppeling_weeks": 4,
         "ontruiming_date": date(2026, 12, 20),
     }

@@ -102,8 +102,8 @@ class Generator:
             "reason": rnd.choice(REASONS), "minor_children": children,
             "arrears_cents": rnd.randint(50_000, 900_000), "arrears_months": rnd.randint(1, 8),
             "zitting_date": zitting, "ontruiming_date": None, "urgency_date": zitting,
-            "voortraject": "-", "insufficient_because": "-", "tenant_informed": True,
-            "wijk": "Oost", "contact_person": "-", "scenario": None, "casemanager_id": None,
+            "voortraject": b"-", "insufficient_because": b"-", "tenant_informed": True,
+            "wijk": "Oost", "contact_person": b"-", "scenario": None, "casemanager_id": None,
             "termijn": None, "next_terugkoppeling": None, "decided_at": None, "closed_at": None,
             "outcome": None,
         }

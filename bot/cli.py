@@ -82,9 +82,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(Fernet.generate_key().decode())
         return 0
     if args.command == "db":
-        from store.db import upgrade
+        from store.db import MigrationRefused, upgrade
 
-        upgrade(settings.database_url)
+        try:
+            upgrade(settings.database_url, secret_key=settings.secret_key)
+        except MigrationRefused as exc:
+            print(f"regiebot: {exc}", file=sys.stderr)
+            return 2
         return 0
     load_organisation(settings.config)  # fail early, with the line, before anything starts
     if args.command == "run" and not settings.platform_enabled and not sys.stdin.isatty():

@@ -21,6 +21,7 @@ ACTION_MODULES: tuple[str, ...] = (
     "commands.status",
     "commands.stemmen",
     "commands.gegevens",
+    "commands.toelichting",
     "commands.reminders",
 )
 _REGISTRY: dict[str, Handler] = {}

@@ -257,7 +257,8 @@ def case_thread_message(services: Services, entry: AgendaEntry) -> Message:
     actions += [Action("stappen_kiezen", ref, "actie.q2_kiezen")]
     actions += [Action("stem", f"{ref}|q3|{choice}", f"actie.q3_{choice}") for choice in ("ja", "nee")]
     actions += [Action("besluit_vastleggen", ref, "actie.besluit_vastleggen", "primary"),
-                Action("toon_gegevens", ref, "actie.toon_gegevens")]
+                Action("toon_gegevens", ref, "actie.toon_gegevens"),
+                Action("toon_toelichting", ref, "actie.toon_toelichting")]
     return Message("agenda/casus", _entry_data(services, entry), tuple(actions))
 
 

@@ -1,7 +1,9 @@
 """Recording the Regieteam's decision on the three questions, by the chair.
 
 The chair closes the vote: per question the outcome follows the majority, or departs from
-it with a written reason. A quorum of voters is required. One case discussion gets one
+it with a written reason. Reasons and notes are free text: stored encrypted, never in the
+thread or the besluitenlijst (those say "toelichting: privé te bekijken" and offer the
+"Toon toelichting" button). A quorum of voters is required. One case discussion gets one
 decision; a double click or a retry returns the decision already recorded. Reopening needs
 the chair and a reason; the earlier decision is kept as history.
 """
@@ -22,6 +24,7 @@ from commands.context import Services
 from commands.permissions import require_chair
 from commands.replies import CommandRefused, Message, Result, to_partner, to_regieteam
 from commands.stemmen import CHOICES, STEPS, Tally, tally_for, tally_outgoing
+from commands.toelichting import refuse_household_words, show_action
 from commands.validation import FieldProblem, check_free_text
 from store.models import AgendaItem, Case, Decision, Meeting
 
@@ -65,6 +68,8 @@ async def record_decision(services: Services, member: Member, reference: str, *,
             return _already_recorded(services, case, existing)
         if case.phase == "gesloten":
             raise CommandRefused("fout/stemming_gesloten", referentie=case.reference)
+        await refuse_household_words(session, services, case,
+                                     {"uitleg": reason_text, "stappen_tekst": q2_text})
         tally = await tally_for(session, services, item)
         decision = _decide(services, member, case, item, tally, q1, q2_steps, q2_text, q3, reason_text)
         try:
@@ -98,11 +103,17 @@ def _decide(services: Services, member: Member, case: Case, item: AgendaItem, ta
     steps_departs = q2_steps is not None and set(steps) != set(tally.majority_steps())
     if (q1_departs or q3_departs or steps_departs) and not reason:
         raise CommandRefused("fout/besluit_reden_nodig", referentie=case.reference)
-    text = _reason(services, q2_text) if q2_text else "; ".join(tally.q2_texts) or None
+    cipher = services.cipher
+    if q2_text:
+        text = _reason(services, q2_text)
+    else:  # the voters' notes, together
+        text = "; ".join(cipher.decrypt(note) for note in tally.q2_notes) or None
+    departs = q1_departs or q3_departs or steps_departs
     return Decision(
-        case_id=case.id, agenda_item_id=item.id, q1=q1_outcome, q2_steps=steps, q2_text=text,
-        q3=q3_outcome, tally=tally.as_data(), voters=sorted(tally.voters),
-        deviation_reason=reason if (q1_departs or q3_departs or steps_departs) else None,
+        case_id=case.id, agenda_item_id=item.id, q1=q1_outcome, q2_steps=steps,
+        q2_text=cipher.encrypt_optional(text), q3=q3_outcome, tally=tally.as_data(),
+        voters=sorted(tally.voters),
+        deviation_reason=cipher.encrypt_optional(reason) if departs else None,
         recorded_by=member.id, recorded_at=services.now(),
     )
 
@@ -113,12 +124,14 @@ async def _current_for_item(session: AsyncSession, item: AgendaItem) -> Decision
 
 
 def decision_data(services: Services, case: Case, decision: Decision) -> dict[str, Any]:
+    """What may be said about a decision in a shared channel: choices, names, dates, and
+    whether there is a note or a reason to depart from the majority (never what it says)."""
     return {
         "referentie": case.reference, "q1": decision.q1, "q2": decision.q2_steps,
-        "q2_tekst": decision.q2_text, "q3": decision.q3, "tally": decision.tally,
+        "q2_toelichting": decision.q2_text is not None, "q3": decision.q3, "tally": decision.tally,
         "stemmers": [member_name(services, m) for m in decision.voters],
         "door": member_name(services, decision.recorded_by), "op": decision.recorded_at,
-        "afwijking": decision.deviation_reason,
+        "afwijking": decision.deviation_reason is not None,
         "corporatie": services.org.partner(case.corporation_id).name,
     }
 
@@ -133,7 +146,9 @@ def _decision_result(services: Services, case: Case, item: AgendaItem, tally: Ta
     data = decision_data(services, case, decision)
     result = Result(value=decision.id)
     tally_outgoing(result, services, case, item, tally, closed=True)
-    result.send(to_regieteam(case.regieteam_id), Message("besluit/vastgelegd", data), thread_case=case.id)
+    actions = (show_action(case.reference),) if data["q2_toelichting"] or data["afwijking"] else ()
+    result.send(to_regieteam(case.regieteam_id), Message("besluit/vastgelegd", data, actions),
+                thread_case=case.id)
     result.send(to_partner(case.corporation_id), Message("besluit/corporatie", data))
     # Q3 = ja: the registration request to the Meldpunt is the first row of the "mbz"
     # reminder series (made by sync_case_reminders above), with Ontvangen/Gedaan buttons.
@@ -151,8 +166,9 @@ async def reopen_decision(services: Services, member: Member, reference: str, re
         decision = await current_decision(session, case)
         if decision is None or case.phase == "gesloten":
             raise CommandRefused("fout/geen_besluit_om_te_heropenen", referentie=case.reference)
+        await refuse_household_words(session, services, case, {"uitleg": reason_text})
         decision.superseded_at, decision.superseded_by = services.now(), member.id
-        decision.reopen_reason = reason_text
+        decision.reopen_reason = services.cipher.encrypt(reason_text)
         item = await session.get(AgendaItem, decision.agenda_item_id)
         assert item is not None
         item.vote_closed_at = None
@@ -161,12 +177,11 @@ async def reopen_decision(services: Services, member: Member, reference: str, re
                       decision=decision.id)
         await reminders.sync_case_reminders(session, services, case)
     result = Result(value=decision.id)
+    shared = {"referentie": case.reference, "door": member.name}
     result.send(to_regieteam(case.regieteam_id),
-                Message("besluit/heropend", {"referentie": case.reference,
-                                             "door": member.name, "reden": reason_text}),
+                Message("besluit/heropend", shared, (show_action(case.reference),)),
                 thread_case=case.id)
-    return result.reply("besluit/heropend", referentie=case.reference, door=member.name,
-                        reden=reason_text)
+    return result.reply("besluit/heropend", **shared)
 
 
 # --- besluitenlijst --------------------------------------------------------------------------

@@ -130,6 +130,7 @@ def _appointed(services: Services, member: Member, case: Case, casemanager: Memb
     result = Result(value=assignment.id)
     result.send(to_member(casemanager.id), Message("casemanager/jij_bent_aangewezen", data, (
         Action("toon_gegevens", ref, "actie.toon_gegevens"),
+        Action("toon_toelichting", ref, "actie.toon_toelichting"),
         Action("terugkoppeling_geven", ref, "actie.terugkoppeling_geven"))))
     result.send(to_regieteam(case.regieteam_id), Message("casemanager/aangewezen", data),
                 thread_case=case.id)

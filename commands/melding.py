@@ -28,7 +28,9 @@ from commands.permissions import require_role, whom_to_ask
 from commands.replies import CommandRefused, FormInvalid, Message, Result, to_regieteam
 from commands.validation import (
     FieldProblem,
+    HouseholdWords,
     check_free_text,
+    check_household_words,
     parse_amount_cents,
     parse_date,
     parse_postcode,
@@ -42,6 +44,8 @@ Answers = Mapping[str, Any]
 REASONS = ("huurachterstand", "overlast", "hennepteelt_drugs", "woonfraude_onderhuur", "anders")
 UNKNOWN_WIJK = "onbekend"
 DATE_FIELDS = ("dagvaarding", "zitting", "vonnis", "ontruiming")
+# Free-text answers that may not name the household typed in the same form.
+HOUSEHOLD_FREE_TEXT = ("reden_anders", "voortraject", "onvoldoende")
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,23 @@ def cross_field_errors(org: Organisation, values: Mapping[str, Any], today: date
     children = values.get("minderjarige_kinderen")
     if "gezin_met_minderjarige_kinderen" in categories and children == 0:
         errors["minderjarige_kinderen"] = Message("fout/gezin_zonder_kinderen")
+    errors.update(household_word_errors(values))
+    return errors
+
+
+def household_word_errors(values: Mapping[str, Any]) -> dict[str, Message]:
+    """Free-text answers that name the household typed in the same form (name, street,
+    postcode): those belong in the encrypted fields only."""
+    household = HouseholdWords.of(str(values.get("huurder_naam") or ""),
+                                  str(values.get("adres") or ""), str(values.get("postcode") or ""))
+    errors: dict[str, Message] = {}
+    for name in HOUSEHOLD_FREE_TEXT:
+        if not values.get(name):
+            continue
+        try:
+            check_household_words(str(values[name]), household)
+        except FieldProblem as problem:
+            errors[name] = Message(f"fout/{problem.template}", {"veld": name, **problem.data})
     return errors
 
 
@@ -326,22 +347,23 @@ async def _store_case(
     now = services.now()
     year = services.local(now).year
     seq, reference = await next_reference(session, year)
+    cipher = services.cipher
     case = Case(
         reference=reference, year=year, seq=seq, submission_key=submission_key,
         regieteam_id=form.regieteam_id, corporation_id=form.corporation_id, filed_by=member.id,
-        filed_at=now, phase="nieuw", reason=form.reason, reason_other=form.reason_other,
+        filed_at=now, phase="nieuw", reason=form.reason,
+        reason_other=cipher.encrypt_optional(form.reason_other),
         minor_children=form.minor_children,
         arrears_cents=form.arrears_cents, arrears_months=form.arrears_months,
         dagvaarding_date=form.dates["dagvaarding"], zitting_date=form.dates["zitting"],
         vonnis_date=form.dates["vonnis"], ontruiming_date=form.dates["ontruiming"],
-        urgency_date=form.urgency_date, voortraject=form.voortraject,
-        insufficient_because=form.insufficient_because, tenant_informed=True, wijk=form.wijk,
-        contact_person=form.contact_person,
+        urgency_date=form.urgency_date, voortraject=cipher.encrypt(form.voortraject),
+        insufficient_because=cipher.encrypt(form.insufficient_because), tenant_informed=True,
+        wijk=form.wijk, contact_person=cipher.encrypt(form.contact_person),
         categories=[CaseCategory(category=c) for c in form.categories],
     )
     session.add(case)
     await session.flush()
-    cipher = services.cipher
     session.add(CasePersonalData(
         case_id=case.id, tenant_name=cipher.encrypt(form.tenant_name),
         address=cipher.encrypt(form.address), postcode=cipher.encrypt(form.postcode),

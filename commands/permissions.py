@@ -66,3 +66,14 @@ def entitled_to_personal_data(org: Organisation, member: Member, case: Case) -> 
     if is_chair_of(org, member, case.regieteam_id):
         return True
     return member.has_role("melder") and member.partner == case.corporation_id
+
+
+def entitled_to_free_text(org: Organisation, member: Member, case: Case) -> bool:
+    """Who needs the case's content (voortraject, notes, reasons, feedback): the members of
+    the case's Regieteam, who decide on it, the filing corporation's people, the casemanager,
+    the chair and the coordinator. Name and address stay with `entitled_to_personal_data`."""
+    if member.has_role("coordinator") or case.casemanager_id == member.id:
+        return True
+    if member.has_role("lid", "voorzitter") and org.belongs_to(member, case.regieteam_id):
+        return True
+    return member.partner == case.corporation_id

@@ -54,6 +54,7 @@ from commands.replies import (
     to_member,
     to_partner,
 )
+from commands.toelichting import refuse_household_words
 from commands.validation import FieldProblem, check_free_text, parse_date, parse_record_id
 from commands.workdays import add_working_days
 from store.models import Assignment, Case, Decision, Feedback, NazorgCheck, Reminder
@@ -791,7 +792,10 @@ async def postpone_reminder(
             raise CommandRefused("herinnering/al_afgehandeld",
                                  referentie=case.reference if case else None)
         moment = send_moment(services, day)
-        reminder.postponed_to, reminder.postpone_reason = moment, why
+        if case is not None:
+            await refuse_household_words(session, services, case, {"uitstel_reden": why})
+        reminder.postponed_to = moment
+        reminder.postpone_reason = services.cipher.encrypt(why)
         series = _series_of(reminder)
         rows = await _case_rows(session, reminder)
         target = (reminder.target_partner_id, reminder.target_member_id)

@@ -28,6 +28,7 @@ from commands.context import Services
 from commands.huishouden import care_desk, is_protected
 from commands.permissions import is_chair_of, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_member, to_partner, to_regieteam
+from commands.toelichting import refuse_household_words, show_action
 from commands.validation import FieldProblem, check_free_text, parse_date
 from store.models import Assignment, Case
 
@@ -268,10 +269,13 @@ async def close_with(services: Services, member: Member, reference: str, closing
                                                           uitkomst=case.outcome)
             raise CommandRefused("fout/al_gesloten", referentie=case.reference, uitkomst=case.outcome)
         checked = check_closing(services, case, closing)
+        await refuse_household_words(session, services, case,
+                                     {"uitleg": checked.reason, "opvang_toelichting": checked.shelter_note})
         now = services.now()
         case.phase, case.closed_at, case.outcome = "gesloten", now, checked.outcome
-        case.outcome_reason, case.shelter_kind, case.shelter = (
-            checked.reason, checked.shelter, checked.shelter_note)
+        case.outcome_reason = services.cipher.encrypt(checked.reason)
+        case.shelter_kind = checked.shelter
+        case.shelter = services.cipher.encrypt_optional(checked.shelter_note)
         if checked.report is not None:
             case.reported_to, case.reported_on = checked.report.desk, checked.report.on
             events.record(session, case, "care_reported", member.id, now,
@@ -291,7 +295,9 @@ def _closed(services: Services, member: Member, case: Case, checked: CheckedClos
             "blijft": case.outcome in TENANT_STAYS, "opvang": checked.shelter}
     result = Result(value=case.reference)
     result.send(to_partner(case.corporation_id), Message("sluiten/corporatie", data))
-    result.send(to_regieteam(case.regieteam_id), Message("sluiten/gesloten", data), thread_case=case.id)
+    result.send(to_regieteam(case.regieteam_id),
+                Message("sluiten/gesloten", data, (show_action(case.reference),)),
+                thread_case=case.id)
     if case.casemanager_id and case.casemanager_id != member.id:
         result.send(to_member(case.casemanager_id), Message("sluiten/gesloten", data))
     if checked.report is not None:

@@ -1,7 +1,8 @@
 """Voting on the three questions, per case, in its thread.
 
 Q1 Kan de huisuitzetting voorkomen worden? (ja / nee / twijfel)
-Q2 Welke stappen zijn hiervoor nodig? (a checklist plus free text)
+Q2 Welke stappen zijn hiervoor nodig? (a checklist plus a note, stored encrypted and never
+   shown in the thread: the tally says only who chose what)
 Q3 Is aanmelding bij Meldpunt Bijzondere Zorg nodig? (ja / nee)
 
 One vote per member per question counts; a member can change it until the chair closes
@@ -26,6 +27,7 @@ from commands.cases import case_by_reference, member_name, open_discussion
 from commands.context import Services
 from commands.permissions import may_vote, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_regieteam
+from commands.toelichting import refuse_household_words
 from commands.validation import FieldProblem, check_free_text
 from store.models import AgendaItem, Case, Vote
 
@@ -41,7 +43,7 @@ class Tally:
     counts: dict[str, Counter[str]] = field(default_factory=dict)
     names: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     q2_voters: int = 0
-    q2_texts: list[str] = field(default_factory=list)
+    q2_notes: list[bytes] = field(default_factory=list)  # encrypted, in the order cast
     voters: set[str] = field(default_factory=set)
 
     def majority(self, question: str) -> str | None:
@@ -71,7 +73,7 @@ async def tally_for(session: AsyncSession, services: Services, item: AgendaItem)
         if vote.question == "q2":
             tally.q2_voters += 1
             if vote.steps_text:
-                tally.q2_texts.append(vote.steps_text)
+                tally.q2_notes.append(vote.steps_text)
         for pick in picks:
             tally.counts.setdefault(vote.question, Counter())[pick] += 1
             tally.names.setdefault(vote.question, {}).setdefault(pick, []).append(name)
@@ -132,6 +134,7 @@ async def cast_vote(services: Services, member: Member, reference: str, question
             raise CommandRefused("fout/geen_stemrecht", team=services.org.regieteam(case.regieteam_id).name,
                                  vraag=whom_to_ask(services.org))
         item = await open_item_for_vote(session, services, case)
+        await refuse_household_words(session, services, case, {"stappen_tekst": steps_text})
         changed = await _store_vote(session, services, item, case, member, question, choice, steps,
                                     steps_text)
         events.record(session, case, "vote_changed" if changed else "vote_cast", member.id,
@@ -148,6 +151,7 @@ async def _store_vote(session: AsyncSession, services: Services, item: AgendaIte
                       member: Member, question: str, choice: str | None, steps: list[str] | None,
                       steps_text: str | None) -> bool:
     """Insert or update the member's vote; True when an earlier vote was changed."""
+    note = services.cipher.encrypt_optional(steps_text)
     query = select(Vote).where(Vote.agenda_item_id == item.id, Vote.member_id == member.id,
                                Vote.question == question)
     vote = await session.scalar(query)
@@ -156,12 +160,12 @@ async def _store_vote(session: AsyncSession, services: Services, item: AgendaIte
             async with session.begin_nested():
                 session.add(Vote(agenda_item_id=item.id, case_id=case.id, member_id=member.id,
                                  question=question, choice=choice, steps=steps,
-                                 steps_text=steps_text, cast_at=services.now()))
+                                 steps_text=note, cast_at=services.now()))
             return False
         except IntegrityError:  # the same vote arrived twice at once (double click, retry)
             vote = await session.scalar(query)
             assert vote is not None
-    vote.choice, vote.steps, vote.steps_text, vote.cast_at = choice, steps, steps_text, services.now()
+    vote.choice, vote.steps, vote.steps_text, vote.cast_at = choice, steps, note, services.now()
     return True
 
 

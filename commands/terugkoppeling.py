@@ -1,4 +1,7 @@
-"""Terugkoppeling: progress on a case from the casemanager or a partner on the case."""
+"""Terugkoppeling: progress on a case from the casemanager or a partner on the case.
+
+The text is free text: stored encrypted; the thread hears who gave feedback and the state of
+each condition, and that the text can be read privately with "Toon toelichting"."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from commands.cases import case_by_reference, case_summary
 from commands.context import Services
 from commands.permissions import is_chair_of, may_vote, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_regieteam
+from commands.toelichting import refuse_household_words, show_action
 from commands.validation import FieldProblem, check_free_text
 from store.models import Case, Feedback, PlanCondition
 
@@ -48,6 +52,7 @@ async def give_feedback(services: Services, member: Member, reference: str, text
         if submission_key and await session.scalar(
                 select(Feedback.id).where(Feedback.submission_key == submission_key)):
             return Result().reply("terugkoppeling/ontvangen", referentie=case.reference, dubbel=True)
+        await refuse_household_words(session, services, case, {"terugkoppeling": body})
         new_date = None
         if new_termijn:
             if not is_chair_of(services.org, member, case.regieteam_id):
@@ -55,7 +60,8 @@ async def give_feedback(services: Services, member: Member, reference: str, text
             new_date = parse_termijn(services, new_termijn)
         states = await _update_conditions(session, services, member, case, conditions or {})
         now = services.now()
-        session.add(Feedback(case_id=case.id, member_id=member.id, given_at=now, text=body,
+        session.add(Feedback(case_id=case.id, member_id=member.id, given_at=now,
+                             text=services.cipher.encrypt(body),
                              termijn_holds=termijn_holds, conditions=conditions or {},
                              submission_key=submission_key))
         case.next_terugkoppeling = services.today() + timedelta(weeks=case.terugkoppeling_weeks or 4)
@@ -72,7 +78,9 @@ async def give_feedback(services: Services, member: Member, reference: str, text
             "termijn_houdt": termijn_holds, "termijn": case.termijn,
             "volgende": case.next_terugkoppeling, "nieuwe_termijn": new_date}
     result = Result(value=case.reference)
-    result.send(to_regieteam(case.regieteam_id), Message("terugkoppeling/gegeven", data), thread_case=case.id)
+    result.send(to_regieteam(case.regieteam_id),
+                Message("terugkoppeling/gegeven", data, (show_action(case.reference),)),
+                thread_case=case.id)
     return result.reply("terugkoppeling/ontvangen", **data, dubbel=False)
 
 

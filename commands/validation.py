@@ -43,6 +43,8 @@ as one of the above.
 from __future__ import annotations
 
 import re
+import unicodedata
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -439,3 +441,67 @@ def parse_postcode(text: str) -> str:
     if not match or match[2] in _POSTCODE_UNUSED:
         raise FieldProblem("postcode_vorm")
     return f"{match[1]} {match[2]}"
+
+
+# --- the household's own words in free text ----------------------------------------------------
+
+# Name parts that are ordinary Dutch words (tussenvoegsels): never a reason to refuse a text.
+_NAME_PARTICLES = frozenset({
+    "van", "der", "den", "de", "het", "ter", "ten", "te", "op", "in", "aan", "bij", "uit",
+    "voor", "onder", "over", "tot", "del", "della", "da", "dos", "das", "di", "du", "la", "le",
+    "el", "al", "bin", "ben", "ibn", "von", "zu", "und", "les", "des", "lo",
+})
+_HOUSE_NUMBER = re.compile(r"\s+\d.*$")
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents: 'Özdemir' and 'ozdemir' are the same word."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _whole_words(phrase: str) -> re.Pattern[str]:
+    words = [re.escape(word) for word in phrase.split()]
+    return re.compile(r"(?<!\w)" + r"[\s\-]+".join(words) + r"(?!\w)")
+
+
+@dataclass(frozen=True)
+class HouseholdWords:
+    """What identifies one household in free text: its name parts (3+ letters, no
+    tussenvoegsels), its street name and its postcode; all folded (lower case, no accents)."""
+
+    name_parts: tuple[str, ...] = ()
+    street: str = ""
+    postcode: str = ""
+
+    @classmethod
+    def of(cls, name: str, address: str, postcode: str) -> HouseholdWords:
+        parts = [part for part in re.split(r"[^\w]+", _folded(name)) if part]
+        names = tuple(dict.fromkeys(
+            p for p in parts if len(p) >= 3 and not p.isdigit() and p not in _NAME_PARTICLES))
+        street_part = _folded(address).split(",")[0].strip()
+        street = " ".join(_HOUSE_NUMBER.sub("", street_part).split())
+        if len(street) < 3 or street.isdigit():
+            street = ""
+        code = re.sub(r"[\s\-]", "", _folded(postcode))
+        return cls(names, street, code if len(code) == 6 else "")
+
+    def found_in(self, text: str) -> str | None:
+        """'naam', 'adres' or 'postcode' when the text holds one of them, else None."""
+        folded = _folded(text)
+        if any(_whole_words(part).search(folded) for part in self.name_parts):
+            return "naam"
+        if self.street and _whole_words(self.street).search(folded):
+            return "adres"
+        if self.postcode and re.search(
+                rf"(?<!\w){re.escape(self.postcode[:4])}[\s\-]*{re.escape(self.postcode[4:])}(?!\w)",
+                folded):
+            return "postcode"
+        return None
+
+
+def check_household_words(text: str, household: HouseholdWords) -> None:
+    """Refuse free text that names the household (name, street or postcode). The message
+    says what kind of word it was, never the word itself."""
+    if kind := household.found_in(text):
+        raise FieldProblem("identificatie_huishouden", soort=kind)

@@ -1,6 +1,7 @@
-"""Encryption at rest for the household's personal data and free text (Fernet: AES-128-CBC +
+"""Encryption at rest for the household's personal data and every free text (Fernet: AES-128-CBC +
 HMAC). Several keys (comma separated, MultiFernet) allow rotation: the first one encrypts,
-every one of them decrypts."""
+every one of them decrypts. The columns that hold such tokens are marked in store/models.py
+(`encrypted_columns()`)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,13 @@ class PersonalDataCipher:
             return self._fernet.decrypt(bytes(token)).decode("utf-8")
         except InvalidToken as exc:
             raise DecryptionFailed("persoonsgegevens konden niet worden ontsleuteld") from exc
+
+    def encrypt_optional(self, value: str | None) -> bytes | None:
+        """An optional free text: None stays None."""
+        return None if value is None else self.encrypt(value)
+
+    def decrypt_optional(self, token: bytes | None) -> str | None:
+        return None if token is None else self.decrypt(token)
 
     def encrypt_json(self, value: Any) -> bytes:
         return self.encrypt(json.dumps(value))

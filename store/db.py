@@ -14,6 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class MigrationRefused(RuntimeError):
+    """A migration cannot run safely (e.g. rows to encrypt and no key); the message says what
+    to do. Nothing was changed."""
+
+
 FOREIGN_TABLES = ("apscheduler_jobs",)
 # PostgreSQL advisory lock held (per transaction) while migrations run, so that several
 # `regiebot db upgrade` started at once (replicas, a compose restart) run one after the other;
@@ -117,21 +122,24 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def _alembic_config(url: str) -> Any:
+def _alembic_config(url: str, secret_key: str | None = None) -> Any:
     from alembic.config import Config
 
     config = Config()
+    if secret_key:  # migrations that encrypt existing rows read it (else env or var/secret.key)
+        config.attributes["secret_key"] = secret_key
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", *, secret_key: str | None = None) -> None:
     """Run the Alembic migrations (synchronously, before the event loop starts). On PostgreSQL
-    under MIGRATION_LOCK_KEY: concurrent upgrades wait for each other."""
+    under MIGRATION_LOCK_KEY: concurrent upgrades wait for each other. `secret_key` is for
+    migrations that encrypt rows already stored (else REGIEBOT_SECRET_KEY or var/secret.key)."""
     from alembic import command
 
-    command.upgrade(_alembic_config(url), revision)
+    command.upgrade(_alembic_config(url, secret_key), revision)
 
 
 def schema_is_current(url: str) -> bool:
@@ -149,7 +157,7 @@ def schema_is_current(url: str) -> bool:
     return current == heads
 
 
-def downgrade(url: str, revision: str) -> None:
+def downgrade(url: str, revision: str, *, secret_key: str | None = None) -> None:
     from alembic import command
 
-    command.downgrade(_alembic_config(url), revision)
+    command.downgrade(_alembic_config(url, secret_key), revision)

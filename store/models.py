@@ -1,7 +1,10 @@
 """Database models. Times are stored in UTC; dates are calendar dates in Europe/Amsterdam.
 
-Personal data of the household lives only in `case_personal_data`, encrypted; every other
-table can be shown, counted and exported without exposing a household.
+Personal data of the household (name, address, postcode) lives only in `case_personal_data`.
+Every free-text answer (voortraject, reasons, notes, feedback, shelter) is personal data too.
+Both are encrypted with the bot's key (Fernet) and marked `info={"encrypted": True}`:
+`encrypted_columns()` lists them, for key rotation and erasure. Every other column can be
+shown, counted and exported without exposing a household.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -21,7 +25,6 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -36,6 +39,12 @@ NAMING = {
 }
 
 UtcDateTime = DateTime(timezone=True)
+ENCRYPTED: dict[str, Any] = {"encrypted": True}
+
+
+def encrypted() -> Any:
+    """A column holding a Fernet token of personal data or free text (see `encrypted_columns`)."""
+    return mapped_column(LargeBinary, info=dict(ENCRYPTED))
 
 
 class Base(DeclarativeBase):
@@ -110,9 +119,9 @@ class Case(Base):
     filed_at: Mapped[datetime]
     phase: Mapped[str] = mapped_column(String(16), default="nieuw")
 
-    # casusformulier (no personal data here)
+    # casusformulier (free text encrypted; name and address in CasePersonalData)
     reason: Mapped[str] = mapped_column(String(32))
-    reason_other: Mapped[str | None] = mapped_column(String(200))
+    reason_other: Mapped[bytes | None] = encrypted()
     minor_children: Mapped[int] = mapped_column(Integer, default=0)
     arrears_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     arrears_months: Mapped[int] = mapped_column(Integer, default=0)
@@ -121,11 +130,11 @@ class Case(Base):
     vonnis_date: Mapped[date | None] = mapped_column(Date)
     ontruiming_date: Mapped[date | None] = mapped_column(Date)
     urgency_date: Mapped[date | None] = mapped_column(Date)  # nearest of zitting/ontruiming
-    voortraject: Mapped[str] = mapped_column(Text)
-    insufficient_because: Mapped[str] = mapped_column(Text)
+    voortraject: Mapped[bytes] = encrypted()
+    insufficient_because: Mapped[bytes] = encrypted()
     tenant_informed: Mapped[bool] = mapped_column(Boolean)
     wijk: Mapped[str] = mapped_column(String(80))
-    contact_person: Mapped[str] = mapped_column(String(120))
+    contact_person: Mapped[bytes] = encrypted()
 
     # the plan
     scenario: Mapped[int | None] = mapped_column(Integer)
@@ -138,9 +147,9 @@ class Case(Base):
     # closure
     closed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(40))
-    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    outcome_reason: Mapped[bytes | None] = encrypted()
     shelter_kind: Mapped[str | None] = mapped_column(String(40))  # one of commands.sluiten.SHELTERS
-    shelter: Mapped[str | None] = mapped_column(String(200))  # the short note with the shelter
+    shelter: Mapped[bytes | None] = encrypted()  # the short note with the shelter
     # a protected household that left for an unknown destination: reported to whom, when
     reported_to: Mapped[str | None] = mapped_column(String(20))
     reported_on: Mapped[date | None] = mapped_column(Date)
@@ -177,7 +186,7 @@ class HouseholdCorrection(Base):
     categories_after: Mapped[list[Any]] = mapped_column(JSON)
     children_before: Mapped[int] = mapped_column(Integer)
     children_after: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[bytes] = encrypted()
 
 
 class CasePersonalData(Base):
@@ -185,9 +194,9 @@ class CasePersonalData(Base):
 
     __tablename__ = "case_personal_data"
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
-    tenant_name: Mapped[bytes] = mapped_column(LargeBinary)
-    address: Mapped[bytes] = mapped_column(LargeBinary)
-    postcode: Mapped[bytes] = mapped_column(LargeBinary)
+    tenant_name: Mapped[bytes] = encrypted()
+    address: Mapped[bytes] = encrypted()
+    postcode: Mapped[bytes] = encrypted()
 
 
 # --- meetings and agenda ---------------------------------------------------------------------
@@ -261,7 +270,7 @@ class Vote(Base):
     question: Mapped[str] = mapped_column(String(4))
     choice: Mapped[str | None] = mapped_column(String(16))  # q1: ja/nee/twijfel, q3: ja/nee
     steps: Mapped[list[Any] | None]  # q2
-    steps_text: Mapped[str | None] = mapped_column(Text)
+    steps_text: Mapped[bytes | None] = encrypted()
     cast_at: Mapped[datetime]
 
 
@@ -286,16 +295,16 @@ class Decision(Base):
     agenda_item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id"))
     q1: Mapped[str] = mapped_column(String(16))
     q2_steps: Mapped[list[Any]]
-    q2_text: Mapped[str | None] = mapped_column(Text)
+    q2_text: Mapped[bytes | None] = encrypted()
     q3: Mapped[str] = mapped_column(String(16))
     tally: Mapped[dict[str, Any]]
     voters: Mapped[list[Any]]
-    deviation_reason: Mapped[str | None] = mapped_column(Text)
+    deviation_reason: Mapped[bytes | None] = encrypted()
     recorded_by: Mapped[str] = mapped_column(ForeignKey("members.id"))
     recorded_at: Mapped[datetime]
     superseded_at: Mapped[datetime | None]
     superseded_by: Mapped[str | None] = mapped_column(String(32))
-    reopen_reason: Mapped[str | None] = mapped_column(Text)
+    reopen_reason: Mapped[bytes | None] = encrypted()
 
 
 # --- plan ------------------------------------------------------------------------------------
@@ -337,7 +346,7 @@ class Feedback(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
     given_at: Mapped[datetime]
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[bytes] = encrypted()
     termijn_holds: Mapped[bool] = mapped_column(Boolean, default=True)
     conditions: Mapped[dict[str, Any]]
     submission_key: Mapped[str | None] = mapped_column(String(128), unique=True)
@@ -378,7 +387,7 @@ class Reminder(Base):
     done_at: Mapped[datetime | None]
     done_by: Mapped[str | None] = mapped_column(String(32))
     postponed_to: Mapped[datetime | None]
-    postpone_reason: Mapped[str | None] = mapped_column(Text)
+    postpone_reason: Mapped[bytes | None] = encrypted()
 
 
 class NazorgCheck(Base):
@@ -439,7 +448,7 @@ class FormDraft(Base):
 
     __tablename__ = "form_drafts"
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes] = encrypted()
     updated_at: Mapped[datetime]
 
 
@@ -451,3 +460,9 @@ class KeyCheck(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     token: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+
+
+def encrypted_columns() -> list[Column[Any]]:
+    """Every column that holds encrypted personal data or free text, table by table."""
+    return [column for table in Base.metadata.sorted_tables for column in table.columns
+            if column.info.get("encrypted")]

@@ -128,7 +128,7 @@ async def decide(services: Services, case_id: int, q1: str = "ja", q3: str = "ne
             await session.flush()
         for old in (await session.scalars(select(Decision).where(
                 Decision.case_id == case.id, Decision.superseded_at.is_(None)))).all():
-            old.superseded_at, old.superseded_by, old.reopen_reason = now, "carla", "heropend"
+            old.superseded_at, old.superseded_by, old.reopen_reason = now, "carla", b"heropend"
         await session.flush()
         decision = Decision(case_id=case.id, agenda_item_id=item.id, q1=q1, q2_steps=[], q3=q3,
                             tally={}, voters=[], recorded_by="carla", recorded_at=now)

@@ -138,7 +138,7 @@ async def test_terugkoppeling_every_interval_until_answered(
     clock.set(ams(2026, 12, 30, 14))
     async with services.transaction() as session:
         session.add(Feedback(case_id=case.id, member_id="dirk", given_at=services.now(),
-                             text="Gaat goed", conditions={}))
+                             text=b"(encrypted)", conditions={}))
     await update_case(services, case.id, next_terugkoppeling=date(2027, 1, 27))
     rows = await reminders_of(services, case.id)
     assert ANSWERED in {r.cancel_reason for r in rows if r.kind == "terugkoppeling"}

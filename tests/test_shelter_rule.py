@@ -78,8 +78,8 @@ async def test_shelter_choice_and_note_are_stored(services: Services, clock: Clo
     result = await sluiten.close_case(services, carla, ref, "uitgezet_met_opvang", REASON,
                                       shelter="Familie of vrienden", shelter_note="Bij een tante.")
     case = await the_case(services, ref)
-    assert (case.phase, case.shelter_kind, case.shelter) == ("gesloten", "familie_vrienden",
-                                                             "Bij een tante.")
+    assert (case.phase, case.shelter_kind, services.cipher.decrypt_optional(case.shelter)) == (
+        "gesloten", "familie_vrienden", "Bij een tante.")
     shown = renderer("plain").render(result.replies[0])
     assert "familie of vrienden" in shown
     # the shared messages carry the choice, never the note

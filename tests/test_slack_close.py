@@ -89,7 +89,7 @@ async def test_chair_closes_through_the_modal(slack_bot: SlackBot, fake_slack: F
     await fake.work_done()
     case = await the_case(services)
     assert case.phase == "gesloten" and case.outcome == "blijft_betalingsregeling"
-    assert case.outcome_reason == REASON
+    assert services.cipher.decrypt_optional(case.outcome_reason) == REASON
     to_talis = [c for c in fake.of("chat.postMessage") if c.args["channel"] == "C0TALIS"]
     assert len(to_talis) == 1
     assert REF in all_text(to_talis[0].args) and "betalingsregeling" in all_text(to_talis[0].args)

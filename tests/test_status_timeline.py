@@ -31,7 +31,7 @@ async def build_case_history(services: Services) -> str:
         session.add(PlanCondition(case_id=case.id, key="huur_betaald", state="voldaan",
                                   updated_at=utc(2026, 8, 1)))
         session.add(Feedback(case_id=case.id, member_id="dirk", given_at=utc(2026, 7, 14),
-                             text="Huurder Jan Fictief werkt goed mee.", termijn_holds=True,
+                             text=b"(encrypted)", termijn_holds=True,
                              conditions={}))
         session.add(Event(case_id=case.id, kind="termijn_changed", actor_id="carla",
                           at=utc(2026, 8, 2), data={"termijn": "2026-09-01"}))

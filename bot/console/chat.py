@@ -30,6 +30,7 @@ from commands import (
     sluiten,
     stemmen,
     terugkoppeling,
+    toelichting,
 )
 from commands.actions import perform
 from commands.context import Services
@@ -143,6 +144,7 @@ class ConsoleChat:
             "/besluitenlijst": self.cmd_besluitenlijst, "/casemanager": self.cmd_casemanager,
             "/terugkoppeling": self.cmd_terugkoppeling, "/sluit": self.cmd_sluit,
             "/gegevens": self.cmd_gegevens, "/huishouden": self.cmd_huishouden,
+            "/toelichting": self.cmd_toelichting,
             "/knop": self.cmd_knop, "/als": self.cmd_als,
             "/status": self.cmd_status, "/rapport": self.cmd_rapport,
             "/uitstellen": self.cmd_uitstellen, "/nazorg": self.cmd_nazorg,
@@ -246,6 +248,11 @@ class ConsoleChat:
         if len(args) != 1:
             return self.usage("gegevens")
         return await gegevens.show_personal_data(self.services, self.member, args[0])
+
+    async def cmd_toelichting(self, args: list[str]) -> Result:
+        if len(args) != 1:
+            return self.usage("toelichting")
+        return await toelichting.show_free_text(self.services, self.member, args[0])
 
     async def cmd_knop(self, args: list[str]) -> Result | None:
         if len(args) < 1:

@@ -25,6 +25,7 @@ from commands.replies import CommandRefused, Message, Result
 from commands.sluiten import OUTCOMES, close_with, closing_from_words, split_words
 from commands.status import case_timeline, status_overview
 from commands.stemmen import cast_vote
+from commands.toelichting import show_free_text
 
 if TYPE_CHECKING:
     from bot.slack.adapter import SlackAdapter
@@ -80,6 +81,10 @@ async def _personal(services: Services, member: Member, words: list[str]) -> Res
     return await show_personal_data(services, member, _reference(words, "gebruik_gegevens"))
 
 
+async def _free_text(services: Services, member: Member, words: list[str]) -> Result:
+    return await show_free_text(services, member, _reference(words, "gebruik_toelichting"))
+
+
 async def _urgent(services: Services, member: Member, words: list[str]) -> Result:
     return await add_urgent(services, member, _reference(words, "gebruik_spoed"))
 
@@ -115,7 +120,7 @@ async def _besluitenlijst(services: Services, member: Member, words: list[str]) 
 def check_syntax(name: str, words: list[str]) -> None:
     """Check how a subcommand is typed, before anything else happens (no database), so that a
     typing mistake is answered at once; raise Usage."""
-    if name in ("gegevens", "spoed", "heropen", "huishouden"):
+    if name in ("gegevens", "toelichting", "spoed", "heropen", "huishouden"):
         _reference(words, f"gebruik_{name}")
     elif name == "stem":
         _reference(words, "gebruik_stem")
@@ -130,6 +135,7 @@ def check_syntax(name: str, words: list[str]) -> None:
 RUNS: dict[str, Run] = {
     "stem": _vote, "sluit": _close, "heropen": _reopen, "huishouden": _household,
     "gegevens": _personal, "spoed": _urgent,
+    "toelichting": _free_text,
     "rapport": _report, "agenda": _agenda, "status": _status, "besluitenlijst": _besluitenlijst,
     "audit": _audit,
 }

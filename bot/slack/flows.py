@@ -299,7 +299,7 @@ FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
     Flow("besluit", "slack.titel.besluit", "slack.titel.klaar", _decision_blocks, _decision_submit,
          chair_only=True, submit_label="slack.knop.vastleggen",
          fields={"fout/besluit_reden_nodig": "reden", "reden": "reden", "fout/stem_stappen": "q2",
-                 "stappen_tekst": "q2_tekst", "q1": "q1", "q3": "q3"}),
+                 "stappen_tekst": "q2_tekst", "uitleg": "reden", "q1": "q1", "q3": "q3"}),
     Flow("casemanager", "slack.titel.casemanager", "slack.titel.klaar", _casemanager_blocks,
          _casemanager_submit, chair_only=True, submit_label="slack.knop.vastleggen",
          fields={"fout/lid_onbekend": "casemanager", "termijn": "termijn",

@@ -180,6 +180,7 @@ class TelegramAdapter:
             "besluit": self._flow_command("besluit_vastleggen"),
             "casemanager": self._flow_command("casemanager_aanwijzen"),
             "sluit": self._close, "gegevens": self._personal_data,
+            "toelichting": self._free_text,
             "rapport": self._rapport, "huishouden": self._household, "audit": self._audit,
         }
         for name, handler in commands.items():
@@ -472,6 +473,19 @@ class TelegramAdapter:
         if chat != private:
             await self.courier.send(chat, Message("telegram/prive_gestuurd", {"naam": member.name}),
                                     thread_id=_topic(update))
+
+    async def _free_text(self, update: Update, context: Context) -> None:
+        from commands.toelichting import show_free_text
+
+        member, chat = self.member_of(update), _chat(update)
+        if not context.args:
+            await self.courier.send(chat, Message("telegram/noem_referentie",
+                                                  {"commando": "toelichting"}),
+                                    thread_id=_topic(update))
+            return
+        result = await show_free_text(self.services.asked("telegram", "/toelichting"), member,
+                                      context.args[0])
+        await self.respond(chat, member, result, _topic(update))
 
     async def _rapport(self, update: Update, context: Context) -> None:
         member, chat = self.member_of(update), _chat(update)

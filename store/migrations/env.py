@@ -27,6 +27,11 @@ def run_migrations() -> None:
     url = config.get_main_option("sqlalchemy.url") or ""
     engine = make_sync_engine(url)
     with engine.connect() as connection:
+        if is_sqlite(url):
+            # SQLite changes a column by copying the table and dropping the old one. With
+            # foreign keys enforced that drop would delete (cascade) the rows that point to it.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -37,6 +42,11 @@ def run_migrations() -> None:
         with context.begin_transaction():
             wait_for_other_migrations(connection)
             context.run_migrations()
+        if is_sqlite(url):
+            problems = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            connection.commit()
+            if problems:
+                raise RuntimeError(f"na de migratie kloppen {len(problems)} verwijzingen niet")
     engine.dispose()
 
 
