@@ -38,6 +38,7 @@ from bot.orgconfig import Member
 from commands.context import Services
 from commands.replies import Attachment, Destination, Message, Outgoing
 from messages.slack import SlackMessage, slack_message, slack_pages
+from store.locks import named_lock
 from store.models import ThreadRef
 from store.pacing import reserve_slot
 
@@ -127,7 +128,8 @@ class SlackCourier:
             await self._post_or_update(key, channel, item, thread_ts)
             return
         if starts_thread and item.thread_case is not None:
-            async with self._locks[f"{CASE_THREAD}:{item.thread_case}"]:
+            marker = f"{CASE_THREAD}:{item.thread_case}"
+            async with self._locks[marker], named_lock(self.services.sessions, f"slack:{marker}"):
                 ref = await self._ref(CASE_THREAD, item.thread_case)
                 if ref is not None:
                     await self.post(channel, item.message, thread_ts=ref.message_ref)
@@ -141,9 +143,11 @@ class SlackCourier:
         self, key: tuple[str, int], channel: str, item: Outgoing, thread_ts: str | None
     ) -> None:
         purpose, object_id = key
-        async with self._locks[f"{purpose}:{object_id}"]:
+        marker = f"{purpose}:{object_id}"
+        # First in this process, then across processes: another replica may be posting the
+        # same message right now, and it must be posted once and then updated.
+        async with self._locks[marker], named_lock(self.services.sessions, f"slack:{marker}"):
             ref = await self._ref(purpose, object_id)
-            marker = f"{purpose}:{object_id}"
             if ref is None and (item.retry or marker in self._uncertain):
                 ref = await self._earlier_copy(marker, channel, thread_ts)
             if ref is not None:
