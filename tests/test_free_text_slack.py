@@ -16,6 +16,9 @@ from store.models import Case, Event, Reminder
 from tests.conftest import Clock, Database
 from tests.fakeslack import FakeSlack, SlackBot, all_text, button_named
 from tests.free_text_support import FIRST, LAST, NAME, assert_not_stored, note
+from tests.test_log_safety import Capture, restore_logging, wide_open_log
+
+__all__ = ["restore_logging", "wide_open_log"]  # fixtures: every log line, at DEBUG
 
 REF = "RT-2026-0001"
 
@@ -76,7 +79,7 @@ def shared_calls(fake: FakeSlack) -> list[dict[str, Any]]:
 
 async def test_free_text_never_leaves_the_private_view_on_slack(
     slack_bot: SlackBot, fake_slack: FakeSlack, services: Services, database: Database,
-    clock: Clock,
+    clock: Clock, wide_open_log: Capture,
 ) -> None:
     fake, door = fake_slack, Door(slack_bot, fake_slack)
     clock.set(ams(11, 19, 10))
@@ -182,3 +185,6 @@ async def test_free_text_never_leaves_the_private_view_on_slack(
             if e.data.get("wat") == "toelichting"] == [
         ("anna", "slack", "knop toon_toelichting"), ("fatima", "slack", "knop toon_toelichting"),
         ("joost", "slack", "/regie toelichting")]
+    # and in no log line, at DEBUG with every level cap taken away
+    for part in (FIRST, LAST):
+        assert part.lower() not in wide_open_log.text.lower(), f"{part} in the log"

@@ -22,6 +22,9 @@ from store.models import Case, Event, Reminder
 from tests.conftest import EXAMPLE_ORG, Clock, Database
 from tests.faketelegram import Call, FakeTelegram, telegram_settings
 from tests.free_text_support import FIRST, LAST, NAME, assert_not_stored, note
+from tests.test_log_safety import Capture, restore_logging, wide_open_log
+
+__all__ = ["restore_logging", "wide_open_log"]  # fixtures: every log line, at DEBUG
 
 ANNA, BRAM, CARLA, DIRK, EVA = 5001, 5002, 5003, 5004, 5005
 OOST, TALIS = -1001002, -1001001
@@ -113,7 +116,7 @@ async def file_melding(fake: FakeTelegram) -> None:
 
 async def test_free_text_stays_out_of_the_groups_on_telegram(
     services: Services, fake: FakeTelegram, bot: TelegramAdapter, database: Database,
-    clock: Clock,
+    clock: Clock, wide_open_log: Capture,
 ) -> None:
     clock.set(clock.moment.replace(day=19, hour=9))  # Thursday before the meeting
     await file_melding(fake)
@@ -206,3 +209,6 @@ async def test_free_text_stays_out_of_the_groups_on_telegram(
             if e.data.get("wat") == "toelichting"] == [
         ("carla", "telegram", "/toelichting"), ("anna", "telegram", "knop toon_toelichting")]
     assert toelichting
+    # and in no log line, at DEBUG with every level cap taken away
+    for part in (FIRST, LAST):
+        assert part.lower() not in wide_open_log.text.lower(), f"{part} in the log"
