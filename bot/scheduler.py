@@ -544,15 +544,20 @@ class BotScheduler:
 
     async def _become_leader(self) -> None:
         engine = make_sync_engine(self.settings.database_url)
+        jobstore = SQLAlchemyJobStore(engine=engine)
+        # The job store is synchronous. Its table and the jobs are written from a worker
+        # thread: on SQLite a write from the event loop's own thread would wait for a
+        # transaction that itself waits for the loop (a request being handled at start-up).
+        await asyncio.to_thread(jobstore.jobs_t.create, engine, True)
         scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=engine)},
+            jobstores={"default": jobstore},
             executors={"default": _BoundExecutor(self.name)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
             timezone=self.timezone,
         )
         await release_claims_of_others(self.services, self.worker_id)
         scheduler.start(paused=True)
-        self._install_jobs(scheduler)
+        await asyncio.to_thread(self._install_jobs, scheduler)
         self.scheduler, self.is_leader = scheduler, True
         scheduler.resume()
 
