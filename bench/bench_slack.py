@@ -138,7 +138,7 @@ async def _rounds(rounds: int, users: list[str],
 
 def _organisation(base: Any) -> Any:
     """The example organisation plus 50 melders and 50 members of Regieteam Oost."""
-    from bot.orgconfig import Member
+    from commands.organisation import Member
 
     extra = [Member(id=f"melder{i}", name=f"Melder {i}", partner="talis", roles=("melder",),
                     slack_user=f"U0M{i:03d}") for i in range(USERS)]
@@ -154,11 +154,11 @@ async def _regiebot(fake: Any, url: str, rounds: int) -> dict[str, tuple[list[fl
 
     from bot.delivery import Deliveries
     from bot.http import bound_port, make_web_app, serve
-    from bot.orgconfig import load_organisation
     from bot.settings import Settings
     from bot.slack import create_slack
     from commands.agenda import post_agenda
     from commands.context import Services
+    from commands.organisation import load_organisation
     from store.crypto import PersonalDataCipher
     from store.db import make_engine, make_sessionmaker
     from store.organisation import sync_organisation
@@ -204,8 +204,8 @@ async def _regiebot(fake: Any, url: str, rounds: int) -> dict[str, tuple[list[fl
 async def _bare(fake: Any, rounds: int) -> dict[str, tuple[list[float], list[float]]]:
     """A bare slack-bolt AsyncApp: ack, then views.open with the same modal; ack + respond for
     a button."""
-    from bot.orgconfig import load_organisation
     from bot.slack.forms import melding_modal
+    from commands.organisation import load_organisation
     from tests.fakeslack import BOT_TOKEN, SIGNING_SECRET
 
     org = load_organisation(Path("deploy/regieteam.example.yaml"))

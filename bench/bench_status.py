@@ -29,8 +29,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Table, insert, text
 
 from bench.common import available_kinds, database, timed
-from bot.orgconfig import Organisation, load_organisation
 from commands.context import Services
+from commands.organisation import Organisation, load_organisation
 from commands.rapport import rapport
 from commands.status import status_overview
 from store.crypto import PersonalDataCipher

@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 from cryptography.fernet import Fernet
 
-from bot.orgconfig import load_organisation
 from commands.context import Services
+from commands.organisation import load_organisation
 from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker, upgrade
 

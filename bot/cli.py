@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot import logging_setup
-from bot.orgconfig import Member, Organisation, OrganisationError, load_organisation
 from bot.settings import Settings, SettingsError
+from commands.organisation import Member, Organisation, OrganisationError, load_organisation
 
 if TYPE_CHECKING:
     from commands.context import Services

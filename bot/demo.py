@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.orgconfig import Member
 from commands import agenda, audit, besluit, casemanager, sluiten, stemmen
 from commands.context import Services
 from commands.melding import file_melding
+from commands.organisation import Member
 from store.models import Case
 
 VOORTRAJECT = "Betalingsregeling aangeboden, huisbezoek afgelegd en het Buurtteam ingeschakeld."

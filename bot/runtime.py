@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import make_url
 
 from bot.keys import open_cipher
-from bot.orgconfig import Organisation, load_organisation
 from bot.settings import Settings, SettingsError
 from commands.context import Services
+from commands.organisation import Organisation, load_organisation
 from store.db import is_sqlite, make_engine, make_sessionmaker
 from store.organisation import sync_organisation
 

@@ -44,12 +44,12 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import make_url
 
 from bot.delivery import Deliveries, DeliveryFailed
-from bot.orgconfig import Organisation
 from bot.settings import Settings
 from commands import events
 from commands.agenda import scheduled_agenda
 from commands.context import Services
 from commands.digest import weekly_digest
+from commands.organisation import Organisation
 from commands.privacy import apply_retention
 from commands.reminders import (
     CLOSED,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable
 
-from bot.orgconfig import Member
 from commands.context import Services
+from commands.organisation import Member
 from commands.replies import CommandRefused, Result
 
 Handler = Callable[[Services, Member, str], Awaitable[Result]]

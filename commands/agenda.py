@@ -18,11 +18,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.orgconfig import Member, Organisation
 from commands import events
 from commands.actions import action
 from commands.cases import case_by_reference, case_summary, dialect_of, is_urgent
 from commands.context import Services
+from commands.organisation import Member, Organisation
 from commands.permissions import is_chair_of, may_vote, require_chair, sees_all, whom_to_ask
 from commands.replies import Action, CommandRefused, Message, Outgoing, Result, to_regieteam
 from store.models import AgendaItem, Case, Decision, Meeting

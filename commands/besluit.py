@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.orgconfig import Member
 from commands import events, reminders
 from commands.agenda import agenda_entries, current_meeting_date, meeting_for, team_of
 from commands.cases import case_by_reference, current_decision, member_name, open_discussion
 from commands.context import Services
+from commands.organisation import Member
 from commands.permissions import require_chair
 from commands.replies import CommandRefused, Message, Result, to_partner, to_regieteam
 from commands.stemmen import CHOICES, STEPS, Tally, tally_for, tally_outgoing

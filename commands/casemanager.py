@@ -13,10 +13,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.orgconfig import Member
 from commands import events, reminders
 from commands.cases import case_by_reference, case_summary, current_decision
 from commands.context import Services
+from commands.organisation import Member
 from commands.permissions import require_chair
 from commands.replies import Action, CommandRefused, Message, Result, to_member, to_partner, to_regieteam
 from commands.validation import FieldProblem, parse_date

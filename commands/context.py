@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.orgconfig import Organisation
+from commands.organisation import Organisation
 from store.crypto import PersonalDataCipher
 
 

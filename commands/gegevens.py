@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.orgconfig import Member
 from commands import audit
 from commands.actions import action
 from commands.cases import case_by_reference
 from commands.context import Services
+from commands.organisation import Member
 from commands.permissions import entitled_to_personal_data, whom_to_ask
 from commands.privacy import household_fields
 from commands.replies import CommandRefused, Message, Result

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.orgconfig import Member, Organisation
 from commands import events, reminders
 from commands.cases import case_by_reference
 from commands.context import Services
+from commands.organisation import Member, Organisation
 from commands.permissions import is_chair_of, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_partner, to_regieteam
 from commands.validation import FieldProblem, check_free_text, parse_whole_number

@@ -18,12 +18,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.orgconfig import Member, Organisation
 from commands import events, reminders
 from commands.agenda import add_to_posted_agenda
 from commands.cases import case_summary, dialect_of
 from commands.cases import is_urgent as is_urgent
 from commands.context import Services
+from commands.organisation import Member, Organisation
 from commands.permissions import require_role, whom_to_ask
 from commands.replies import CommandRefused, FormInvalid, Message, Result, to_regieteam
 from commands.validation import (

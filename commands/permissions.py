@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.orgconfig import Member, Organisation
+from commands.organisation import Member, Organisation
 from commands.replies import CommandRefused
 from store.models import Case
 

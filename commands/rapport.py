@@ -34,8 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.orgconfig import Member, Organisation
 from commands.context import Services
+from commands.organisation import Member, Organisation
 from commands.permissions import whom_to_ask
 from commands.replies import Attachment, CommandRefused, Message, Result
 from commands.status import Scope, partner_name, team_name

@@ -39,10 +39,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.orgconfig import Member
 from commands import events
 from commands.actions import action
 from commands.context import Services
+from commands.organisation import Member
 from commands.permissions import is_chair_of
 from commands.replies import (
     Action,

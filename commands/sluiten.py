@@ -21,11 +21,11 @@ from datetime import date
 
 from sqlalchemy import select
 
-from bot.orgconfig import Member
 from commands import events, reminders
 from commands.cases import case_by_reference, case_summary
 from commands.context import Services
 from commands.huishouden import care_desk, is_protected
+from commands.organisation import Member
 from commands.permissions import is_chair_of, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_member, to_partner, to_regieteam
 from commands.toelichting import refuse_household_words, show_action

@@ -24,10 +24,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.orgconfig import Member, Organisation
 from commands import audit
 from commands.actions import action
 from commands.context import Services
+from commands.organisation import Member, Organisation
 from commands.permissions import (
     entitled_to_personal_data,
     require_case_access,

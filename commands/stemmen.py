@@ -19,12 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.orgconfig import Member
 from commands import events, reminders
 from commands.actions import action
 from commands.agenda import has_decision
 from commands.cases import case_by_reference, member_name, open_discussion
 from commands.context import Services
+from commands.organisation import Member
 from commands.permissions import may_vote, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_regieteam
 from commands.toelichting import refuse_household_words

@@ -10,12 +10,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.orgconfig import Member
 from commands import events, reminders
 from commands.agenda import add_to_next_meeting
 from commands.casemanager import CONDITION_STATES, parse_termijn
 from commands.cases import case_by_reference, case_summary
 from commands.context import Services
+from commands.organisation import Member
 from commands.permissions import is_chair_of, may_vote, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_regieteam
 from commands.toelichting import refuse_household_words, show_action

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.orgconfig import Member
 from commands import audit
 from commands.actions import action
 from commands.cases import case_by_reference, member_name
 from commands.context import Services
+from commands.organisation import Member
 from commands.permissions import entitled_to_free_text, whom_to_ask
 from commands.replies import Action, CommandRefused, Message, Result
 from commands.validation import FieldProblem, HouseholdWords, check_household_words

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.orgconfig import Organisation
+from commands.organisation import Organisation
 from store.models import MemberRow, PartnerRow, RegieteamRow
 
 

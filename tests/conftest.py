@@ -22,8 +22,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
-from bot.orgconfig import Organisation, load_organisation
 from commands.context import Services
+from commands.organisation import Organisation, load_organisation
 from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker, upgrade
 from store.models import Base

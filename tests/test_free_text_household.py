@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from bot.orgconfig import Organisation
 from commands.melding import check_form
+from commands.organisation import Organisation
 from commands.replies import FormInvalid
 from commands.validation import FieldProblem, HouseholdWords, check_household_words
 from messages.render import renderer

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.delivery import Deliveries
-from bot.orgconfig import Organisation, load_organisation
 from bot.telegram import TelegramAdapter, create_telegram
 from commands.context import Services
+from commands.organisation import Organisation, load_organisation
 from commands.reminders import reminder_outgoing
 from messages.render import renderer
 from store.models import Case, Event, Reminder

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bot.orgconfig import Organisation
 from commands.melding import melding_fields
+from commands.organisation import Organisation
 from messages.render import TEMPLATES, renderer
 from tests.conftest import member
 

@@ -15,8 +15,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from bot.orgconfig import Organisation
 from commands.context import Services
+from commands.organisation import Organisation
 from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker, upgrade
 from store.models import Case, CasePersonalData

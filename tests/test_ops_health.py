@@ -16,12 +16,12 @@ import pytest
 from bot.delivery import Deliveries
 from bot.http import make_web_app, serve
 from bot.ops import Operations
-from bot.orgconfig import Organisation
 from bot.platforms import telegram_probe
 from bot.scheduler import start_scheduler
 from bot.settings import Settings
 from bot.telegram.adapter import create_telegram
 from commands.context import Services
+from commands.organisation import Organisation
 from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker, upgrade
 from store.organisation import sync_organisation

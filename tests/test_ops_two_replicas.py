@@ -43,10 +43,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
 
 from bot.delivery import Deliveries
-from bot.orgconfig import load_organisation
 from bot.scheduler import BotScheduler
 from bot.settings import Settings
 from commands.context import Services
+from commands.organisation import load_organisation
 from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker, make_sync_engine, upgrade
 from store.models import Event, Reminder, Vote

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.orgconfig import OrganisationError, load_organisation, parse_organisation
+from commands.organisation import OrganisationError, load_organisation, parse_organisation
 from tests.conftest import EXAMPLE_ORG
 
 EXAMPLE = EXAMPLE_ORG.read_text()

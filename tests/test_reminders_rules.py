@@ -8,9 +8,9 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.orgconfig import Organisation
 from bot.scheduler import dispatch_due
 from commands.context import Services
+from commands.organisation import Organisation
 from commands.reminders import (
     ANSWERED,
     CHANGED,

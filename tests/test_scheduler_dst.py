@@ -7,8 +7,8 @@ from datetime import time as Time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.orgconfig import Organisation
 from bot.scheduler import agenda_grace_seconds, agenda_trigger, outside_night, weekly_trigger
+from commands.organisation import Organisation
 
 AMS = ZoneInfo("Europe/Amsterdam")
 UTC = ZoneInfo("UTC")

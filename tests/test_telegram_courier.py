@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.delivery import Deliveries, DeliveryFailed
-from bot.orgconfig import Organisation, load_organisation
 from bot.telegram import TelegramAdapter, create_telegram
 from commands.context import Services
+from commands.organisation import Organisation, load_organisation
 from commands.replies import Action, Message, Outgoing, to_member, to_partner, to_regieteam
 from tests.conftest import EXAMPLE_ORG
 from tests.faketelegram import FakeTelegram, telegram_settings

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from bot.orgconfig import OrganisationError, WorkingDays, parse_organisation
+from commands.organisation import OrganisationError, WorkingDays, parse_organisation
 from commands.workdays import (
     add_working_days,
     days_off,

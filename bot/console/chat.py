@@ -17,7 +17,6 @@ from typing import Any, TextIO
 
 from bot.console.courier import ConsoleCourier, indent, show
 from bot.delivery import Deliveries
-from bot.orgconfig import Member
 from commands import (
     agenda,
     audit,
@@ -35,6 +34,7 @@ from commands import (
 from commands.actions import perform
 from commands.context import Services
 from commands.melding import FormField, check_field, check_form, field_error, melding_fields
+from commands.organisation import Member
 from commands.replies import CommandRefused, FormInvalid, Message, Result
 from commands.validation import FieldProblem
 from messages.render import renderer

@@ -18,12 +18,12 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.delivery import Deliveries
 from bot.inflight import InFlight
-from bot.orgconfig import Member
 from bot.settings import Settings, SettingsError
 from bot.slack.courier import SlackCourier, make_web_client
 from bot.slack.payloads import MalformedPayload, parse_body, signature_problem
 from commands import audit
 from commands.context import Services
+from commands.organisation import Member
 from commands.permissions import whom_to_ask
 from commands.replies import Message, Result
 from messages.render import renderer

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.orgconfig import Member
 from bot.slack import flows
 from bot.slack.dedupe import claim, request_key
 from commands.agenda import add_urgent, post_agenda, show_agenda
@@ -20,6 +19,7 @@ from commands.besluit import publish_besluitenlijst, reopen_decision
 from commands.context import Services
 from commands.gegevens import show_personal_data
 from commands.huishouden import correct_from_words
+from commands.organisation import Member
 from commands.rapport import rapport
 from commands.replies import CommandRefused, Message, Result
 from commands.sluiten import OUTCOMES, close_with, closing_from_words, split_words

@@ -34,8 +34,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.delivery import DeliveryFailed
-from bot.orgconfig import Member
 from commands.context import Services
+from commands.organisation import Member
 from commands.replies import Attachment, Destination, Message, Outgoing
 from messages.slack import SlackMessage, slack_message, slack_pages
 from store.locks import named_lock

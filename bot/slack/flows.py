@@ -17,7 +17,6 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from sqlalchemy import select
 
-from bot.orgconfig import Member
 from bot.slack import forms
 from bot.slack.dedupe import claim, request_key
 from bot.slack.home import home_view
@@ -27,6 +26,7 @@ from commands.casemanager import CONDITION_STATES, appoint
 from commands.cases import case_by_reference
 from commands.context import Services
 from commands.huishouden import MAX_CHILDREN, correct_household, current_household
+from commands.organisation import Member
 from commands.permissions import whom_to_ask
 from commands.reminders import postpone_reminder
 from commands.replies import Action, CommandRefused, FormInvalid, Message, Result

@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from bot.orgconfig import Member, Organisation
 from bot.slack.payloads import MalformedPayload
 from commands.melding import UNKNOWN_WIJK, FormField, melding_fields
+from commands.organisation import Member, Organisation
 from commands.replies import Message
 from messages.render import renderer
 from messages.slack import (

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from bot.orgconfig import Member
+from commands.organisation import Member
 from commands.permissions import is_chair_of
 from commands.replies import Action, Message
 from messages.slack import (

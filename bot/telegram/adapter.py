@@ -36,7 +36,6 @@ from telegram.ext import (
 )
 
 from bot.delivery import Deliveries
-from bot.orgconfig import Member
 from bot.settings import Settings, SettingsError, new_request_secret
 from bot.telegram import storage
 from bot.telegram.casework import FLOWS
@@ -49,6 +48,7 @@ from commands.actions import perform
 from commands.context import Services
 from commands.huishouden import correct_from_words
 from commands.melding import require_melder
+from commands.organisation import Member
 from commands.permissions import whom_to_ask
 from commands.replies import Action, CommandRefused, FormInvalid, Message, Result
 from commands.sluiten import close_with, closing_from_words, split_words

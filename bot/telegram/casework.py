@@ -10,13 +10,13 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from bot.orgconfig import Member
 from bot.telegram.flows import Answers, Flow, Step
 from commands.besluit import record_decision
 from commands.casemanager import CONDITION_STATES, SCENARIO_CONDITIONS, appoint, parse_termijn
 from commands.cases import case_by_reference
 from commands.context import Services
 from commands.huishouden import MAX_CHILDREN, care_desk, correct_household, current_household
+from commands.organisation import Member
 from commands.permissions import (
     may_vote,
     require_case_access,

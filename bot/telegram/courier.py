@@ -24,9 +24,9 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.delivery import Deliveries, DeliveryFailed
-from bot.orgconfig import Member
 from bot.telegram import storage
 from commands.context import Services
+from commands.organisation import Member
 from commands.replies import Action, Message, Outgoing, to_member
 from messages import telegram as tg
 from store.models import Case

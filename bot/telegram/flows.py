@@ -18,10 +18,10 @@ from typing import Any, Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.orgconfig import Member
 from bot.telegram import storage
 from bot.telegram.courier import TelegramCourier
 from commands.context import Services
+from commands.organisation import Member
 from commands.replies import CommandRefused, Message, Result
 from commands.validation import FieldProblem, check_free_text, parse_date
 from messages import telegram as tg

@@ -19,7 +19,6 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
-from bot.orgconfig import Member
 from bot.telegram import storage
 from bot.telegram.courier import TelegramCourier
 from commands.context import Services
@@ -32,6 +31,7 @@ from commands.melding import (
     melding_fields,
     require_melder,
 )
+from commands.organisation import Member
 from commands.replies import FormInvalid, Message, Result
 from commands.validation import FieldProblem
 from messages import telegram as tg
