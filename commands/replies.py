@@ -96,6 +96,17 @@ class Result:
         return self
 
 
+@dataclass(frozen=True)
+class OpenForm:
+    """A text command that is answered with a form: the door opens form `name` (a modal on
+    Slack, questions one at a time in the console and on Telegram) for the case `reference`,
+    with `values` already filled in from the words that were typed."""
+
+    name: str
+    reference: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
 def to_regieteam(regieteam_id: str) -> Destination:
     return Destination("regieteam", regieteam_id)
 
