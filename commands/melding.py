@@ -36,6 +36,7 @@ from commands.validation import (
     parse_postcode,
     parse_whole_number,
 )
+from commands.words import Phase
 from store.models import Case, CaseCategory, CasePersonalData, CaseSequence
 
 FieldKind = Literal["choice", "multichoice", "text", "longtext", "amount", "number", "date", "yesno"]
@@ -351,7 +352,7 @@ async def _store_case(
     case = Case(
         reference=reference, year=year, seq=seq, submission_key=submission_key,
         regieteam_id=form.regieteam_id, corporation_id=form.corporation_id, filed_by=member.id,
-        filed_at=now, phase="nieuw", reason=form.reason,
+        filed_at=now, phase=Phase.NIEUW, reason=form.reason,
         reason_other=cipher.encrypt_optional(form.reason_other),
         minor_children=form.minor_children,
         arrears_cents=form.arrears_cents, arrears_months=form.arrears_months,

@@ -36,6 +36,7 @@ from commands.permissions import (
 )
 from commands.privacy import household_fields
 from commands.replies import Action, CommandRefused, Message, Result
+from commands.words import OPEN_PHASES, UNDECIDED_PHASES, Phase
 from store.models import (
     AgendaItem,
     Assignment,
@@ -52,9 +53,8 @@ from store.models import (
 )
 
 STATUS_ROLES = ("coordinator", "admin", "voorzitter", "melder", "casemanager")
-OPEN_PHASES = ("nieuw", "op_agenda", "besloten", "in_uitvoering")
-AWAITING_DECISION = ("nieuw", "op_agenda")
-WITH_PLAN = ("besloten", "in_uitvoering")
+AWAITING_DECISION = UNDECIDED_PHASES
+WITH_PLAN = (Phase.BESLOTEN, Phase.IN_UITVOERING)
 CONFIRMATION_KINDS = ("mbz", "jeugdbescherming")
 LOOK_AHEAD_DAYS = 14
 SHORT_LIST = 3
@@ -199,7 +199,7 @@ async def open_case_counts(session: AsyncSession, scope: ColumnElement[bool]) ->
         phases[phase] += number
         per_team[team] = per_team.get(team, 0) + number
         per_corporation[corporation] = per_corporation.get(corporation, 0) + number
-        if phase == "in_uitvoering":
+        if phase == Phase.IN_UITVOERING:
             per_scenario[str(scenario) if scenario in (1, 2) else "onbekend"] += number
     phases["per_scenario"] = per_scenario
     phases["totaal"] = sum(phases[phase] for phase in OPEN_PHASES)
@@ -210,7 +210,7 @@ async def open_case_counts(session: AsyncSession, scope: ColumnElement[bool]) ->
 def _pending_confirmation(scope: ColumnElement[bool], now: datetime) -> ColumnElement[bool]:
     """A request (MBZ registration, Jeugdbescherming) that is due and not confirmed. "Gedaan"
     marks the sent rows of the series done and cancels the rest, so one open row suffices."""
-    return and_(scope, Case.phase != "gesloten", Reminder.kind.in_(CONFIRMATION_KINDS),
+    return and_(scope, Case.phase != Phase.GESLOTEN, Reminder.kind.in_(CONFIRMATION_KINDS),
                 Reminder.due_at <= now, Reminder.done_at.is_(None), Reminder.cancelled_at.is_(None))
 
 

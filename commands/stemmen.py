@@ -29,9 +29,11 @@ from commands.permissions import may_vote, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_regieteam
 from commands.toelichting import refuse_household_words
 from commands.validation import FieldProblem, check_free_text
+from commands.words import Phase, Question
 from store.models import AgendaItem, Case, Vote
 
-CHOICES = {"q1": ("ja", "nee", "twijfel"), "q3": ("ja", "nee")}
+CHOICES: dict[str, tuple[str, ...]] = {
+    Question.KAN_VOORKOMEN: ("ja", "nee", "twijfel"), Question.MELDPUNT: ("ja", "nee")}
 STEPS = ("schuldhulpverlening", "budgetbeheer_bewindvoering", "betalingsregeling", "huisbezoek",
          "buurtteam", "jeugdbescherming", "crisisplek_opvang", "anders")
 
@@ -54,7 +56,7 @@ class Tally:
 
     def majority_steps(self) -> list[str]:
         """Steps chosen by at least half of those who answered Q2."""
-        counts = self.counts.get("q2", Counter())
+        counts = self.counts.get(Question.STAPPEN, Counter())
         return [s for s in STEPS if self.q2_voters and counts[s] * 2 >= self.q2_voters]
 
     def as_data(self) -> dict[str, Any]:
@@ -69,8 +71,8 @@ async def tally_for(session: AsyncSession, services: Services, item: AgendaItem)
     for vote in votes:
         tally.voters.add(vote.member_id)
         name = member_name(services, vote.member_id)
-        picks = (vote.steps or []) if vote.question == "q2" else [vote.choice or ""]
-        if vote.question == "q2":
+        picks = (vote.steps or []) if vote.question == Question.STAPPEN else [vote.choice or ""]
+        if vote.question == Question.STAPPEN:
             tally.q2_voters += 1
             if vote.steps_text:
                 tally.q2_notes.append(vote.steps_text)
@@ -96,9 +98,9 @@ def tally_outgoing(result: Result, services: Services, case: Case, item: AgendaI
 
 async def open_item_for_vote(session: AsyncSession, services: Services, case: Case) -> AgendaItem:
     item = await open_discussion(session, case)
-    if item is None or case.phase == "nieuw":
+    if item is None or case.phase == Phase.NIEUW:
         raise CommandRefused("fout/niet_op_agenda", referentie=case.reference)
-    if case.phase == "gesloten" or await has_decision(session, item):
+    if case.phase == Phase.GESLOTEN or await has_decision(session, item):
         raise CommandRefused("fout/stemming_gesloten", referentie=case.reference)
     return item
 
@@ -109,7 +111,7 @@ def _checked_vote(services: Services, question: str, choice: str | None, steps: 
         if choice not in CHOICES[question]:
             raise CommandRefused("fout/stem_keuze", vraag=question, keuzes=list(CHOICES[question]))
         return choice, None, None
-    if question != "q2":
+    if question != Question.STAPPEN:
         raise CommandRefused("fout/stem_vraag")
     chosen = list(dict.fromkeys(steps or []))
     if not chosen or any(step not in STEPS for step in chosen):
