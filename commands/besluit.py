@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -211,8 +211,14 @@ async def publish_besluitenlijst(services: Services, member: Member,
 
 
 async def _latest_started_meeting(session: AsyncSession, services: Services, team: str) -> Meeting:
+    """The meeting the list is about: the latest one that has begun or already holds a
+    decision (a vote can be closed before the meeting starts)."""
+    decided = (select(Decision.id).join(AgendaItem, Decision.agenda_item_id == AgendaItem.id)
+               .where(AgendaItem.meeting_id == Meeting.id, Decision.superseded_at.is_(None))
+               .exists())
     meeting = await session.scalar(
-        select(Meeting).where(Meeting.regieteam_id == team, Meeting.starts_at <= services.now())
+        select(Meeting).where(Meeting.regieteam_id == team,
+                              or_(Meeting.starts_at <= services.now(), decided))
         .order_by(Meeting.meeting_date.desc()).limit(1))
     if meeting is None:
         day = current_meeting_date(services, team)
