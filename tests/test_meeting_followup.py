@@ -99,3 +99,16 @@ async def test_besluitenlijst_is_about_the_meeting_of_the_decision(services: Ser
     text = renderer("plain").render(published.outgoing[0].message)
     assert text.startswith("Besluitenlijst Regieteam Oost · dinsdag 24 november 2026"), text
     assert f"{decided} (Talis)" in text
+
+
+async def test_decision_has_an_outcome_statement_without_names(services: Services, clock: Clock) -> None:
+    ref = await voted_case(services, clock)
+    recorded = await besluit.record_decision(services, member(services.org, "carla"), ref)
+    texts = {o.message.template: renderer("plain").render(o.message) for o in recorded.outgoing}
+    statement = ("Uitkomst: de huisuitzetting kan voorkomen worden (scenario 1: voorkomen), "
+                 "zonder extra stappen, zonder aanmelding bij het Meldpunt Bijzondere Zorg.")
+    for template in ("besluit/vastgelegd", "besluit/corporatie"):
+        line = next(line for line in texts[template].splitlines() if line.startswith("Uitkomst:"))
+        assert line == statement
+    published = await besluit.publish_besluitenlijst(services, member(services.org, "carla"), "oost")
+    assert statement in renderer("plain").render(published.outgoing[0].message)
