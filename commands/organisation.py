@@ -133,6 +133,9 @@ class ReminderRules(_Strict):
     urgent_within_days: int = Field(default=14, ge=1, le=60)
     nazorg_months: tuple[int, ...] = (3, 6, 12)
     send_time: ClockTime = Time(9, 0)
+    # members who have not voted on a case of the posted agenda hear so privately, this many
+    # hours before the meeting starts (0: never)
+    vote_reminder_hours_before: int = Field(default=2, ge=0, le=72)
 
 
 class WorkingDays(_Strict):
