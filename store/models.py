@@ -352,6 +352,17 @@ class Feedback(Base):
     submission_key: Mapped[str | None] = mapped_column(String(128), unique=True)
 
 
+class CaseNote(Base):
+    """A note on a case's timeline by a member entitled to its free text; shown to them only."""
+
+    __tablename__ = "case_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    written_at: Mapped[datetime]
+    text: Mapped[bytes] = encrypted()
+
+
 # --- reminders, nazorg -----------------------------------------------------------------------
 
 

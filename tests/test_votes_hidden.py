@@ -10,12 +10,17 @@ from sqlalchemy import func, select
 
 from bot.delivery import Deliveries
 from bot.telegram import TelegramAdapter, create_telegram
+from commands import agenda, stemmen
 from commands.context import Services
 from commands.organisation import Organisation, load_organisation
+from commands.status import case_timeline
+from messages.render import renderer
 from store.models import Event, Vote
-from tests.conftest import EXAMPLE_ORG
+from tests.conftest import EXAMPLE_ORG, Clock, member
 from tests.fakeslack import FakeSlack, SlackBot, all_text, button_named
 from tests.faketelegram import FakeTelegram, telegram_settings
+from tests.helpers import file
+from tests.test_meeting_rules import at
 from tests.test_slack_flow import REF, file_melding_via_modal, posts_to
 from tests.test_telegram_e2e import DIRK, EVA, say, tap, tap_answer
 from tests.test_telegram_melding import ANNA, CARLA, OOST, fill_rest, fill_until_children
@@ -127,3 +132,14 @@ async def test_telegram_hides_names_until_the_decision(
     await fake.wait_for(lambda: "Carla Smit" in fake.current_text(
         OOST, fake.message_of(tally)["message_id"]))
     assert "Eva Mulder" in fake.current_text(OOST, fake.message_of(tally)["message_id"])
+
+
+async def test_timeline_hides_choices_until_the_decision(services: Services, clock: Clock) -> None:
+    clock.set(at(11, 19, 10))
+    ref = str((await file(services)).value)
+    await agenda.post_agenda(services, member(services.org, "carla"), "oost")
+    await stemmen.cast_vote(services, member(services.org, "dirk"), ref, "q1", "nee")
+    timeline = await case_timeline(services, member(services.org, "joost"), ref)
+    text = renderer("plain").render(timeline.replies[0])
+    assert "Dirk Visser stemt op" in text and "(wat, zie je na het besluit)" in text
+    assert ": nee" not in text
