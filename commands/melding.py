@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands import events, reminders
-from commands.agenda import add_to_posted_agenda
+from commands.agenda import add_to_posted_agenda, next_meeting_date
 from commands.cases import case_summary, dialect_of
 from commands.cases import is_urgent as is_urgent
 from commands.context import Services
@@ -311,6 +311,7 @@ async def file_melding(
             return Result(value=existing.reference).reply(
                 "melding/ingediend", referentie=existing.reference,
                 team=org.regieteam(existing.regieteam_id).name,
+                overleg=next_meeting_date(services, existing.regieteam_id),
             )
         case = await _store_case(services, session, member, form, submission_key)
         addendum = await add_to_posted_agenda(session, services, case)
@@ -376,6 +377,7 @@ async def _store_case(
 def announce_filed(services: Services, case: Case) -> Result:
     summary = case_summary(services, case)
     result = Result(value=case.reference)
-    result.reply("melding/ingediend", referentie=case.reference, team=summary["team"])
+    result.reply("melding/ingediend", referentie=case.reference, team=summary["team"],
+                 overleg=next_meeting_date(services, case.regieteam_id))
     result.send(to_regieteam(case.regieteam_id), Message("melding/aangekondigd", summary))
     return result
