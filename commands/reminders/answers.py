@@ -162,7 +162,7 @@ async def postpone_reminder(
         rows = await case_rows(session, reminder)
         target = (reminder.target_partner_id, reminder.target_member_id)
         held = {row.id for row in rows if row.id == reminder.id or (
-            series_of(row) == series and row.kind != "escalation"
+            series_of(row) == series and row.kind != ReminderKind.ESCALATIE
             and (row.target_partner_id, row.target_member_id) == target)}
         for row in rows:
             if row.id in held and is_open(row) and aware(row.due_at) <= moment:
