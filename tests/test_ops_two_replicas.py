@@ -175,7 +175,7 @@ async def file_cases(services: Services) -> list[str]:
 async def add_reminder(services: Services, name: str) -> None:
     """A reminder for the coordinator, due now; `name` shows in its text."""
     async with services.transaction() as session:
-        session.add(Reminder(dedupe_key=f"twee:{name}", kind="delivery_failed",
+        session.add(Reminder(dedupe_key=f"twee:{name}", kind="bezorging_mislukt",
                              target_member_id="joost", due_at=services.now() - timedelta(minutes=1),
                              payload={"soort": "termijn", "pogingen": 6, "bestemming": name}))
 
@@ -197,7 +197,7 @@ async def make_agenda_and_digest_due(services: Services, url: str) -> None:
 async def unsent(services: Services) -> bool:
     """True when every reminder of the test has been recorded as sent."""
     return await count(services, Reminder, Reminder.sent_at.is_(None),
-                       Reminder.kind == "delivery_failed") == 0
+                       Reminder.kind == "bezorging_mislukt") == 0
 
 
 async def count(services: Services, model: Any, *where: Any) -> int:

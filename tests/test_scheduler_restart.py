@@ -234,7 +234,7 @@ async def test_old_delivery_bookkeeping_is_forgotten(services: Services) -> None
 async def test_missed_rows_of_one_series_arrive_as_one_message(services: Services) -> None:
     from sqlalchemy import select
 
-    from bot.scheduler import SUPERSEDED, dispatch_due
+    from commands.reminders import SUPERSEDED, dispatch_due
     from store.models import Reminder
 
     now = services.now()

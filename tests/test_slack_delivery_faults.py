@@ -11,9 +11,9 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import Deliveries, DeliveryFailed
-from bot.scheduler import backoff, dispatch_due
 from bot.slack.courier import SlackCourier, make_web_client
 from commands.context import Services
+from commands.reminders import backoff, dispatch_due
 from commands.replies import Message, Outgoing, to_partner
 from tests.conftest import Clock
 from tests.fakeslack import BOT_TOKEN, FakeSlack
