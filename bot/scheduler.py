@@ -57,6 +57,7 @@ from commands.reminders import (
     release_claims_of_others,
     sync_open_cases,
 )
+from commands.stemoproep import remind_non_voters
 from store.db import is_sqlite, make_sync_engine
 from store.retention import forget_old_deliveries
 
@@ -99,6 +100,18 @@ def agenda_grace_seconds(org: Organisation, regieteam_id: str) -> int:
     return max(3600, int(gap.total_seconds()))
 
 
+def vote_reminder_trigger(org: Organisation, regieteam_id: str, tz: ZoneInfo) -> CronTrigger | None:
+    """A set number of hours before the meeting (default 2), for members who did not vote."""
+    hours = org.rules.reminders.vote_reminder_hours_before
+    if not hours:
+        return None
+    meeting = org.regieteam(regieteam_id).meeting
+    monday = date(2024, 1, 1)  # any Monday: only the weekday and the time matter
+    moment = datetime.combine(monday + timedelta(days=meeting.weekday), meeting.time)
+    moment -= timedelta(hours=hours)
+    return weekly_trigger(moment.weekday(), moment.time(), tz)
+
+
 # --- jobs (module level, pickled by reference) -----------------------------------------------
 
 _INSTANCES: dict[str, BotScheduler] = {}
@@ -122,6 +135,11 @@ async def dispatch_job() -> None:
 async def agenda_job(regieteam_id: str) -> None:
     bot = _running()
     await bot.run_job(f"agenda.{regieteam_id}", lambda: bot.post_agenda(regieteam_id))
+
+
+async def vote_reminder_job(regieteam_id: str) -> None:
+    bot = _running()
+    await bot.run_job(f"stemoproep.{regieteam_id}", lambda: bot.remind_non_voters(regieteam_id))
 
 
 async def digest_job() -> None:
@@ -308,6 +326,10 @@ class BotScheduler:
                                   agenda_grace_seconds(org, team.id))
             for team in org.regieteams
         }
+        for team in org.regieteams:
+            if (trigger := vote_reminder_trigger(org, team.id, tz)) is not None:
+                grace = org.rules.reminders.vote_reminder_hours_before * 3600
+                wanted[f"stemoproep.{team.id}"] = (vote_reminder_job, (team.id,), trigger, grace)
         wanted["digest.weekly"] = (digest_job, (), weekly_trigger(*DIGEST_AT, tz), 24 * 3600)
         refresh = outside_night(REFRESH_AT)
         wanted["reminders.refresh"] = (
@@ -361,6 +383,10 @@ class BotScheduler:
         """Build and post the agenda of the coming meeting (at the cut-off)."""
         items = await scheduled_agenda(self.services, regieteam_id)
         await self.deliveries.deliver_all(items)
+
+    async def remind_non_voters(self, regieteam_id: str) -> None:
+        """Before the meeting: a private note to members who have not voted yet."""
+        await self.deliveries.deliver_all(await remind_non_voters(self.services, regieteam_id))
 
     async def forget_old_deliveries(self) -> None:
         async with self.services.transaction() as session:
