@@ -41,6 +41,7 @@ from commands.permissions import whom_to_ask
 from commands.replies import Attachment, CommandRefused, FileToMake, Message, Result
 from commands.status import Scope, partner_name, team_name
 from commands.validation import FieldProblem, parse_date
+from commands.words import Outcome
 from store.models import Case, CaseCategory, Decision, NazorgCheck
 
 RAPPORT_ROLES = ("coordinator", "admin", "voorzitter")
@@ -48,12 +49,8 @@ DEFAULT_MONTHS = 6
 LONGEST_PERIOD_DAYS = 10 * 366
 
 # Outcomes (Case.outcome) and the group each one counts in.
-OUTCOMES = (
-    "blijft_betalingsregeling", "blijft_laatste_kansovereenkomst", "blijft_vonnis_niet_uitgevoerd",
-    "verhuisd_andere_woonvorm", "sleutel_ingeleverd", "vertrokken_onbekend",
-    "uitgezet_met_opvang", "uitgezet_zonder_opvang", "ingetrokken",
-)
-WITHDRAWN = "ingetrokken"
+OUTCOMES: tuple[str, ...] = tuple(Outcome)
+WITHDRAWN = Outcome.INGETROKKEN
 
 # Reference costs (Valente, pilot "Voorkomen huisuitzetting"), in cents.
 COST_EVICTION = 7_500_00
