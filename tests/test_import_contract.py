@@ -59,6 +59,32 @@ def test_a_use_case_that_imports_the_edge_breaks_the_contract(
     assert "BROKEN" in result.stdout
 
 
+@pytest.mark.parametrize("bad_import", ["from commands.status import status_overview",
+                                        "from store.models import Case",
+                                        "from bot.settings import Settings"])
+def test_a_renderer_that_reaches_past_the_replies_breaks_the_contract(
+    tree_copy: Path, bad_import: str
+) -> None:
+    (tree_copy / "messages" / "leak.py").write_text(
+        f'"""A renderer that reaches past the neutral replies."""\n\n{bad_import}\n',
+        encoding="utf-8")
+    result = lint_imports(tree_copy)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "messages import the neutral replies, never the edge, the store or a use case " \
+        "BROKEN" in result.stdout
+    assert "messages.leak" in result.stdout
+
+
+def test_a_door_that_queries_a_table_breaks_the_contract(tree_copy: Path) -> None:
+    (tree_copy / "bot" / "slack" / "leak.py").write_text(
+        '"""A door that queries the store itself."""\n\nfrom store.models import Case\n',
+        encoding="utf-8")
+    result = lint_imports(tree_copy)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "the doors (Slack, Telegram, console) query no tables: they call commands/ " \
+        "BROKEN" in result.stdout
+
+
 def test_the_store_importing_a_use_case_breaks_the_contract(tree_copy: Path) -> None:
     models = tree_copy / "store" / "models.py"
     models.write_text(models.read_text(encoding="utf-8")
