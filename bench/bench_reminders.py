@@ -18,11 +18,11 @@ from bot.delivery import Deliveries
 from bot.scheduler import start_scheduler
 from bot.settings import Settings
 from commands.context import Services
+from commands.orgsync import sync_organisation
 from commands.reminders import dispatch_due
 from commands.replies import Outgoing
 from messages.render import renderer
 from store.models import Case, Reminder
-from store.organisation import sync_organisation
 
 COUNT = int(os.environ.get("BENCH_REMINDERS", "10000"))
 CASES = 500

@@ -80,9 +80,6 @@ class MemberRow(Base):
 
 # --- cases -----------------------------------------------------------------------------------
 
-# Phases of a case, in order. `besloten`: decision recorded, no casemanager yet.
-PHASES = ("nieuw", "op_agenda", "besloten", "in_uitvoering", "gesloten")
-
 
 class CaseSequence(Base):
     """The last reference number handed out per year (row-locked while filing)."""
@@ -117,7 +114,7 @@ class Case(Base):
     corporation_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
     filed_by: Mapped[str] = mapped_column(ForeignKey("members.id"))
     filed_at: Mapped[datetime]
-    phase: Mapped[str] = mapped_column(String(16), default="nieuw")
+    phase: Mapped[str] = mapped_column(String(16))  # commands.words.Phase, set on filing
 
     # casusformulier (free text encrypted; name and address in CasePersonalData)
     reason: Mapped[str] = mapped_column(String(32))

@@ -47,10 +47,10 @@ from bot.scheduler import BotScheduler
 from bot.settings import Settings
 from commands.context import Services
 from commands.organisation import load_organisation
+from commands.orgsync import sync_organisation
 from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker, make_sync_engine, upgrade
 from store.models import Event, Reminder, Vote
-from store.organisation import sync_organisation
 from tests.conftest import EXAMPLE_ORG, PG_ADMIN_URL, TEST_KEY, _pg_available
 from tests.fakeslack import SIGNING_SECRET, Call, FakeSlack, all_text, button_named, sign
 from tests.faketelegram import FakeTelegram, free_port

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from commands import agenda, besluit, casemanager, privacy, rapport, sluiten, stemmen, terugkoppeling
 from commands.context import Services
 from commands.replies import CommandRefused, FormInvalid
+from messages.files import attachments
 from messages.inzage import inzage_html
 from messages.render import renderer
 from store.crypto import PersonalDataCipher
@@ -89,7 +90,7 @@ async def closed_case(services: Services, clock: Clock) -> str:
 async def figures(services: Services) -> tuple[Any, bytes]:
     result = await rapport.rapport(services, member(services.org, "joost"), "01-11-2026", "31-03-2027")
     value = dict(result.value)
-    return value, result.files[1].content
+    return value, (await attachments(result.files))[1].content
 
 
 async def decrypted_values(services: Services) -> list[str]:

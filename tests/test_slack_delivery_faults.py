@@ -29,7 +29,7 @@ async def client(fake_slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
 
 
 def reminder(n: int, text: str = "Termijn RT-2026-0001") -> Outgoing:
-    return Outgoing(to_partner("talis"), Message("algemeen/welkom", {"naam": text}),
+    return Outgoing(to_partner("talis"), Message("slack/home_welkom", {"naam": text}),
                     update_key=f"reminder:{n}")
 
 

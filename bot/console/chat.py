@@ -37,6 +37,7 @@ from commands.melding import FormField, check_field, check_form, field_error, me
 from commands.organisation import Member
 from commands.replies import CommandRefused, FormInvalid, Message, Result
 from commands.validation import FieldProblem
+from messages.files import attachments
 from messages.render import renderer
 
 # Buttons that open a form on Slack and Telegram; in the console one types the command.
@@ -95,7 +96,7 @@ class ConsoleChat:
         for message in result.replies:
             self.say(message)
             await audit.record_delivered(self.services, message)
-        for attachment in result.files:
+        for attachment in await attachments(result.files):
             self.files_dir.mkdir(parents=True, exist_ok=True)
             path = self.files_dir / attachment.filename
             path.write_bytes(attachment.content)
