@@ -30,7 +30,6 @@ from commands.context import Services
 from commands.notities import WRITTEN as NOTE_WRITTEN
 from commands.organisation import Member, Organisation
 from commands.permissions import (
-    entitled_to_free_text,
     entitled_to_personal_data,
     require_case_access,
     sees_all,
@@ -38,7 +37,7 @@ from commands.permissions import (
 )
 from commands.privacy import household_fields
 from commands.replies import Action, CommandRefused, Message, Result
-from commands.toelichting import show_free_text
+from commands.toelichting import timeline_texts
 from commands.words import OPEN_PHASES, UNDECIDED_PHASES, Phase
 from store.models import (
     AgendaItem,
@@ -328,17 +327,9 @@ async def case_timeline(services: Services, member: Member, reference: str) -> R
     result = Result(replies=[Message("status/tijdlijn", data)], value=data)
     if personal is not None:
         result.replies.append(personal)
-    if entitled_to_free_text(services.org, member, case):
-        result.replies.append(await _free_text_message(services, member, case.reference))
+    if (texts := await timeline_texts(services, member, case)) is not None:
+        result.replies.append(texts)
     return result
-
-
-async def _free_text_message(services: Services, member: Member, reference: str) -> Message:
-    """The case's free text (terugkoppeling, notes, reasons), privately; recorded on delivery."""
-    try:
-        return (await show_free_text(services, member, reference)).replies[0]
-    except CommandRefused as unreadable:
-        return unreadable.message
 
 
 async def _personal_message(

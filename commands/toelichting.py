@@ -88,6 +88,33 @@ async def show_free_text(services: Services, member: Member, reference: str) -> 
     return Result(replies=[message], value=case.reference)
 
 
+async def timeline_texts(services: Services, member: Member, case: Case) -> Message | None:
+    """For `/status RT-…`: the terugkoppeling texts and notes of the case, privately for the
+    entitled (recorded on delivery); None when there are none or the member is not entitled."""
+    if not entitled_to_free_text(services.org, member, case):
+        return None
+    async with services.transaction() as session:
+        feedback = (await session.scalars(select(Feedback).where(
+            Feedback.case_id == case.id).order_by(Feedback.given_at, Feedback.id))).all()
+        notes = (await session.scalars(select(CaseNote).where(
+            CaseNote.case_id == case.id).order_by(CaseNote.written_at, CaseNote.id))).all()
+    if not feedback and not notes:
+        return None
+    try:
+        data = {"referentie": case.reference,
+                "terugkoppelingen": [_written(services, f.member_id, f.given_at, f.text) for f in feedback],
+                "notities": [_written(services, n.member_id, n.written_at, n.text) for n in notes]}
+    except ValueError:  # a token the current key cannot open: nothing is shown
+        return Message("fout/toelichting_onleesbaar", {"referentie": case.reference,
+                                                       "vraag": whom_to_ask(services.org)})
+    return Message("status/teksten", data, personal=True,
+                   view=audit.view_on_delivery(services, case, member, WHAT))
+
+
+def _written(services: Services, member_id: str, at: object, token: bytes) -> dict[str, Any]:
+    return {"wie": member_name(services, member_id), "op": at, "tekst": services.cipher.decrypt(token)}
+
+
 @action(SHOW)
 async def show_button(services: Services, member: Member, value: str) -> Result:
     return await show_free_text(services, member, value)

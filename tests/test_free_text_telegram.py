@@ -207,6 +207,7 @@ async def test_free_text_stays_out_of_the_groups_on_telegram(
             Event.kind == "personal_data_viewed").order_by(Event.id))).all()
     assert [(e.actor_id, e.data["deur"], e.data["doel"]) for e in views
             if e.data.get("wat") == "toelichting"] == [
+        ("carla", "telegram", "/status"),  # /status sent her the terugkoppeling privately
         ("carla", "telegram", "/toelichting"), ("anna", "telegram", "knop toon_toelichting")]
     assert toelichting
     # and in no log line, at DEBUG with every level cap taken away

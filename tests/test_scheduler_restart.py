@@ -95,7 +95,7 @@ async def test_jobs_missed_while_down_run_once(
     now = datetime.now(AMS)
     assert {job.id for job in store.get_jobs()} == {
         "agenda.oost", "agenda.west", "digest.weekly", "reminders.refresh", "reminders.dispatch",
-        "retention.daily"}
+        "retention.daily", "stemoproep.oost", "stemoproep.west"}
     store.modify_job("reminders.refresh", next_run_time=now - timedelta(days=5))  # 5 runs missed
     store.modify_job("agenda.oost", next_run_time=now - timedelta(hours=2))
     store.modify_job("reminders.dispatch", next_run_time=now - timedelta(hours=3))
