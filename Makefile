@@ -23,6 +23,11 @@ demo: $(STAMP)
 	$(BIN)/regiebot db upgrade
 	$(BIN)/regiebot demo
 
+# Start the demo again from nothing: removes only the SQLite database under var/ (never PostgreSQL).
+.PHONY: demo-reset
+demo-reset: $(STAMP)
+	$(BIN)/python -m bot.demo reset
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy

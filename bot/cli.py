@@ -152,19 +152,9 @@ def _default_member(org: Organisation) -> Member:
 
 
 async def _demo(settings: Settings) -> int:
-    from bot.demo import DemoRefused, fill_demo
-    from bot.runtime import build_services, close_services
+    from bot.demo import run_demo
 
-    services = await build_services(settings)
-    try:
-        refs = await fill_demo(services)
-    except DemoRefused as exc:
-        print(_text("cli/demo_niets_gedaan", reden=exc), file=sys.stderr)
-        return 1
-    finally:
-        await close_services(services)
-    print(_text("cli/demo_gemaakt", referenties=refs))
-    return 0
+    return await run_demo(settings)
 
 
 async def list_reminders(services: Services, due_only: bool, limit: int = 1000) -> list[str]:
