@@ -25,7 +25,6 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -109,7 +108,7 @@ class Driver:
         n = self.next()
         reference = side.references[key]
         ts = side.message_ts.setdefault(key, f"1790000000.{800000 + n:06d}")
-        payload = {
+        payload: dict[str, object] = {
             "type": "block_actions",
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0REGIE"},
             "api_app_id": "A0REGIE", "token": "x", "trigger_id": f"{n:07d}.5678.bench",
@@ -199,6 +198,15 @@ async def _prepare_async(url: str, config: Path, folder: Path,
         await close_services(services)
 
 
+def _melding_of(driver: Driver, side: Side) -> Callable[[int], Awaitable[float | None]]:
+    return lambda i: driver.melding(side, melder_user(i % 50))
+
+
+def _vote_of(driver: Driver, side: Side,
+             key: tuple[int, int]) -> Callable[[int], Awaitable[float | None]]:
+    return lambda i: driver.vote(side, key, voter_user(i % VOTERS))
+
+
 async def _measure(kind: str, fake: FakeProcess, regiebot: Side, bare: Side,
                    reps: int) -> None:
     samples: defaultdict[tuple[str, int, str], list[list[float]]] = defaultdict(list)
@@ -211,13 +219,10 @@ async def _measure(kind: str, fake: FakeProcess, regiebot: Side, bare: Side,
         for rep in range(reps):
             for users, batches in PLAN:
                 for side in (regiebot, bare):
-                    times = await _batches(users, batches, lambda i, s=side: driver.melding(
-                        s, melder_user(i % 50)))
+                    times = await _batches(users, batches, _melding_of(driver, side))
                     samples[("melding", users, side.name)].append(times)
                 for side in (regiebot, bare):
-                    key = (rep, users)
-                    times = await _batches(users, batches, lambda i, s=side, k=key: driver.vote(
-                        s, k, voter_user(i % VOTERS)))
+                    times = await _batches(users, batches, _vote_of(driver, side, (rep, users)))
                     samples[("stem", users, side.name)].append(times)
         failures = dict(driver.failures)
     titles = {"melding": "/melding → views.open", "stem": "stemklik → chat.update telling"}
@@ -267,7 +272,7 @@ async def _run_kind(kind: str, url: str, fake: FakeProcess, folder: Path, reps: 
 
 
 def main() -> None:
-    reps = int(os.environ.get("BENCH_SLACK_REPS", sized(1, 5)))
+    reps = int(os.environ.get("BENCH_SLACK_REPS", sized(1, 4)))
     print(f"{reps} herhalingen, afwisselend regiebot en kale bolt; 1 gebruiker: 10 na elkaar, "
           f"10: 2× 10 tegelijk, 50: 1× 50 tegelijk", flush=True)
     fake = FakeProcess()

@@ -73,7 +73,7 @@ def available_kinds() -> list[str]:
     BENCH_DBS=sqlite (or postgresql) limits the choice."""
     global _PG_SAID
     wanted = os.environ.get("BENCH_DBS", "sqlite,postgresql").split(",")
-    kinds = [k for k in ("sqlite", "postgresql") if k in wanted]
+    kinds: list[str] = [k for k in ("sqlite", "postgresql") if k in wanted]
     if "postgresql" in kinds and not pg_available():
         if not _PG_SAID:
             print(f"!! PostgreSQL op {PG_ADMIN_URL} is NIET bereikbaar: alleen SQLite gemeten",

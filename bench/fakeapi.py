@@ -85,7 +85,10 @@ class BenchSlack(FakeSlack):
         self.accepted.append((now, channel))
         if delay := self.slow.get(channel):
             await asyncio.sleep(delay)  # the slow channel itself
-        return await super()._api(request)
+        try:
+            return await super()._api(request)
+        except ConnectionResetError:  # the sender gave up waiting (end of a fan-out window)
+            return web.Response(status=499)
 
     # --- waiters ---------------------------------------------------------------------------
     async def _answered(self, request: web.Request, response: web.Response, call: Call) -> web.Response:
