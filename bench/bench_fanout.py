@@ -9,6 +9,10 @@ channel, 1 + window × the channel's rate). A channel that answers slowly allows
 message per answer time (one worker per channel cannot do better). Variants: evenly spread;
 one channel with most reminders; evenly spread with one slow channel.
 
+Telegram: the same even spread through the Telegram courier against tests/faketelegram.py
+with Telegram's limits (20 messages per minute per group, 30 per second overall, 429 with
+`retry_after` beyond them).
+
 Environment: BENCH_FANOUT_SECONDS (window), BENCH_FANOUT_DBS (default sqlite).
 """
 
@@ -137,6 +141,64 @@ async def _variant(kind: str, url: str, config: Path, fake: FakeProcess, name: s
            rate, "toegestane rate", f"≥ {GOAL}", rate >= GOAL)
 
 
+TELEGRAM_PER_GROUP_SECONDS = 3.0  # 20 per minute
+TELEGRAM_PER_SECOND = 30
+
+
+async def _telegram(kind: str, url: str, config: Path, fake: FakeProcess, window: float) -> None:
+    """The same even fan-out through the Telegram courier, 20/min per group, 30/s overall."""
+    from telegram import Bot
+
+    from bot.delivery import Deliveries
+    from bot.scheduler import dispatch_due
+    from bot.telegram.courier import TelegramCourier
+    from commands.context import Services
+    from commands.organisation import load_organisation
+    from store.crypto import PersonalDataCipher
+    from store.db import make_engine, make_sessionmaker
+    from tests.faketelegram import TOKEN
+
+    counts = [REMINDERS // FANOUT_CHANNELS] * FANOUT_CHANNELS
+    engine = make_engine(url)
+    services = Services(sessions=make_sessionmaker(engine), org=load_organisation(config),
+                        cipher=PersonalDataCipher(BENCH_KEY))
+    bot = Bot(token=TOKEN, base_url=f"{fake.base_url}/bot")
+    try:
+        await _fill(services, counts)
+        await fake.post("/reset", {})
+        await fake.post("/limits", {"on": True})
+        await bot.initialize()
+        deliveries = Deliveries()
+        deliveries.add(TelegramCourier(bot, services, deliveries))
+        start = time.monotonic()
+        task = asyncio.create_task(dispatch_due(services, deliveries, "bench"))
+        done, _ = await asyncio.wait({task}, timeout=window)
+        elapsed = min(window, time.monotonic() - start)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        stats = await fake.stats()
+    finally:
+        with contextlib.suppress(Exception):
+            await bot.shutdown()
+        await engine.dispose()
+    accepted = [at for at, _chat in stats["accepted"] if start <= at <= start + elapsed]
+    per_group = sum(min(n, 1 + math.floor(elapsed / TELEGRAM_PER_GROUP_SECONDS)) for n in counts)
+    allowed = min(per_group, TELEGRAM_PER_SECOND * (1 + math.floor(elapsed)))
+    rate = len(accepted) / allowed if allowed else float("nan")
+    figure(f"Telegram fan-out {REMINDERS} herinneringen / {FANOUT_CHANNELS} groepen, "
+           f"gelijk verdeeld ({kind})",
+           f"{len(accepted)} van {allowed} toegestaan in {elapsed:.1f} s, {stats['limited']}× 429",
+           rate, "toegestane rate", f"≥ {GOAL}", rate >= GOAL)
+
+
+async def _run_telegram(kind: str, url: str, config: Path, fake: FakeProcess,
+                        window: float) -> None:
+    async with fake:
+        await _telegram(kind, url, config, fake, window)
+
+
 def main() -> None:
     window = float(os.environ.get("BENCH_FANOUT_SECONDS", sized(8, 20)))
     kinds = [k for k in available_kinds()
@@ -154,8 +216,15 @@ def main() -> None:
                         asyncio.run(_run(kind, url, config, fake, variant, counts, slow, window))
     finally:
         fake.stop()
-    print("  Telegram (20/min per groep, 30/s totaal): niet gemeten; bot/telegram/courier.py "
-          "heeft nog geen pacing of RetryAfter-afhandeling om te meten.", flush=True)
+    telegram = FakeProcess("telegram")
+    try:
+        with tempfile.TemporaryDirectory(prefix="regiebot-bench-") as name:
+            config = write_organisation(Path(name))
+            for kind in kinds:
+                with database(kind) as url:
+                    asyncio.run(_run_telegram(kind, url, config, telegram, window))
+    finally:
+        telegram.stop()
 
 
 async def _run(kind: str, url: str, config: Path, fake: FakeProcess, variant: str,

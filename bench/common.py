@@ -130,14 +130,19 @@ def fanout_channel(i: int) -> str:
     return f"C0FAN{i:02d}"
 
 
+def fanout_group(i: int) -> int:
+    return -1002000000 - i
+
+
 def write_organisation(folder: Path) -> Path:
     """The example organisation plus 50 melders, 50 voting members of Regieteam Oost (named
     after their Slack user id, so a tally shows which vote it holds) and 20 partners with a
-    channel each (for the fan-out)."""
+    Slack channel and a Telegram group each (for the fan-out)."""
     data: dict[str, Any] = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     data["partners"] += [
         {"id": fanout_partner(i), "name": f"Bench-kanaal {i:02d}", "kind": "buurtteam",
-         "slack_channel": fanout_channel(i)} for i in range(FANOUT_CHANNELS)]
+         "slack_channel": fanout_channel(i), "telegram_chat": fanout_group(i)}
+        for i in range(FANOUT_CHANNELS)]
     data["members"] += [
         {"id": f"melder{i:03d}", "name": f"Melder {melder_user(i)}", "partner": "talis",
          "roles": ["melder"], "slack_user": melder_user(i)} for i in range(MELDERS)]

@@ -10,8 +10,9 @@ benchmarks need on top:
 - the accepted posts with their arrival time, for the fan-out figures.
 
 Block Kit validation is switched off here (it is the tests' job, and it would make the fake
-slower for the side with the richer messages). Run: `python -m bench.fakeapi`; it prints one
-JSON line with its two ports (the Web API and the control API) and serves until stopped.
+slower for the side with the richer messages). Run: `python -m bench.fakeapi [slack|telegram]`;
+it prints one JSON line with its two ports (the platform API and the control API) and serves
+until stopped. `telegram` serves tests/faketelegram.py with Telegram's sending limits.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakeslack import Call, FakeSlack
+from tests.faketelegram import FakeTelegram
 
 TOLERANCE = 0.02  # arrival jitter allowed on the per-channel limit (seconds)
 
@@ -163,26 +165,99 @@ def control_app(fake: BenchSlack) -> web.Application:
     return app
 
 
-async def _serve() -> None:
-    fake = BenchSlack()
-    await fake.start()
-    runner = web.AppRunner(control_app(fake), access_log=None)
+class BenchTelegram(FakeTelegram):
+    """The fake Telegram Bot API of tests/faketelegram.py with Telegram's limits on sending:
+    20 messages per minute per group and 30 per second overall, answered with 429 and
+    `retry_after` beyond them (when switched on)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limited_on = False
+        self.per_chat_seconds = 3.0  # 20 per minute
+        self.per_second = 30
+        self.last_send: dict[int, float] = {}
+        self.recent: list[float] = []
+        self.accepted: list[tuple[float, str]] = []
+        self.limited = 0
+
+    def reset(self) -> None:
+        self.last_send.clear()
+        self.recent.clear()
+        self.accepted.clear()
+        self.limited = 0
+        self.limited_on = False
+
+    async def _answer(self, method: str, params: dict[str, Any], call: Any) -> web.Response:
+        if method != "sendMessage" or not self.limited_on:
+            return await super()._answer(method, params, call)
+        now = time.monotonic()
+        chat = int(params.get("chat_id") or 0)
+        self.recent = [t for t in self.recent if now - t < 1.0]
+        last = self.last_send.get(chat)
+        wait = 0.0
+        if last is not None and now - last < self.per_chat_seconds - TOLERANCE:
+            wait = self.per_chat_seconds - (now - last)
+        elif len(self.recent) >= self.per_second:
+            wait = 1.0 - (now - self.recent[0])
+        if wait > 0:
+            self.limited += 1
+            retry_after = max(1, round(wait + 0.49))
+            return web.json_response(
+                {"ok": False, "error_code": 429,
+                 "description": f"Too Many Requests: retry after {retry_after}",
+                 "parameters": {"retry_after": retry_after}}, status=429)
+        self.last_send[chat] = now
+        self.recent.append(now)
+        self.accepted.append((now, str(chat)))
+        return await super()._answer(method, params, call)
+
+
+def telegram_control_app(fake: BenchTelegram) -> web.Application:
+    async def reset(_request: web.Request) -> web.Response:
+        fake.reset()
+        return web.json_response({"ok": True})
+
+    async def limits(request: web.Request) -> web.Response:
+        ask = await request.json()
+        fake.limited_on = bool(ask.get("on", True))
+        return web.json_response({"ok": True})
+
+    async def stats(_request: web.Request) -> web.Response:
+        return web.json_response({"accepted": fake.accepted, "limited": fake.limited})
+
+    app = web.Application()
+    app.router.add_post("/reset", reset)
+    app.router.add_post("/limits", limits)
+    app.router.add_get("/stats", stats)
+    return app
+
+
+async def _serve(platform: str) -> None:
+    if platform == "telegram":
+        telegram = BenchTelegram()
+        url = await telegram.start()
+        api, app, close = int(url.rsplit(":", 1)[1]), telegram_control_app(telegram), telegram.stop
+    else:
+        slack = BenchSlack()
+        await slack.start()
+        api, app, close = slack.port, control_app(slack), slack.close
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     control = int(runner.addresses[0][1])
-    print(json.dumps({"api": fake.port, "control": control}), flush=True)
+    print(json.dumps({"api": api, "control": control}), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await runner.cleanup()
-    await fake.close()
+    await close()
 
 
 def main() -> None:
-    asyncio.run(_serve())
+    asyncio.run(_serve(sys.argv[1] if len(sys.argv) > 1 else "slack"))
     sys.exit(0)
 
 
@@ -193,16 +268,17 @@ if __name__ == "__main__":
 class FakeProcess:
     """The driver's handle on a fake started with `python -m bench.fakeapi`."""
 
-    def __init__(self) -> None:
+    def __init__(self, platform: str = "slack") -> None:
         import subprocess
 
         from bench.common import PYTHON, ROOT
 
-        self.process = subprocess.Popen([PYTHON, "-m", "bench.fakeapi"], cwd=ROOT,
+        self.process = subprocess.Popen([PYTHON, "-m", "bench.fakeapi", platform], cwd=ROOT,
                                         stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         ports = json.loads(self.process.stdout.readline())
         self.api_url = f"http://127.0.0.1:{ports['api']}/api/"
+        self.base_url = f"http://127.0.0.1:{ports['api']}"
         self.control = f"http://127.0.0.1:{ports['control']}"
         self.session: Any = None
 
