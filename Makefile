@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean demo lock
+.PHONY: run test lint bench bench-quick bench-full install clean demo lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,16 @@ lock: $(STAMP)
 	  --no-header --quiet; } > deploy/requirements.lock.new
 	mv deploy/requirements.lock.new deploy/requirements.lock
 
+# Benchmarks (docs/benchmarks.md): `make bench` < 10 min on 2 cores; `make bench-quick` only
+# checks that the harness runs end to end; `make bench-full` adds the 500.000-case history.
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+bench-quick: $(STAMP)
+	BENCH_QUICK=1 $(BIN)/python -m bench
+
+bench-full: $(STAMP)
+	BENCH_FULL=1 $(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) var/regiebot.db*

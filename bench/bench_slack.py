@@ -1,293 +1,292 @@
-"""Slack over HTTP: latency of /melding (ack + views.open) and of a vote click, with 50
-concurrent users, against the local fake Slack Web API; next to a bare slack-bolt AsyncApp
-doing the same views.open against the same fake server.
+"""Slack over HTTP: `/melding` → `views.open`, and a vote click → `chat.update` of the tally,
+regiebot (`regiebot run`, its own process) against a bare slack-bolt AsyncApp (its own
+process), both talking to the same fake Slack Web API (a third process).
 
-Run: `make bench` (all benchmarks) or `.venv/bin/python -m bench slack`.
-Environment: BENCH_SLACK_ROUNDS (default 10) rounds of 50 concurrent requests each.
+Every request is a real signed Slack request. A latency runs from just before the request is
+sent to the moment the fake Web API receives the call it leads to (`views.open` with that
+trigger_id; the first `chat.update` whose tally holds that voter). Repetitions are
+interleaved (regiebot, bare, regiebot, bare, ...), at 1, 10 and 50 users at once; for each
+figure the p50 and p99 of both sides, their ratio, and the spread of the per-repetition
+ratio of the p50s.
+
+Votes: each (repetition, user count) gets its own case on the agenda, whose tally message is
+already in the channel (its reference is in the database), so every measured vote ends in a
+`chat.update`. Environment: BENCH_SLACK_REPS (repetitions), BENCH_DBS.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import re
-import statistics
+import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.app.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
-USERS = 50
+from bench.common import (
+    VOTERS,
+    Server,
+    available_kinds,
+    database,
+    figure,
+    melder_user,
+    percentile,
+    ratio,
+    sized,
+    spread,
+    start_bare,
+    start_regiebot,
+    voter_user,
+    wait_healthy,
+    write_organisation,
+)
+from bench.fakeapi import FakeProcess
+
+PLAN = ((1, 10), (10, 2), (50, 1))  # users at once, batches per repetition
+GOAL = 1.2
+WARM_UP = (-1, 1)  # the unmeasured first requests (auth.test, first connections)
 
 
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
-    return ordered[index]
-
-
-def _summary(values: list[float]) -> tuple[float, float]:
-    return statistics.median(values) * 1000, _percentile(values, 99) * 1000
+@dataclass
+class Side:
+    name: str
+    server: Server
+    references: dict[tuple[int, int], str]  # (repetition, users) → case reference
+    message_ts: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 class Driver:
-    """Sends signed Slack requests and measures until the fake server sees the follow-up."""
+    """Sends signed Slack requests and asks the fake when the follow-up arrived."""
 
-    def __init__(self, fake: Any, url: str) -> None:
+    def __init__(self, fake: FakeProcess, session: aiohttp.ClientSession) -> None:
         self.fake = fake
-        self.url = url
+        self.session = session
         self.seq = 0
+        self.failures: defaultdict[str, int] = defaultdict(int)
 
-    def next_id(self) -> int:
+    def next(self) -> int:
         self.seq += 1
         return self.seq
 
-    async def send(self, session: aiohttp.ClientSession, body: str) -> None:
+    async def send(self, url: str, body: str) -> bool:
         from tests.fakeslack import sign
 
         headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
-        async with session.post(self.url, data=body.encode(), headers=headers) as response:
+        async with self.session.post(f"{url}/slack/events", data=body.encode(),
+                                     headers=headers) as response:
             await response.read()
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status}")
+            return response.status == 200
 
-    async def until(self, check: Callable[[], bool], within: float = 30.0) -> float:
-        deadline = time.monotonic() + within
-        while not check():
-            if time.monotonic() > deadline:
-                raise TimeoutError("het vervolg kwam niet aan")
-            await asyncio.sleep(0.001)
-        return time.monotonic()
-
-    def _seen(self, method: str, key: str, value: str) -> Callable[[], bool]:
-        def check() -> bool:
-            return any(c.args.get(key) == value for c in reversed(self.fake.calls[-400:])
-                       if c.method == method)
-        return check
-
-    async def melding(self, session: aiohttp.ClientSession, user: str) -> tuple[float, float]:
-        n = self.next_id()
-        trigger = f"{n}.1234.bench"
+    async def melding(self, side: Side, user: str) -> float | None:
+        n = self.next()
+        trigger = f"{n:07d}.{side.name}.bench"
         body = urlencode({
             "token": "x", "team_id": "T0REGIE", "team_domain": "regie", "channel_id": "D0DM",
             "channel_name": "directmessage", "user_id": user, "user_name": user.lower(),
             "command": "/melding", "text": "", "api_app_id": "A0REGIE",
-            "is_enterprise_install": "false", "response_url": self.fake.response_url(f"b{n}"),
+            "is_enterprise_install": "false",
+            "response_url": self.fake.api_url.replace("/api/", f"/response/m{n}"),
             "trigger_id": trigger,
         })
         start = time.monotonic()
-        await self.send(session, body)
-        acked = time.monotonic()
-        opened = await self.until(self._seen("views.open", "trigger_id", trigger))
-        return acked - start, opened - start
+        if not await self.send(side.server.url, body):
+            self.failures[f"{side.name} melding"] += 1
+            return None
+        at = await self.fake.wait("views.open", [trigger], start)
+        if at is None:
+            self.failures[f"{side.name} melding"] += 1
+            return None
+        return at - start
 
-    async def click(self, session: aiohttp.ClientSession, user: str,
-                    button: dict[str, Any]) -> tuple[float, float]:
-        n = self.next_id()
-        response_url = self.fake.response_url(f"v{n}")
-        payload = {
-            "type": "block_actions", "user": {"id": user, "username": user, "team_id": "T0REGIE"},
-            "api_app_id": "A0REGIE", "token": "x", "trigger_id": f"{n}.5678.bench",
-            "container": {"type": "message", "message_ts": "1.1", "channel_id": "C0REGIE"},
-            "team": {"id": "T0REGIE", "domain": "regie"}, "channel": {"id": "C0REGIE"},
-            "message": {"type": "message", "ts": "1.1", "text": "…"}, "state": {"values": {}},
-            "response_url": response_url,
-            "actions": [{**button, "block_id": "b", "type": "button",
-                         "action_ts": f"{time.time():.6f}{n}"}],
+    async def vote(self, side: Side, key: tuple[int, int], user: str) -> float | None:
+        n = self.next()
+        reference = side.references[key]
+        ts = side.message_ts.setdefault(key, f"1790000000.{800000 + n:06d}")
+        payload: dict[str, object] = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0REGIE"},
+            "api_app_id": "A0REGIE", "token": "x", "trigger_id": f"{n:07d}.5678.bench",
+            "container": {"type": "message", "message_ts": ts, "channel_id": "C0REGIE",
+                          "is_ephemeral": False},
+            "team": {"id": "T0REGIE", "domain": "regie"}, "enterprise": None,
+            "is_enterprise_install": False, "channel": {"id": "C0REGIE", "name": "regieteam"},
+            "message": {"type": "message", "ts": ts, "user": "UBOT", "text": "…"},
+            "state": {"values": {}},
+            "response_url": self.fake.api_url.replace("/api/", f"/response/v{n}"),
+            "actions": [{"action_id": "regie|stem|0", "block_id": "b1", "type": "button",
+                         "text": {"type": "plain_text", "text": "Ja"},
+                         "value": f"{reference}|q1|ja", "action_ts": f"1790000000.{n:06d}"}],
         }
-        body = urlencode({"payload": json.dumps(payload)})
         start = time.monotonic()
-        await self.send(session, body)
-        acked = time.monotonic()
-        answered = await self.until(self._seen_response(response_url))
-        return acked - start, answered - start
-
-    def _seen_response(self, url: str) -> Callable[[], bool]:
-        name = url.rsplit("/", 1)[1]
-
-        def check() -> bool:
-            return name in self.fake.answered
-
-        return check
+        if not await self.send(side.server.url, urlencode({"payload": json.dumps(payload)})):
+            self.failures[f"{side.name} stem"] += 1
+            return None
+        at = await self.fake.wait("chat.update", [reference, user], start)
+        if at is None:
+            self.failures[f"{side.name} stem"] += 1
+            return None
+        return at - start
 
 
-async def _rounds(rounds: int, users: list[str],
-                  one: Callable[[aiohttp.ClientSession, str, int], Awaitable[tuple[float, float]]],
-                  ) -> tuple[list[float], list[float]]:
-    acks: list[float] = []
-    done: list[float] = []
-    connector = aiohttp.TCPConnector(limit=USERS * 2)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        for r in range(rounds):
-            results = await asyncio.gather(*(one(session, u, r) for u in users))
-            acks += [a for a, _ in results]
-            done += [d for _, d in results]
-    return acks, done
+async def _batches(users: int, batches: int,
+                   one: Callable[[int], Awaitable[float | None]]) -> list[float]:
+    """`batches` times `users` requests at once (user i of a batch is number b*users+i)."""
+    times: list[float] = []
+    for b in range(batches):
+        found = await asyncio.gather(*(one(b * users + i) for i in range(users)))
+        times += [t for t in found if t is not None]
+    return times
 
 
-def _organisation(base: Any) -> Any:
-    """The example organisation plus 50 melders and 50 members of Regieteam Oost."""
-    from commands.organisation import Member
-
-    extra = [Member(id=f"melder{i}", name=f"Melder {i}", partner="talis", roles=("melder",),
-                    slack_user=f"U0M{i:03d}") for i in range(USERS)]
-    extra += [Member(id=f"lid{i}", name=f"Lid {i}", partner="buurtteam", roles=("lid",),
-                     regieteams=("oost",), slack_user=f"U0L{i:03d}") for i in range(USERS)]
-    return base.model_copy(update={"members": (*base.members, *extra)})
+def _prepare(url: str, config: Path, folder: Path, reps: int) -> dict[tuple[int, int], str]:
+    """File one case per (repetition, user count), put them on Oost's agenda and record
+    their tally messages as posted; write the melding modal for the bare app."""
+    return asyncio.run(_prepare_async(url, config, folder, reps))
 
 
-async def _regiebot(fake: Any, url: str, rounds: int) -> dict[str, tuple[list[float], list[float]]]:
-    from datetime import UTC, datetime
+async def _prepare_async(url: str, config: Path, folder: Path,
+                         reps: int) -> dict[tuple[int, int], str]:
+    from sqlalchemy import insert, select
 
-    from cryptography.fernet import Fernet
-
-    from bot.delivery import Deliveries
-    from bot.http import bound_port, make_web_app, serve
+    from bench.common import BENCH_KEY
+    from bot.runtime import build_services, close_services
     from bot.settings import Settings
-    from bot.slack import create_slack
+    from bot.slack.forms import melding_modal
     from commands.agenda import post_agenda
-    from commands.context import Services
-    from commands.organisation import load_organisation
-    from commands.orgsync import sync_organisation
-    from store.crypto import PersonalDataCipher
-    from store.db import make_engine, make_sessionmaker
-    from tests.fakeslack import BOT_TOKEN, SIGNING_SECRET, button_named
+    from store.models import AgendaItem, Case, ThreadRef
     from tests.helpers import file
 
-    org = _organisation(load_organisation(Path("deploy/regieteam.example.yaml")))
-    engine = make_engine(url)
-    moment = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
-    services = Services(sessions=make_sessionmaker(engine), org=org,
-                        cipher=PersonalDataCipher(Fernet.generate_key().decode()),
-                        clock=lambda: moment)
-    async with services.transaction() as session:
-        await sync_organisation(session, org)
-    settings = Settings(_env_file=None, SLACK_BOT_TOKEN=BOT_TOKEN,
-                        SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake.api_url,
-                        REGIEBOT_SECRET_KEY="x")
-    adapter = create_slack(services, settings, Deliveries())
-    web_app = make_web_app()
-    adapter.add_routes(web_app)
-    runner = await serve(web_app, "127.0.0.1", 0)
-    driver = Driver(fake, f"http://127.0.0.1:{bound_port(runner)}/slack/events")
+    settings = Settings(_env_file=None, REGIEBOT_DATABASE_URL=url, REGIEBOT_CONFIG=str(config),
+                        REGIEBOT_SECRET_KEY=BENCH_KEY)
+    services = await build_services(settings)
     try:
-        melders = [f"U0M{i:03d}" for i in range(USERS)]
-        melding = await _rounds(rounds, melders, lambda s, u, _r: driver.melding(s, u))
-        await file(services)
-        chair = org.member("carla")
-        result = await post_agenda(services, chair)
-        opener = next(o for o in result.outgoing if o.update_key and o.update_key.startswith("case_"))
-        from messages.slack import slack_message
-
-        blocks = slack_message(opener.message).blocks
-        buttons = {c: button_named(blocks, "stem", f"RT-2026-0001|q1|{c}") for c in ("ja", "nee")}
-        voters = [f"U0L{i:03d}" for i in range(USERS)]
-        vote = await _rounds(rounds, voters, lambda s, u, r: driver.click(
-            s, u, buttons["ja" if r % 2 == 0 else "nee"]))
+        melder = services.org.member("melder000")
+        assert melder is not None
+        (folder / "view.json").write_text(json.dumps(melding_modal(services.org, melder)))
+        keys = [WARM_UP, *((r, users) for r in range(reps) for users, _ in PLAN)]
+        references: dict[tuple[int, int], str] = {}
+        for key in keys:
+            result = await file(services, "anna")
+            references[key] = str(result.value) if isinstance(result.value, str) else ""
+        chair = services.org.member("carla")
+        assert chair is not None
+        await post_agenda(services, chair, "oost")
+        async with services.transaction() as session:
+            rows = (await session.execute(select(Case.reference, Case.id, AgendaItem.id).join(
+                AgendaItem, AgendaItem.case_id == Case.id))).all()
+            by_reference = {ref: (case_id, item_id) for ref, case_id, item_id in rows}
+            if not all(references.values()):  # the reference is not the result's value
+                ordered = sorted(by_reference)
+                references = dict(zip(keys, ordered, strict=False))
+            refs = []
+            for n, key in enumerate(keys):
+                case_id, item_id = by_reference[references[key]]
+                ts = f"1790000000.{900000 + n:06d}"
+                refs += [{"platform": "slack", "purpose": "case_thread", "object_id": case_id,
+                          "channel": "C0REGIE", "message_ref": ts, "thread_ref": None},
+                         {"platform": "slack", "purpose": "tally", "object_id": item_id,
+                          "channel": "C0REGIE", "message_ref": ts, "thread_ref": None}]
+            await session.execute(insert(ThreadRef), refs)
+        return references
     finally:
-        await runner.cleanup()
-        await engine.dispose()
-    return {"melding": melding, "stem": vote}
+        await close_services(services)
 
 
-async def _bare(fake: Any, rounds: int) -> dict[str, tuple[list[float], list[float]]]:
-    """A bare slack-bolt AsyncApp: ack, then views.open with the same modal; ack + respond for
-    a button."""
-    from bot.slack.forms import melding_modal
-    from commands.organisation import load_organisation
-    from tests.fakeslack import BOT_TOKEN, SIGNING_SECRET
+def _melding_of(driver: Driver, side: Side) -> Callable[[int], Awaitable[float | None]]:
+    return lambda i: driver.melding(side, melder_user(i % 50))
 
-    org = load_organisation(Path("deploy/regieteam.example.yaml"))
-    anna = org.member("anna")
-    assert anna is not None
-    view = melding_modal(org, anna)
-    app = AsyncApp(client=AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url),
-                   signing_secret=SIGNING_SECRET)
 
-    @app.command("/melding")
-    async def melding(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
+def _vote_of(driver: Driver, side: Side,
+             key: tuple[int, int]) -> Callable[[int], Awaitable[float | None]]:
+    return lambda i: driver.vote(side, key, voter_user(i % VOTERS))
 
-    @app.action(re.compile(".*"))
-    async def clicked(ack: AsyncAck, respond: AsyncRespond) -> None:
-        await ack()
-        await respond(text="Je stem is ontvangen.", response_type="ephemeral")
 
-    async def handle(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+async def _measure(kind: str, fake: FakeProcess, regiebot: Side, bare: Side,
+                   reps: int) -> None:
+    samples: defaultdict[tuple[str, int, str], list[list[float]]] = defaultdict(list)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        driver = Driver(fake, session)
+        for side in (regiebot, bare):
+            await driver.melding(side, melder_user(0))
+            await driver.vote(side, WARM_UP, voter_user(0))
+        for rep in range(reps):
+            for users, batches in PLAN:
+                for side in (regiebot, bare):
+                    times = await _batches(users, batches, _melding_of(driver, side))
+                    samples[("melding", users, side.name)].append(times)
+                for side in (regiebot, bare):
+                    times = await _batches(users, batches, _vote_of(driver, side, (rep, users)))
+                    samples[("stem", users, side.name)].append(times)
+        failures = dict(driver.failures)
+    titles = {"melding": "/melding → views.open", "stem": "stemklik → chat.update telling"}
+    for action in ("melding", "stem"):
+        for users, _ in PLAN:
+            ours = samples[(action, users, "regiebot")]
+            base = samples[(action, users, "bare")]
+            pooled_ours = [t for rep in ours for t in rep]
+            pooled_base = [t for rep in base for t in rep]
+            per_rep = [ratio(percentile(a, 50), percentile(b, 50)) for a, b in zip(ours, base, strict=True)
+                       if a and b]
+            p50 = (percentile(pooled_ours, 50) * 1000, percentile(pooled_base, 50) * 1000)
+            p99 = (percentile(pooled_ours, 99) * 1000, percentile(pooled_base, 99) * 1000)
+            what = f"{titles[action]}, {users} gebr. ({kind})"
+            counted = f"n={len(pooled_ours)}/{len(pooled_base)}"
+            figure(f"{what} p50", f"regiebot {p50[0]:.1f} ms, kaal {p50[1]:.1f} ms; per herhaling "
+                   f"{spread(per_rep)}; {counted}", ratio(*p50), "kale bolt", f"≤ {GOAL}×",
+                   ratio(*p50) <= GOAL)
+            figure(f"{what} p99", f"regiebot {p99[0]:.1f} ms, kaal {p99[1]:.1f} ms",
+                   ratio(*p99), "kale bolt", f"≤ {GOAL}×", ratio(*p99) <= GOAL)
+    if failures:
+        print(f"  MISLUKT of niet aangekomen ({kind}): {failures}", flush=True)
 
-    web_app = web.Application()
-    web_app.router.add_post("/slack/events", handle)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    driver = Driver(fake, f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events")
-    users = [f"U0B{i:03d}" for i in range(USERS)]
-    button = {"action_id": "regie|stem|0", "value": "x",
-              "text": {"type": "plain_text", "text": "ja"}}
+
+def _problems_in_log(server: Server) -> str:
+    text = server.log.read_text(errors="replace")
+    locked = text.count("database is locked")
+    errors = sum(1 for line in text.splitlines() if " ERROR " in line or "Traceback" in line)
+    return f"{errors} foutregels, {locked}× 'database is locked'"
+
+
+async def _run_kind(kind: str, url: str, fake: FakeProcess, folder: Path, reps: int) -> None:
+    config = write_organisation(folder)
+    references = await asyncio.to_thread(_prepare, url, config, folder, reps)
+    await fake.post("/reset", {})
+    regiebot = start_regiebot(url, config, fake.api_url, folder)
+    bare = start_bare(fake.api_url, folder, folder / "view.json")
     try:
-        melding_times = await _rounds(rounds, users, lambda s, u, _r: driver.melding(s, u))
-        vote_times = await _rounds(rounds, users, lambda s, u, _r: driver.click(s, u, button))
+        await asyncio.gather(wait_healthy(regiebot), wait_healthy(bare))
+        bare_refs = {key: f"BARE{key[0] % 100:02d}x{key[1]:02d}" for key in references}
+        await _measure(kind, fake, Side("regiebot", regiebot, references),
+                       Side("bare", bare, bare_refs), reps)
     finally:
-        await runner.cleanup()
-    return {"melding": melding_times, "stem": vote_times}
-
-
-def _report(results: dict[str, dict[str, tuple[list[float], list[float]]]],
-            bare: dict[str, tuple[list[float], list[float]]]) -> None:
-    print(f"{'meting':<40}{'regiebot med/p99 ms':>22}{'kale bolt med/p99 ms':>24}{'verhouding':>12}")
-    rows = [("/melding: ack", "melding", 0), ("/melding: ack + views.open", "melding", 1),
-            ("stemknop: ack", "stem", 0), ("stemknop: ack + antwoord", "stem", 1)]
-    for kind, ours in results.items():
-        for title, key, part in rows:
-            mine, base = _summary(ours[key][part]), _summary(bare[key][part])
-            ratio = mine[0] / base[0] if base[0] else float("nan")
-            label = f"{title} ({kind})"
-            print(f"{label:<40}{mine[0]:>11.1f} /{mine[1]:>8.1f}{base[0]:>13.1f} /{base[1]:>8.1f}"
-                  f"{ratio:>11.2f}x")
-    print(f"({USERS} gelijktijdige gebruikers, {len(bare['melding'][0])} metingen per regel. "
-          "Kale bolt: ack + dezelfde views.open, of ack + respond. Regiebot bij de stemknop: "
-          "dubbelklik-controle, stem opslaan met historie en herinneringen, dan het antwoord.)")
-
-
-async def _run(urls: dict[str, str], rounds: int) -> None:
-    from tests.fakeslack import FakeSlack
-
-    fake = FakeSlack().start_in_thread()
-    try:
-        results = {}
-        for kind, url in urls.items():
-            results[kind] = await _regiebot(fake, url, rounds)
-            fake.reset()
-        bare = await _bare(fake, rounds)
-        _report(results, bare)
-        if fake.problems:
-            print("Ongeldige Block Kit-payloads:", fake.problems[:5])
-    finally:
-        fake.stop_thread()
+        regiebot.stop()
+        bare.stop()
+    print(f"  regiebot-log ({kind}): {_problems_in_log(regiebot)}", flush=True)
 
 
 def main() -> None:
-    from bench.common import available_kinds, database
+    reps = int(os.environ.get("BENCH_SLACK_REPS", sized(1, 4)))
+    print(f"{reps} herhalingen, afwisselend regiebot en kale bolt; 1 gebruiker: 10 na elkaar, "
+          f"10: 2× 10 tegelijk, 50: 1× 50 tegelijk", flush=True)
+    fake = FakeProcess()
+    try:
+        for kind in available_kinds():
+            with tempfile.TemporaryDirectory(prefix="regiebot-bench-") as name, database(kind) as url:
+                asyncio.run(_with_fake(kind, url, fake, Path(name), reps))
+    finally:
+        fake.stop()
 
-    rounds = int(os.environ.get("BENCH_SLACK_ROUNDS", "10"))
-    kinds = available_kinds()
-    with contextlib.ExitStack() as stack:
-        urls = {kind: stack.enter_context(database(kind)) for kind in kinds}
-        asyncio.run(_run(urls, rounds))
+
+async def _with_fake(kind: str, url: str, fake: FakeProcess, folder: Path, reps: int) -> None:
+    async with fake:
+        await _run_kind(kind, url, fake, folder, reps)
 
 
 if __name__ == "__main__":
