@@ -549,8 +549,8 @@ def _command_words(update: Update) -> tuple[str, list[str]]:
             if entity.type == "text_mention" and entity.user is not None:
                 start, end = _utf16_span(text, entity.offset, entity.length)
                 text = f"{text[:start]}tg:{entity.user.id}{text[end:]}"
-    head, _, rest = text.partition(" ")
-    return head.lstrip("/").split("@")[0].lower(), split_words(rest)
+    head, *rest = text.split(maxsplit=1)
+    return head.lstrip("/").split("@")[0].lower(), split_words(rest[0] if rest else "")
 
 
 def _utf16_span(text: str, offset: int, length: int) -> tuple[int, int]:
