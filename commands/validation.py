@@ -135,15 +135,24 @@ def parse_record_id(text: str | int) -> int:
 # --- dates -----------------------------------------------------------------------------------
 
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_WORD_DATE = re.compile(r"^(?:[a-z]+\s+)?(\d{1,2})\s+([a-z]+)\.?\s+(\d{4})$")
+_ISO_DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
+_WORD_DATE = re.compile(r"^(?:[a-z]+\.?\s+)?(\d{1,2})(?:e|ste|de)?\s+([a-z]+)\.?\s+(\d{4})$")
+
+
+def _plain_date_text(text: str) -> str:
+    """Lower case, without accents, commas as spaces, one space between words."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(plain.strip().lower().replace(",", " ").split())
 
 
 def parse_date(text: str) -> date:
-    """'03-12-2026', '3-12-2026', '3 december 2026', '3 dec 2026', '2026-12-03' → date."""
+    """Every way the bot's hints and its own dates write a day: '03-12-2026', '3-12-2026',
+    '3/12/2026', '3.12.2026', '2026-12-03', '3 december 2026', '1 maart 2027', '3 dec 2026',
+    '3 dec. 2026', 'di 3 dec 2026', 'dinsdag 3 december 2026', '1e maart 2027' → date."""
     if len(text) > 4 * MAX_DATE_LENGTH:
         raise FieldProblem("datum_vorm")
-    cleaned = " ".join(text.strip().lower().replace(",", " ").split())
+    cleaned = _plain_date_text(text)
     if len(cleaned) > MAX_DATE_LENGTH:
         raise FieldProblem("datum_vorm")
     try:

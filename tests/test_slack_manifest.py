@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.slack.commands import FORMS, RUNS
+from commands.text import COMMANDS
 
 MANIFEST = Path(__file__).resolve().parent.parent / "deploy" / "slack-manifest.yml"
 
@@ -24,4 +24,4 @@ def test_manifest_has_commands_scopes_events_and_socket_mode() -> None:
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     usage = " ".join(c.get("description", "") for c in manifest["features"]["slash_commands"])
     assert all(name in usage for name in ("stem", "besluit", "casemanager", "sluit", "rapport"))
-    assert {"stem", "sluit", "rapport"} <= set(RUNS) and {"besluit", "casemanager"} <= set(FORMS)
+    assert {"stem", "sluit", "rapport", "besluit", "casemanager"} <= set(COMMANDS)

@@ -12,7 +12,6 @@ a polite refusal that names whom to ask.
 from __future__ import annotations
 
 import hmac
-import importlib
 import logging
 import re
 from collections.abc import Callable, Coroutine
@@ -46,14 +45,15 @@ from commands import audit
 from commands import status as _status_buttons  # noqa: F401  registers "status_volledig"
 from commands.actions import perform
 from commands.context import Services
-from commands.huishouden import correct_from_words
 from commands.melding import require_melder
 from commands.organisation import Member
 from commands.permissions import whom_to_ask
-from commands.replies import Action, CommandRefused, FormInvalid, Message, Result
-from commands.sluiten import close_with, closing_from_words, split_words
+from commands.replies import Action, CommandRefused, FormInvalid, Message, OpenForm, Result
+from commands.text import COMMANDS, REFERENCE, run_text, split_words
+from commands.words import ActionName
 from messages import telegram as tg
 from messages.files import attachments
+from messages.render import renderer
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,13 @@ Context = ContextTypes.DEFAULT_TYPE
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 ALLOWED_UPDATES = ["message", "callback_query"]
 MENU = ("melding", "agenda", "terugkoppeling", "status", "help")
+# Text commands whose answer (overviews, timelines, figures, files) goes to the private chat.
+PRIVATE_ANSWERS = ("status", "rapport", "audit")
+# The conversation that walks each form a text command can open.
+FORM_FLOWS = {"stappen": ActionName.STAPPEN_KIEZEN, "besluit": ActionName.BESLUIT_VASTLEGGEN,
+              "casemanager": ActionName.CASEMANAGER_AANWIJZEN,
+              "terugkoppeling": ActionName.TERUGKOPPELING_GEVEN, "sluiten": ActionName.SLUITEN,
+              "huishouden": "huishouden", "uitstellen": ActionName.HERINNERING_UITSTELLEN}
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -175,15 +182,9 @@ class TelegramAdapter:
         app = self.application
         app.add_handler(TypeHandler(Update, self._gate), group=-1)
         commands: dict[str, Handler] = {
-            "start": self._start, "help": self._help, "melding": self._melding,
-            "terug": self._back, "annuleer": self._cancel, "agenda": self._agenda,
-            "status": self._status, "terugkoppeling": self._flow_command("terugkoppeling_geven"),
-            "besluit": self._flow_command("besluit_vastleggen"),
-            "casemanager": self._flow_command("casemanager_aanwijzen"),
-            "sluit": self._close, "gegevens": self._personal_data,
-            "toelichting": self._free_text,
-            "rapport": self._rapport, "huishouden": self._household, "audit": self._audit,
-        }
+            name: self._text_command for name in COMMANDS if name != "melding"}
+        commands.update({"start": self._start, "melding": self._melding, "terug": self._back,
+                         "annuleer": self._cancel})
         for name, handler in commands.items():
             app.add_handler(CommandHandler(name, self._guarded(handler)))
         app.add_handler(CallbackQueryHandler(self._guarded(self._callback)))
@@ -375,11 +376,10 @@ class TelegramAdapter:
         await self.courier.send(chat, Message("telegram/start", {"naam": member.name}),
                                 thread_id=_topic(update))
 
-    async def _help(self, update: Update, _context: Context) -> None:
-        await self.courier.send(_chat(update), Message("telegram/help"), thread_id=_topic(update))
-
     async def _melding(self, update: Update, _context: Context) -> None:
-        member = self.member_of(update)
+        await self._open_melding(update, self.member_of(update))
+
+    async def _open_melding(self, update: Update, member: Member) -> None:
         chat = _chat(update)
         if chat < 0:  # a group: personal data is never asked here
             require_melder(self.services.org, member)
@@ -415,128 +415,36 @@ class TelegramAdapter:
     def _team_for_chat(self, chat: int) -> str | None:
         return next((t.id for t in self.services.org.regieteams if t.telegram_chat == chat), None)
 
-    async def _agenda(self, update: Update, context: Context) -> None:
-        from commands.agenda import show_agenda
-
+    async def _text_command(self, update: Update, _context: Context) -> None:
+        """Every text command: the words go to `commands.text`; the answer comes back here,
+        or a form opens in the private chat."""
         member, chat = self.member_of(update), _chat(update)
-        team = context.args[0] if context.args else self._team_for_chat(chat)
-        result = await show_agenda(self.services, member, team)
-        await self.respond(chat, member, result, _topic(update))
-
-    async def _status(self, update: Update, context: Context) -> None:
-        from commands.status import case_timeline, status_overview
-
-        member = self.member_of(update)
-        args = context.args or []
-        if args and args[0].lower() != "volledig":
-            reference = args[0].upper()
-            result = await case_timeline(self.services.asked("telegram", "/status"), member,
-                                         reference)
-            result.replies.append(Message("telegram/casus_acties", {"referentie": reference}, (
-                Action("terugkoppeling_geven", reference, "actie.terugkoppeling_geven"),
-                Action("sluiten", reference, "telegram.casus_sluiten"),
+        name, words = _command_words(update)
+        if name == "agenda" and not words and (team := self._team_for_chat(chat)):
+            words = [team]  # in a Regieteam's group: that team's agenda
+        services = self.services.asked("telegram", f"/{name}")
+        answer = await run_text(services, member, name, words, labels=renderer("plain"))
+        if isinstance(answer, OpenForm):
+            await self.open_form(update, member, answer)
+            return
+        if name == "status" and len(words) == 1 and REFERENCE.match(words[0]):
+            reference = words[0].upper()
+            answer.replies.append(Message("telegram/casus_acties", {"referentie": reference}, (
+                Action(ActionName.TERUGKOPPELING_GEVEN, reference, "actie.terugkoppeling_geven"),
+                Action(ActionName.SLUITEN, reference, "telegram.casus_sluiten"),
             )))
+        if name in PRIVATE_ANSWERS:
+            await self.respond_privately(update, member, answer)
         else:
-            full = bool(args) and args[0].lower() == "volledig"
-            result = await status_overview(self.services, member, full=full)
-        await self.respond_privately(update, member, result)
+            await self.respond(chat, member, answer, _topic(update))
 
-    async def _personal_data(self, update: Update, context: Context) -> None:
-        from commands.gegevens import show_personal_data
-
-        member, chat = self.member_of(update), _chat(update)
-        if not context.args:
-            await self.courier.send(chat, Message("telegram/noem_referentie",
-                                                  {"commando": "gegevens"}))
+    async def open_form(self, update: Update, member: Member, form: OpenForm) -> None:
+        """Open the form a text command asked for (the one place to do so): questions one at
+        a time in the member's private chat."""
+        if form.name == "melding":
+            await self._open_melding(update, member)
             return
-        result = await show_personal_data(self.services.asked("telegram", "/gegevens"), member,
-                                          context.args[0])
-        await self.respond(chat, member, result, _topic(update))
-
-    async def _audit(self, update: Update, context: Context) -> None:
-        """`/audit [RT-…] [van] [tot]`: the CSV goes to the coordinator's private chat only."""
-        member, chat = self.member_of(update), _chat(update)
-        words = list(context.args or [])
-        reference = words[0] if words and words[0].upper().startswith("RT-") else None
-        dates = words[1:] if reference else words
-        result = await audit.export_audit(self.services.asked("telegram", "/audit"), member,
-                                          reference, *(dates[:2]))
-        private = member.telegram_user
-        assert private is not None
-        try:
-            await self.respond(private, member, result)
-        except TelegramError as exc:
-            if not is_not_started(exc) or chat == private:
-                raise
-            await self.courier.send(chat, Message("telegram/eerst_start", {"naam": member.name}),
-                                    thread_id=_topic(update), markup=self._deep_link_markup("start"))
-            return
-        if chat != private:
-            await self.courier.send(chat, Message("telegram/prive_gestuurd", {"naam": member.name}),
-                                    thread_id=_topic(update))
-
-    async def _free_text(self, update: Update, context: Context) -> None:
-        from commands.toelichting import show_free_text
-
-        member, chat = self.member_of(update), _chat(update)
-        if not context.args:
-            await self.courier.send(chat, Message("telegram/noem_referentie",
-                                                  {"commando": "toelichting"}),
-                                    thread_id=_topic(update))
-            return
-        result = await show_free_text(self.services.asked("telegram", "/toelichting"), member,
-                                      context.args[0])
-        await self.respond(chat, member, result, _topic(update))
-
-    async def _rapport(self, update: Update, context: Context) -> None:
-        member, chat = self.member_of(update), _chat(update)
-        try:
-            module = importlib.import_module("commands.rapport")
-        except ImportError:
-            await self.courier.send(chat, Message("telegram/nog_niet"))
-            return
-        result = await module.rapport(self.services, member, *(context.args or [])[:2])
-        await self.respond_privately(update, member, result)
-
-    async def _close(self, update: Update, context: Context) -> None:
-        """`/sluit RT-…` asks the closing questions in the private chat; typed in full
-        (`/sluit RT-… <uitkomst> reden… opvang=…`) it closes at once, by the same rule."""
-        args = context.args or []
-        if len(args) < 2:
-            await self._flow_command("sluiten")(update, context)
-            return
-        member, chat = self.member_of(update), _chat(update)
-        result = await close_with(self.services, member, args[0],
-                                  closing_from_words(split_words(" ".join(args[1:]))))
-        await self.respond(chat, member, result, _topic(update))
-
-    async def _household(self, update: Update, context: Context) -> None:
-        """`/huishouden RT-… categorieen=… kinderen=N reden="…"`."""
-        member, chat = self.member_of(update), _chat(update)
-        if not context.args:
-            await self.courier.send(chat, Message("huishouden/gebruik"), thread_id=_topic(update))
-            return
-        if len(context.args) == 1:  # only the reference: the questions in the private chat
-            await self._start_flow(update, member, "huishouden", context.args[0].upper(), None)
-            return
-        result = await correct_from_words(self.services, member,
-                                          split_words(" ".join(context.args)))
-        await self.respond(chat, member, result, _topic(update))
-
-    def _flow_command(self, flow: str) -> Handler:
-        async def run(update: Update, context: Context) -> None:
-            member, chat = self.member_of(update), _chat(update)
-            if not context.args:
-                await self.courier.send(chat, Message("telegram/noem_referentie",
-                                                      {"commando": update.effective_message.text
-                                                       .split()[0].lstrip("/").split("@")[0]
-                                                       if update.effective_message
-                                                       and update.effective_message.text else ""}),
-                                        thread_id=_topic(update))
-                return
-            await self._start_flow(update, member, flow, context.args[0].upper(), None)
-
-        return run
+        await self._start_flow(update, member, FORM_FLOWS[form.name], form.reference or "", None)
 
     async def _start_flow(self, update: Update, member: Member, flow: str, value: str,
                           query: CallbackQuery | None) -> None:
@@ -630,6 +538,34 @@ def _chat(update: Update) -> int:
     chat = update.effective_chat
     assert chat is not None
     return chat.id
+
+
+def _command_words(update: Update) -> tuple[str, list[str]]:
+    """The command's name (without `/` and `@bot`) and the words typed after it; a member
+    mentioned without a username (a text mention) is passed on as `tg:<user id>`."""
+    message = update.effective_message
+    text = (message.text or "") if message is not None else ""
+    if message is not None:
+        for entity in sorted(message.entities or (), key=lambda e: e.offset, reverse=True):
+            if entity.type == "text_mention" and entity.user is not None:
+                start, end = _utf16_span(text, entity.offset, entity.length)
+                text = f"{text[:start]}tg:{entity.user.id}{text[end:]}"
+    head, *rest = text.split(maxsplit=1)
+    return head.lstrip("/").split("@")[0].lower(), split_words(rest[0] if rest else "")
+
+
+def _utf16_span(text: str, offset: int, length: int) -> tuple[int, int]:
+    """Telegram counts entity offsets in UTF-16 code units; the span in Python characters."""
+    units = 0
+    start = end = len(text)
+    for index, char in enumerate(text):
+        if units == offset:
+            start = index
+        if units == offset + length:
+            end = index
+            break
+        units += 2 if ord(char) > 0xFFFF else 1
+    return start, end
 
 
 def _topic(update: Update) -> int | None:
