@@ -21,14 +21,14 @@ from tests.faketelegram import FakeTelegram, telegram_settings
 EVERYONE = {"uitstellen", "help"}
 MAY_USE: dict[str, set[str]] = {
     "melder": {"melding", "terugkoppeling", "sluit", "huishouden", "nazorg", "status", "gegevens",
-               "toelichting"},
-    "lid": {"agenda", "stem", "terugkoppeling", "toelichting"},
+               "toelichting", "notitie"},
+    "lid": {"agenda", "stem", "terugkoppeling", "toelichting", "notitie"},
     "voorzitter": {"agenda", "stem", "besluit", "heropen", "besluitenlijst", "casemanager",
                    "spoed", "terugkoppeling", "sluit", "huishouden", "status", "gegevens",
-                   "toelichting", "rapport"},
-    "casemanager": {"terugkoppeling", "status", "gegevens", "toelichting"},
+                   "toelichting", "notitie", "rapport"},
+    "casemanager": {"terugkoppeling", "status", "gegevens", "toelichting", "notitie"},
     "coordinator": {"agenda", "stem", "terugkoppeling", "sluit", "nazorg", "status", "gegevens",
-                    "toelichting", "rapport", "audit"},
+                    "toelichting", "notitie", "rapport", "audit"},
     "admin": {"melding", "agenda", "nazorg", "status", "rapport"},
 }
 CONSOLE_OWN = {"als", "knop", "stop"}

@@ -75,3 +75,15 @@ async def test_a_note_follows_the_free_text_rules(services: Services, clock: Clo
     with pytest.raises(CommandRefused) as refused:
         await add_note(services, member(services.org, "dirk"), ref, "Bel 0612345678 terug.")
     assert "notitie" in str(refused.value.message.data.get("veld"))
+
+
+async def test_notitie_through_the_console_text(services: Services, clock: Clock) -> None:
+    from commands.text import run_text
+
+    ref = await agenda_case(services, clock)
+    result = await run_text(services, member(services.org, "dirk"), "notitie",
+                            [ref, "Huisbezoek", "gepland", "voor", "maandag."])
+    assert not isinstance(result, type(None))
+    async with services.transaction() as session:
+        note = await session.scalar(select(CaseNote))
+        assert note is not None and services.cipher.decrypt(note.text) == "Huisbezoek gepland voor maandag."

@@ -42,8 +42,6 @@ FULL_NAME_CALLS = frozenset({
 SHORT_NAME_CALLS: dict[tuple[str, str], str] = {
     ("commands", "FieldProblem"): "fout/",          # Message(f"fout/{problem.template}")
     ("bot", "FieldProblem"): "fout/",
-    ("bot/slack", "Usage"): "slack/",               # Message(f"slack/{template}")
-    ("bot/slack", "_reference"): "slack/",
     ("bot/slack", "_intro"): "slack/",
     ("bot/slack", "text"): "slack/",                # bot.slack.forms.text
     ("messages/slack.py", "_note"): "slack/",
@@ -54,9 +52,6 @@ SHORT_NAME_CALLS: dict[tuple[str, str], str] = {
 # Names put together at run time: (where, pattern of the literal, prefix). Every string
 # literal in `where` that matches the pattern names the template prefix + literal.
 DYNAMIC_NAMES: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    # the usage lines of /regie: a table of command → ("flow", "gebruik_…"), and
-    # _reference(words, f"gebruik_{name}")
-    ("bot/slack", re.compile(r"gebruik_[a-z_]+"), "slack/"),
     # the key check's refusal: template = "sleutel_ontbreekt" if … else "sleutel_past_niet"
     ("bot/keys.py", re.compile(r"sleutel_[a-z_]+"), "privacy/"),
 )
@@ -163,7 +158,7 @@ def included() -> set[str]:
 def test_the_collector_finds_names_in_every_form() -> None:
     """Guards the collector itself: one name of each kind is found."""
     names = {n.template for n in named_in_code()}
-    assert {"rapport/rapport", "fout/verplicht", "slack/gebruik_stem", "slack/deel",
+    assert {"rapport/rapport", "fout/verplicht", "gebruik/als", "slack/deel",
             "telegram/ingekort", "privacy/sleutel_ontbreekt"} <= names
 
 
@@ -175,9 +170,16 @@ def test_every_template_named_in_code_exists() -> None:
         "\n".join(missing)
 
 
+def usage_of_commands() -> set[str]:
+    """The usage of every command in the one table: `CommandRefused(f"gebruik/{name}")`."""
+    from commands.text import COMMANDS
+
+    return {f"gebruik/{name}" for name in COMMANDS}
+
+
 def test_every_template_file_is_used() -> None:
     named = named_in_code()
-    used = {n.template for n in named} | included() | spelled_anywhere()
+    used = {n.template for n in named} | included() | spelled_anywhere() | usage_of_commands()
     prefixes = tuple(n.template[:-1] for n in named if n.template.endswith("*"))
     unused = sorted(name for name in template_files()
                     if name not in used and not name.startswith(("labels", *prefixes)))
