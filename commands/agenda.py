@@ -25,7 +25,7 @@ from commands.context import Services
 from commands.organisation import Member, Organisation
 from commands.permissions import is_chair_of, may_vote, require_chair, sees_all, whom_to_ask
 from commands.replies import Action, CommandRefused, Message, Outgoing, Result, to_regieteam
-from commands.words import UNDECIDED_PHASES, Phase
+from commands.words import UNDECIDED_PHASES, ActionName, Phase
 from store.models import AgendaItem, Case, Decision, Meeting
 
 SECTION_ORDER = {"nieuw": 0, "doorgeschoven": 1, "terugkoppeling": 2, "termijn": 3}
@@ -230,7 +230,7 @@ async def show_agenda(services: Services, member: Member, regieteam_id: str | No
         message = await agenda_message(session, services, meeting)
     actions: tuple[Action, ...] = ()
     if is_chair_of(services.org, member, team):
-        actions = (Action("agenda_plaatsen", team, "actie.agenda_plaatsen", "primary"),)
+        actions = (Action(ActionName.AGENDA_PLAATSEN, team, "actie.agenda_plaatsen", "primary"),)
     return Result(replies=[Message(message.template, message.data, actions)], value=meeting.id)
 
 
@@ -254,12 +254,12 @@ def _entry_data(services: Services, entry: AgendaEntry) -> dict[str, Any]:
 def case_thread_message(services: Services, entry: AgendaEntry) -> Message:
     """The message that opens a case's thread: the summary and the voting buttons."""
     ref = entry.case.reference
-    actions = [Action("stem", f"{ref}|q1|{c}", f"actie.q1_{c}") for c in ("ja", "nee", "twijfel")]
-    actions += [Action("stappen_kiezen", ref, "actie.q2_kiezen")]
-    actions += [Action("stem", f"{ref}|q3|{choice}", f"actie.q3_{choice}") for choice in ("ja", "nee")]
-    actions += [Action("besluit_vastleggen", ref, "actie.besluit_vastleggen", "primary"),
-                Action("toon_gegevens", ref, "actie.toon_gegevens"),
-                Action("toon_toelichting", ref, "actie.toon_toelichting")]
+    actions = [Action(ActionName.STEM, f"{ref}|q1|{c}", f"actie.q1_{c}") for c in ("ja", "nee", "twijfel")]
+    actions += [Action(ActionName.STAPPEN_KIEZEN, ref, "actie.q2_kiezen")]
+    actions += [Action(ActionName.STEM, f"{ref}|q3|{c}", f"actie.q3_{c}") for c in ("ja", "nee")]
+    actions += [Action(ActionName.BESLUIT_VASTLEGGEN, ref, "actie.besluit_vastleggen", "primary"),
+                Action(ActionName.TOON_GEGEVENS, ref, "actie.toon_gegevens"),
+                Action(ActionName.TOON_TOELICHTING, ref, "actie.toon_toelichting")]
     return Message("agenda/casus", _entry_data(services, entry), tuple(actions))
 
 
@@ -289,7 +289,7 @@ async def _agenda_outgoing(session: AsyncSession, services: Services, meeting: M
     return result
 
 
-@action("agenda_plaatsen")
+@action(ActionName.AGENDA_PLAATSEN)
 async def post_agenda_button(services: Services, member: Member, value: str) -> Result:
     """Button value: the Regieteam id (or empty for the member's own)."""
     return await post_agenda(services, member, value or None)

@@ -20,7 +20,7 @@ from commands.organisation import Member
 from commands.permissions import require_chair
 from commands.replies import Action, CommandRefused, Message, Result, to_member, to_partner, to_regieteam
 from commands.validation import FieldProblem, parse_date
-from commands.words import Phase
+from commands.words import ActionName, Phase
 from store.models import Assignment, Case, PlanCondition
 
 SCENARIO_CONDITIONS = {
@@ -130,9 +130,9 @@ def _appointed(services: Services, member: Member, case: Case, casemanager: Memb
     ref = case.reference
     result = Result(value=assignment.id)
     result.send(to_member(casemanager.id), Message("casemanager/jij_bent_aangewezen", data, (
-        Action("toon_gegevens", ref, "actie.toon_gegevens"),
-        Action("toon_toelichting", ref, "actie.toon_toelichting"),
-        Action("terugkoppeling_geven", ref, "actie.terugkoppeling_geven"))))
+        Action(ActionName.TOON_GEGEVENS, ref, "actie.toon_gegevens"),
+        Action(ActionName.TOON_TOELICHTING, ref, "actie.toon_toelichting"),
+        Action(ActionName.TERUGKOPPELING_GEVEN, ref, "actie.terugkoppeling_geven"))))
     result.send(to_regieteam(case.regieteam_id), Message("casemanager/aangewezen", data),
                 thread_case=case.id)
     result.send(to_partner(case.corporation_id), Message("casemanager/corporatie", data))

@@ -18,6 +18,7 @@ from commands.organisation import Member
 from commands.permissions import entitled_to_personal_data, whom_to_ask
 from commands.privacy import household_fields
 from commands.replies import CommandRefused, Message, Result
+from commands.words import ActionName
 from store.models import CasePersonalData
 
 WHAT = "naam_adres"  # the audit's name for name, address and postcode
@@ -46,6 +47,6 @@ async def show_personal_data(services: Services, member: Member, reference: str)
     return Result(replies=[message], value=case.reference)
 
 
-@action("toon_gegevens")
+@action(ActionName.TOON_GEGEVENS)
 async def show_button(services: Services, member: Member, value: str) -> Result:
     return await show_personal_data(services, member, value)

@@ -38,7 +38,7 @@ from commands.permissions import (
 from commands.privacy import household_fields
 from commands.replies import Action, CommandRefused, Message, Result
 from commands.toelichting import timeline_texts
-from commands.words import OPEN_PHASES, UNDECIDED_PHASES, Phase
+from commands.words import OPEN_PHASES, UNDECIDED_PHASES, ActionName, Phase
 from store.models import (
     AgendaItem,
     Assignment,
@@ -265,7 +265,7 @@ async def status_overview(services: Services, member: Member, full: bool = False
                 (Case.next_terugkoppeling,), limit)).as_data(),
             "bevestigingen": await pending_confirmations(services, session, where, limit),
         }
-    actions = () if full else (Action("status_volledig", "", "actie.status_volledig"),)
+    actions = () if full else (Action(ActionName.STATUS_VOLLEDIG, "", "actie.status_volledig"),)
     return Result(replies=[Message("status/overzicht", data, actions)], value=data)
 
 
@@ -291,7 +291,7 @@ def partner_name(org: Organisation, partner_id: str) -> str:
     return next((p.name for p in org.partners if p.id == partner_id), partner_id)
 
 
-@action("status_volledig")
+@action(ActionName.STATUS_VOLLEDIG)
 async def show_full_status(services: Services, member: Member, _value: str) -> Result:
     return await status_overview(services, member, full=True)
 

@@ -30,7 +30,7 @@ from commands.permissions import may_vote, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_regieteam
 from commands.toelichting import refuse_household_words
 from commands.validation import FieldProblem, check_free_text
-from commands.words import Phase, Question
+from commands.words import ActionName, Phase, Question
 from store.models import AgendaItem, Case, Vote
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -197,7 +197,7 @@ def _same_vote(services: Services, vote: Vote, choice: str | None, steps: list[s
     return (vote.choice, vote.steps or None, stored_text) == (choice, steps or None, steps_text or None)
 
 
-@action("stem")
+@action(ActionName.STEM)
 async def vote_button(services: Services, member: Member, value: str) -> Result:
     """Button value: 'RT-2026-0001|q1|ja'."""
     reference, question, choice = [*value.split("|"), "", "", ""][:3]

@@ -23,9 +23,10 @@ from commands.organisation import Member
 from commands.permissions import entitled_to_free_text, whom_to_ask
 from commands.replies import Action, CommandRefused, Message, Result
 from commands.validation import FieldProblem, HouseholdWords, check_household_words
+from commands.words import ActionName
 from store.models import Case, CaseNote, CasePersonalData, Decision, Feedback, Reminder, Vote
 
-SHOW = "toon_toelichting"
+SHOW = ActionName.TOON_TOELICHTING
 WHAT = "toelichting"  # the audit's name for a case's free text
 
 
