@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.console.courier import ConsoleCourier, indent, show
+from bot.console.forms import walk_form
 from bot.delivery import Deliveries
 from commands import (
     agenda,
@@ -33,16 +34,13 @@ from commands import (
 )
 from commands.actions import perform
 from commands.context import Services
+from commands.forms import FORM_BUTTONS
 from commands.melding import FormField, check_field, check_form, field_error, melding_fields
 from commands.organisation import Member
 from commands.replies import CommandRefused, FormInvalid, Message, Result
 from commands.validation import FieldProblem
 from messages.render import renderer
 
-# Buttons that open a form on Slack and Telegram; in the console one types the command.
-FORM_BUTTONS = {"stappen_kiezen": "stem", "besluit_vastleggen": "besluit",
-                "terugkoppeling_geven": "terugkoppeling", "casemanager_aanwijzen": "casemanager",
-                "herinnering_uitstellen": "uitstellen"}
 Handler = Callable[[list[str]], Awaitable[Result | None]]
 
 
@@ -259,7 +257,7 @@ class ConsoleChat:
             return self.usage("knop")
         name, value = args[0], " ".join(args[1:])
         if name in FORM_BUTTONS:
-            return self.usage(FORM_BUTTONS[name])
+            return await walk_form(self, FORM_BUTTONS[name], value)
         return await perform(self.services, self.member, name, value)
 
     async def cmd_uitstellen(self, args: list[str]) -> Result:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from commands.organisation import Member
 from commands.permissions import is_chair_of
 from commands.replies import Action, Message
+from commands.words import ActionName
 from messages.slack import (
     MAX_MODAL_BLOCKS,
     Block,
@@ -115,7 +116,7 @@ def _closing_blocks(cases: Sequence[Case]) -> list[Block]:
     blocks = _sections(Message("slack/home_sluiten", {"casussen": [_row(c) for c in cases]}))
     for index, case in enumerate(cases):
         row = render_text(Message("slack/home_sluiten_rij", {"c": _row(case)}))
-        action = Action("casus_sluiten", case.reference, "slack.knop.casus_sluiten")
+        action = Action(ActionName.SLUITEN, case.reference, "slack.knop.casus_sluiten")
         blocks.append({**mrkdwn_section(row), "accessory": button(action, index)})
     return blocks
 
