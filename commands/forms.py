@@ -21,7 +21,7 @@ from commands.casemanager import CONDITION_STATES, appoint, parse_termijn
 from commands.cases import case_by_reference
 from commands.context import Services
 from commands.huishouden import MAX_CHILDREN, care_desk, correct_household, current_household
-from commands.melding import FormField
+from commands.melding import FormField, check_form, file_melding, melding_fields, require_melder
 from commands.organisation import Member
 from commands.permissions import may_vote, require_case_access, require_chair, whom_to_ask
 from commands.reminders import postpone_reminder
@@ -62,6 +62,8 @@ class CaseForm:
     initial: Callable[[Services, Context, bool], Answers] | None = None
     early: EarlyCheck | None = None     # a field check beyond its kind (a termijn in the past)
     chair_only: bool = False            # known without the database: refused before opening
+    final_check: Callable[[Services, Member, Answers], object] | None = None  # FormInvalid
+    summary: bool = False               # one at a time: show the answers before submitting
     refusals: Mapping[str, str] = field(default_factory=dict)  # refusal template/veld → field
 
     def field_list(self, services: Services, member: Member, context: Context,
@@ -382,6 +384,28 @@ async def _household_submit(services: Services, member: Member, reference: str,
                                    reason=_text(answers, "reden"))
 
 
+# --- melding: the casusformulier (commands/melding.py) ---------------------------------------------
+
+
+async def _melder(services: Services, member: Member, _value: str) -> None:
+    require_melder(services.org, member)
+
+
+def _melding_fields(services: Services, member: Member, _c: Context,
+                    _modal: bool) -> list[FormField]:
+    return melding_fields(services.org, member)
+
+
+def _melding_check(services: Services, member: Member, answers: Answers) -> object:
+    return check_form(services.org, member, answers, services.today())
+
+
+async def _melding_submit(services: Services, member: Member, _value: str, answers: Answers,
+                          key: str) -> Result:
+    given = {name: value for name, value in answers.items() if name != CONTEXT}
+    return await file_melding(services, member, given, submission_key=key)
+
+
 # --- the forms -----------------------------------------------------------------------------------
 
 # The context a form was opened with travels with its answers under this key (a walker keeps
@@ -389,6 +413,8 @@ async def _household_submit(services: Services, member: Member, reference: str,
 CONTEXT = "__context__"
 
 FORMS: dict[str, CaseForm] = {form.name: form for form in (
+    CaseForm("melding", None, _melding_fields, _melding_submit, check=_melder,
+             final_check=_melding_check, summary=True),
     CaseForm("stappen", ActionName.STAPPEN_KIEZEN, _steps_fields, _steps_submit, check=_voter,
              refusals={"fout/stem_stappen": "stappen", "stappen_tekst": "stappen_tekst"}),
     CaseForm("besluit", ActionName.BESLUIT_VASTLEGGEN, _decision_fields, _decision_submit,
@@ -430,10 +456,16 @@ def form_for_button(name: str) -> CaseForm | None:
 
 def choice_names(services: Services, form: str, name: str) -> dict[str, str]:
     """Choices shown by a name from the organisation (a member), not by a label."""
+    org = services.org
     if form == "casemanager" and name == "casemanager":
-        org = services.org
         return {m.id: f"{m.name} ({org.partner(m.partner).name})"
                 for m in org.with_role("casemanager")}
+    if form == "melding" and name == "corporatie":
+        return {p.id: p.name for p in org.partners_of_kind("corporatie")}
+    if form == "melding" and name == "regieteam":
+        return {t.id: t.name for t in org.regieteams}
+    if form == "melding" and name == "wijk":
+        return {w: w for w in org.all_wijken()}
     return {}
 
 

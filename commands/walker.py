@@ -19,7 +19,7 @@ from commands.context import Services
 from commands.forms import CONTEXT, FORMS, STOPPING, CaseForm, check_early
 from commands.melding import FormField, check_field, field_error
 from commands.organisation import Member
-from commands.replies import CommandRefused, Message, Result
+from commands.replies import CommandRefused, FormInvalid, Message, Result
 from commands.validation import FieldProblem
 
 Walk = dict[str, Any]
@@ -42,6 +42,13 @@ def _stored(form_field: FormField, value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+def _typed(form_field: FormField, raw: Any, value: Any) -> Any:
+    """What is kept: an amount as typed (the use case reads it again), else the checked value."""
+    if form_field.kind == "amount":
+        return str(raw).strip()
+    return _stored(form_field, value)
 
 
 class Walker:
@@ -181,6 +188,24 @@ class Walker:
         return [(f, self.answers.get(f.name)) for f in self.fields()
                 if f.applies(self.answers) and self.answers.get(f.name) not in (None, "", [])]
 
+    def check_all(self) -> list[Message]:
+        """The rules between answers (a form with a summary checks them before it is shown).
+        When one is about a question, that question is asked again; returns what to fix."""
+        if self.form.final_check is None:
+            return []
+        try:
+            self.form.final_check(self.services, self.member, self.answers)
+        except FormInvalid as invalid:
+            return self._back_to_error(invalid)
+        return []
+
+    def _back_to_error(self, invalid: FormInvalid) -> list[Message]:
+        wrong = next((f for f in self.fields() if f.name in invalid.errors), None)
+        if wrong is None:
+            return list(invalid.errors.values())
+        self.go_to(wrong.name)
+        return [invalid.errors[wrong.name]]
+
     async def submit(self, submission_key: str | None = None) -> Result:
         """Hand the answers to the form's use case. A refusal about one question stands on
         that question again and is raised (`stops` tells whether asking again can help)."""
@@ -189,6 +214,9 @@ class Walker:
         try:
             return await self.form.submit(self.services, self.member, self.walk["value"], answers,
                                           submission_key or f"walk:{self.walk['id']}")
+        except FormInvalid as invalid:
+            self._back_to_error(invalid)
+            raise
         except CommandRefused as refused:
             names = [f.name for f in self.fields() if f.applies(self.answers)]
             target = self.form.field_for(refused.message, names)
@@ -205,7 +233,7 @@ class Walker:
     def _checked(self, form_field: FormField, raw: Any) -> Message | None:
         try:
             value = check_field(form_field, raw, self.services.today())
-            stored = _stored(form_field, value)
+            stored = _typed(form_field, raw, value)
             if isinstance(stored, str):
                 check_early(self.form, self.services, form_field.name, stored)
         except FieldProblem as problem:

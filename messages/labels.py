@@ -4,8 +4,10 @@ choice id → label. Every door (Slack modal options, Telegram buttons, console 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
+from typing import Any
 
-from messages.render import Format, renderer
+from messages.render import Format, datum, renderer
 
 # Fields whose choices have a label of their own kind (labels_sluiten.j2).
 _FIELD_PREFIX = {"opvang": "opvang", "gemeld_bij": "meldpunt"}
@@ -32,4 +34,19 @@ def choice_labels(form: str, field: str, keys: tuple[str, ...] | list[str],
     return {key: choice_label(form, field, key, names, fmt) for key in keys}
 
 
-__all__ = ["choice_label", "choice_labels"]
+def shown_answer(form: str, field: str, kind: str, value: Any,
+                 names: Mapping[str, str] | None = None, fmt: Format = "plain") -> str:
+    """An answer as a summary shows it: choices by their label, dates in Dutch."""
+    if kind == "multichoice":
+        return ", ".join(choice_label(form, field, str(v), names, fmt) for v in value or [])
+    if kind in ("choice", "yesno"):
+        return choice_label(form, field, str(value), names, fmt)
+    if kind == "date" and value:
+        try:
+            return datum(date.fromisoformat(str(value)))
+        except ValueError:
+            return str(value)
+    return "" if value is None else str(value)
+
+
+__all__ = ["choice_label", "choice_labels", "shown_answer"]

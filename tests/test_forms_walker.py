@@ -43,7 +43,7 @@ def test_every_opening_button_has_one_form() -> None:
         ActionName.CASEMANAGER_AANWIJZEN: "casemanager",
         ActionName.TERUGKOPPELING_GEVEN: "terugkoppeling", ActionName.SLUITEN: "sluiten",
         ActionName.HERINNERING_UITSTELLEN: "uitstellen"}
-    assert set(FORMS) == {*FORM_BUTTONS.values(), "huishouden"}
+    assert set(FORMS) == {*FORM_BUTTONS.values(), "huishouden", "melding"}
 
 
 async def test_walker_back_and_early_check_keeps_typed_input(services: Services,

@@ -196,7 +196,7 @@ def _refusal_block(form: CaseForm, refused: CommandRefused, view: dict[str, Any]
 
 
 def register(adapter: SlackAdapter) -> None:
-    for name in FORMS:
+    for name in MODALS:  # the melding has its own modal (bot/slack/listeners.py)
         adapter.app.view(name)(adapter.inflight.tracked(_submission_listener(adapter, name)))
 
 
