@@ -71,9 +71,9 @@ async def walk_form(chat: ConsoleChat, name: str, value: str = "",
             if not walker.back():
                 chat.say(Message("formulier/eerste_vraag"))
             continue
-        refused = walker.answer(walker.interpret(line.strip(), labels))
-        if refused is not None:
-            chat.say(refused)
+        wrong = walker.answer(walker.interpret(line.strip(), labels))
+        if wrong is not None:
+            chat.say(wrong)
 
 
 def _opening(name: str, value: str) -> Message:
