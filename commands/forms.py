@@ -22,7 +22,7 @@ from commands.cases import case_by_reference
 from commands.context import Services
 from commands.huishouden import MAX_CHILDREN, care_desk, correct_household, current_household
 from commands.melding import FormField, check_form, file_melding, melding_fields, require_melder
-from commands.organisation import Member
+from commands.organisation import Member, Organisation
 from commands.permissions import may_vote, require_case_access, require_chair, whom_to_ask
 from commands.reminders import postpone_reminder
 from commands.replies import Action, CommandRefused, Message, Result
@@ -455,16 +455,23 @@ def form_for_button(name: str) -> CaseForm | None:
 
 
 def choice_names(services: Services, form: str, name: str) -> dict[str, str]:
-    """Choices shown by a name from the organisation (a member), not by a label."""
+    """Choices shown by a name from the organisation (a member, a corporation, a Regieteam,
+    a wijk), not by a label."""
     org = services.org
     if form == "casemanager" and name == "casemanager":
         return {m.id: f"{m.name} ({org.partner(m.partner).name})"
                 for m in org.with_role("casemanager")}
-    if form == "melding" and name == "corporatie":
+    if form == "melding":
+        return melding_choice_names(org, name)
+    return {}
+
+
+def melding_choice_names(org: Organisation, name: str) -> dict[str, str]:
+    if name == "corporatie":
         return {p.id: p.name for p in org.partners_of_kind("corporatie")}
-    if form == "melding" and name == "regieteam":
+    if name == "regieteam":
         return {t.id: t.name for t in org.regieteams}
-    if form == "melding" and name == "wijk":
+    if name == "wijk":
         return {w: w for w in org.all_wijken()}
     return {}
 

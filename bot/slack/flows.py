@@ -21,7 +21,7 @@ from bot.slack.dedupe import claim, request_key
 from bot.slack.home import home_view
 from commands.context import Services
 from commands.forms import CONDITION_PREFIX, FORM_BUTTONS, FORMS, CaseForm, Context, choice_names
-from commands.melding import FormField
+from commands.melding import FormField, require_melder
 from commands.organisation import Member
 from commands.permissions import whom_to_ask
 from commands.replies import CommandRefused, FormInvalid, Message, Result
@@ -89,26 +89,13 @@ DONE_TITLE = "slack.titel.klaar"
 
 
 def _element(services: Services, form: CaseForm, form_field: FormField, initial: Any) -> Block:
-    kind = form_field.kind
     if form.name == "casemanager" and form_field.name == "casemanager":
         return forms.users_select()  # a Slack member; mapped to the organisation on submission
     names = choice_names(services, form.name, form_field.name)
     labels = choice_labels(form.name, form_field.name, form_field.choices, names)
-    choices = list(labels.items())
-    if kind == "choice":
-        if len(choices) <= 3 and not form_field.name.startswith(CONDITION_PREFIX):
-            return forms.radio(choices, initial)
-        return forms.static_select(choices, initial)
-    if kind == "multichoice":
-        return forms.checkboxes(choices) if len(choices) <= 10 else forms.multi_select(choices)
-    if kind == "number":
-        element = forms.number_input(form_field.maximum or None,
-                                     minimum=1 if form_field.name == "weken" else 0)
-        return {**element, "initial_value": str(initial)} if initial else element
-    if kind == "date":
-        return forms.datepicker(initial or None)
-    return forms.text_input(form_field.max_length, multiline=kind == "longtext",
-                            initial=initial or None)
+    condition = form_field.name.startswith(CONDITION_PREFIX)
+    return forms.field_element(form_field, labels, initial, radio_upto=0 if condition else 3,
+                               checkboxes_upto=10)
 
 
 def modal_blocks(services: Services, member: Member, form_name: str, value: str,
@@ -153,8 +140,17 @@ async def open_flow(adapter: SlackAdapter, flow_name: str, member: Member, value
                     values: Mapping[str, Any] | None = None) -> None:
     """Open form `flow_name` for `value` (a reference, a reminder id) as a modal at once,
     with `values` filled in; complete it afterwards when it needs the database."""
-    form, modal = FORMS[flow_name], MODALS[flow_name]
     services = adapter.services
+    if flow_name == forms.MELDING:  # the casusformulier has its own modal and listener
+        try:
+            require_melder(services.org, member)
+        except CommandRefused as refused:
+            await adapter.say_privately(member, [refused.message], respond)
+            return
+        await adapter.client.views_open(trigger_id=trigger_id,
+                                        view=forms.melding_modal(services.org, member))
+        return
+    form, modal = FORMS[flow_name], MODALS[flow_name]
     if form.chair_only and not member.has_role("voorzitter"):
         refusal = Message("fout/geen_rol", {"rollen": ["voorzitter"], "vraag": whom_to_ask(services.org)})
         await adapter.say_privately(member, [refusal], respond)
