@@ -29,7 +29,6 @@ from commands.replies import Action, CommandRefused, Message, Result
 from commands.sluiten import CARE_DESKS, LEFT_UNKNOWN, OUTCOMES, SHELTERS, WITH_SHELTER, Closing, close_with
 from commands.stemmen import STEPS, cast_vote
 from commands.terugkoppeling import give_feedback
-from commands.validation import FieldProblem
 from commands.words import ActionName, Phase, Question
 from store.models import PlanCondition
 
@@ -328,10 +327,12 @@ async def _close_prepare(services: Services, _m: Member, reference: str) -> Cont
 
 
 def _close_fields(_s: Services, _m: Member, context: Context, modal: bool) -> list[FormField]:
-    with_shelter: Callable[[Mapping[str, Any]], bool] = \
-        lambda a: modal or a.get("uitkomst") == WITH_SHELTER  # noqa: E731
-    report: Callable[[Mapping[str, Any]], bool] = \
-        lambda a: modal or (a.get("uitkomst") == LEFT_UNKNOWN and bool(context.get("meldpunt")))  # noqa: E731
+    def with_shelter(answers: Mapping[str, Any]) -> bool:
+        return modal or answers.get("uitkomst") == WITH_SHELTER
+
+    def report(answers: Mapping[str, Any]) -> bool:
+        return modal or (answers.get("uitkomst") == LEFT_UNKNOWN and bool(context.get("meldpunt")))
+
     outcome = FormField("uitkomst", "choice", choices=OUTCOMES)
     reason = FormField("reden", "longtext", max_length=1000)
     details = [
@@ -489,7 +490,6 @@ __all__ = [
     "FORM_BUTTONS",
     "STOPPING",
     "CaseForm",
-    "FieldProblem",
     "choice_names",
     "chosen_conditions",
     "conditions",

@@ -78,8 +78,12 @@ class Walker:
         walker = cls(services, member, walk)
         for key, given in (values or {}).items():
             field = walker.field(key)
-            if field is not None and walker._checked(field, given) is None:
+            if field is None:
+                continue
+            if walker._checked(field, given) is None:
                 walk["done"].append(key)
+            else:  # asked in its turn, with what was given shown back
+                walk["typed"][key] = given
         walker._next()
         return walker
 

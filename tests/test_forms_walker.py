@@ -150,3 +150,17 @@ async def test_every_form_opens_from_its_button_in_the_console(services: Service
         case = await session.scalar(select(Case))
         assert case is not None and case.phase == "gesloten", said
     assert org is services.org
+
+
+async def test_prefilled_values_skip_their_questions(services: Services, clock: Clock) -> None:
+    """A form opened with values typed in a text command asks only what is missing or wrong."""
+    ref = await on_the_agenda(services, clock)
+    carla = member(services.org, "carla")
+    from commands.besluit import record_decision
+
+    await record_decision(services, carla, ref)
+    walker = await Walker.start(services, carla, "casemanager", ref,
+                                {"casemanager": "dirk", "termijn": "01-01-2026"})
+    assert walker.current() is not None and walker.current().name == "termijn"  # type: ignore[union-attr]
+    assert walker.typed("termijn") == "01-01-2026"
+    assert walker.answers["casemanager"] == "dirk"
