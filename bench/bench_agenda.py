@@ -16,8 +16,8 @@ from sqlalchemy import insert
 from bench.common import available_kinds, database, services_for, timed
 from commands import agenda
 from commands.context import Services
+from commands.orgsync import sync_organisation
 from store.models import Case
-from store.organisation import sync_organisation
 
 OPEN = 5_000
 CLOSED_SMALL = int(os.environ.get("BENCH_CLOSED", "50000"))

@@ -15,13 +15,14 @@ from sqlalchemy import insert, select
 
 from bench.common import available_kinds, database, services_for
 from bot.delivery import Deliveries
-from bot.scheduler import dispatch_due, start_scheduler
+from bot.scheduler import start_scheduler
 from bot.settings import Settings
 from commands.context import Services
+from commands.orgsync import sync_organisation
+from commands.reminders import dispatch_due
 from commands.replies import Outgoing
 from messages.render import renderer
 from store.models import Case, Reminder
-from store.organisation import sync_organisation
 
 COUNT = int(os.environ.get("BENCH_REMINDERS", "10000"))
 CASES = 500
@@ -63,7 +64,7 @@ async def _fill(services: Services, due: datetime) -> None:
         await session.execute(insert(Case), [_case(n) for n in range(CASES)])
         case_ids = list((await session.scalars(select(Case.id))).all())
     rows = [
-        {"dedupe_key": f"bench:{n}", "kind": "eviction_near", "case_id": case_ids[n % CASES],
+        {"dedupe_key": f"bench:{n}", "kind": "ontruiming_nabij", "case_id": case_ids[n % CASES],
          "target_member_id": ("dirk", "carla")[n % 2], "due_at": due,
          "payload": {"series": f"bench:{n}", "n": 0, "datum": "2026-12-20"}}
         for n in range(COUNT)

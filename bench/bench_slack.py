@@ -159,9 +159,9 @@ async def _regiebot(fake: Any, url: str, rounds: int) -> dict[str, tuple[list[fl
     from commands.agenda import post_agenda
     from commands.context import Services
     from commands.organisation import load_organisation
+    from commands.orgsync import sync_organisation
     from store.crypto import PersonalDataCipher
     from store.db import make_engine, make_sessionmaker
-    from store.organisation import sync_organisation
     from tests.fakeslack import BOT_TOKEN, SIGNING_SECRET, button_named
     from tests.helpers import file
 

@@ -31,8 +31,11 @@ from sqlalchemy import Table, insert, text
 from bench.common import available_kinds, database, timed
 from commands.context import Services
 from commands.organisation import Organisation, load_organisation
+from commands.orgsync import sync_organisation
 from commands.rapport import rapport
+from commands.replies import Result
 from commands.status import status_overview
+from messages.files import attachments
 from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker
 from store.models import (
@@ -44,7 +47,6 @@ from store.models import (
     NazorgCheck,
     Reminder,
 )
-from store.organisation import sync_organisation
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
@@ -58,6 +60,13 @@ OUTCOME_WEIGHTS = {
 }
 REASONS = ("huurachterstand",) * 6 + ("overlast", "hennepteelt_drugs", "woonfraude_onderhuur",
                                       "anders")
+
+
+async def rapport_with_files(services: Services, member: Any, *words: str) -> Result:
+    """The report as a member receives it: the figures, the chart drawn and the CSV written."""
+    result = await rapport(services, member, *words)
+    result.files = list(await attachments(result.files))
+    return result
 
 
 # --- generating rows -------------------------------------------------------------------------
@@ -227,9 +236,10 @@ async def measure(kind: str, url: str, size: int, org: Organisation) -> dict[str
                                              warmup=True),
             "status_voorzitter": await timed(lambda: status_overview(services, chair), repeat,
                                                warmup=True),
-            "rapport": await timed(lambda: rapport(services, coordinator), repeat, warmup=True),
-            "rapport_jaar": await timed(lambda: rapport(services, coordinator, "24-11-2025"), repeat,
-                                          warmup=True),
+            "rapport": await timed(lambda: rapport_with_files(services, coordinator), repeat,
+                                     warmup=True),
+            "rapport_jaar": await timed(lambda: rapport_with_files(services, coordinator, "24-11-2025"),
+                                          repeat, warmup=True),
         }
         print(f"{kind:<10} {size:>8} " + "  ".join(
             f"{name} {seconds * 1000:8.1f} ms" if name != "laden" else f"laden {seconds:6.1f} s"

@@ -167,9 +167,17 @@ async def _demo(settings: Settings) -> int:
     return 0
 
 
+async def list_reminders(services: Services, due_only: bool, limit: int = 1000) -> list[str]:
+    """Plain lines for `regiebot reminders list [--due]` (no personal data)."""
+    from commands.reminders import reminder_list
+    from messages.render import renderer
+
+    plain = renderer("plain")
+    return [plain.render(line) for line in await reminder_list(services, due_only, limit)]
+
+
 async def _reminders(settings: Settings, due_only: bool) -> int:
     from bot.runtime import build_services, close_services
-    from bot.scheduler import list_reminders
 
     services = await build_services(settings)
     try:

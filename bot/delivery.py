@@ -1,35 +1,22 @@
 """Delivery of neutral messages to platforms.
 
-Each adapter (console, Slack, Telegram) is a `Courier`. The bot process holds one
-`Deliveries` that hands every `Outgoing` to all couriers that can reach its destination
-(a Regieteam channel can exist on Slack and Telegram at once).
+Each adapter (console, Slack, Telegram) is a `Courier` (the interface lives in the core,
+`commands.courier`). The bot process holds one `Deliveries` that hands every `Outgoing` to
+all couriers that can reach its destination (a Regieteam channel can exist on Slack and
+Telegram at once).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Protocol
 
+from commands.courier import Courier, DeliveryFailed
 from commands.replies import Outgoing
 
+__all__ = ["Courier", "Deliveries", "DeliveryFailed", "NoRoute"]
+
 log = logging.getLogger(__name__)
-
-
-class DeliveryFailed(RuntimeError):
-    """A platform did not accept a message (error answer, rate limit, network)."""
-
-
-class Courier(Protocol):
-    platform: str
-
-    def can_reach(self, item: Outgoing) -> bool:
-        """True when this platform has a channel or user for the destination."""
-        ...
-
-    async def deliver(self, item: Outgoing) -> None:
-        """Post (or update in place) the message; raise DeliveryFailed when it did not arrive."""
-        ...
 
 
 class NoRoute(DeliveryFailed):

@@ -21,8 +21,8 @@ from bot.keys import open_cipher
 from bot.settings import Settings, SettingsError
 from commands.context import Services
 from commands.organisation import Organisation, load_organisation
+from commands.orgsync import sync_organisation
 from store.db import is_sqlite, make_engine, make_sessionmaker
-from store.organisation import sync_organisation
 
 _HELD: dict[int, IO[bytes]] = {}  # id(services) → the lock file of its SQLite database
 

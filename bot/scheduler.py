@@ -1,5 +1,8 @@
 """The scheduler: APScheduler 3.11 drives the weekly agenda, the reminder dispatch, the weekly
-digest and a daily refresh of reminder rows.
+digest, the daily retention clean-up and a daily refresh of reminder rows.
+
+This module holds only the triggers, the jobs (functions that call a use case in `commands/`)
+and the leader lock. The reminder dispatch itself is `commands.reminders.dispatch`.
 
 - One `AsyncIOScheduler` in the bot process, timezone from settings, jobs persisted with a
   `SQLAlchemyJobStore` in the bot's own database (sync URL).
@@ -13,8 +16,8 @@ digest and a daily refresh of reminder rows.
   hour); the dispatch runs on an interval, which does not depend on the wall clock.
 - PostgreSQL: only the process holding a session-level advisory lock (on a connection kept
   open) runs jobs; the others retry the lock and take over when the leader stops. SQLite is
-  single-process: no lock. Reminder rows are claimed atomically in any case, so even two
-  dispatchers never send one reminder twice.
+  single-process: no lock. Reminder rows are claimed atomically in any case
+  (`commands.reminders.dispatch`), so even two dispatchers never send one reminder twice.
 """
 
 from __future__ import annotations
@@ -26,9 +29,8 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as Time
 from typing import Any
@@ -40,314 +42,32 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import make_url
 
-from bot.delivery import Deliveries, DeliveryFailed
+from bot.delivery import Deliveries
 from bot.settings import Settings
-from commands import events
 from commands.agenda import scheduled_agenda
 from commands.context import Services
 from commands.digest import weekly_digest
 from commands.organisation import Organisation
 from commands.privacy import apply_retention
 from commands.reminders import (
-    CLOSED,
-    DONE,
-    LATE_AFTER,
-    escalation_for,
-    failure_report,
-    insert_reminders,
-    is_aftercare,
-    reminder_outgoing,
-    sync_case_reminders,
+    dispatch_due,
+    release_claims,
+    release_claims_of_others,
     sync_open_cases,
 )
-from messages.render import renderer
+from commands.stemoproep import remind_non_voters
 from store.db import is_sqlite, make_sync_engine
-from store.models import Case, Reminder
 from store.retention import forget_old_deliveries
 
 log = logging.getLogger(__name__)
 
-CLAIM_TIMEOUT = timedelta(minutes=15)  # a claim older than this (crashed worker) is taken over
-MAX_ATTEMPTS = 6  # then failed_at is set and the coordinators are told
-BATCH = 100
-SUPERSEDED = "samengevoegd met een latere herinnering"
-SERIES_KINDS = ("termijn", "terugkoppeling", "mbz", "jeugdbescherming", "nazorg")
 LOCK_KEY = 0x52656769  # "Regi": the advisory lock of the scheduler leader
 DIGEST_AT = (0, Time(8, 0))  # Monday 08:00
 REFRESH_AT = Time(6, 0)
 RETENTION_AT = Time(4, 0)
 NIGHT = (Time(2, 0), Time(3, 0))  # nothing on the clock in this hour
-
-
-def backoff(attempts: int) -> timedelta:
-    """1, 2, 4, 8, 16 … minutes after the n-th failure, at most an hour."""
-    return min(timedelta(minutes=2 ** max(0, attempts - 1)), timedelta(hours=1))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-# --- the dispatcher --------------------------------------------------------------------------
-
-
-@dataclass
-class _Outcome:
-    reminder_id: int
-    sent: bool
-    error: str | None = None
-    skip_reason: str | None = None
-
-
-async def _claim(services: Services, worker_id: str, limit: int) -> list[int]:
-    """Claim due reminders atomically: no other worker can claim the same rows."""
-    now = services.now()
-    async with services.transaction() as session:
-        due = (
-            select(Reminder.id)
-            .where(
-                Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None),
-                Reminder.failed_at.is_(None), Reminder.due_at <= now,
-                or_(Reminder.next_attempt_at.is_(None), Reminder.next_attempt_at <= now),
-                or_(Reminder.claimed_at.is_(None), Reminder.claimed_at < now - CLAIM_TIMEOUT),
-            )
-            .order_by(Reminder.due_at, Reminder.id)
-            .limit(limit)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        claimed = await session.scalars(
-            update(Reminder)
-            .where(Reminder.id.in_(due.scalar_subquery()))
-            .values(claimed_at=now, claimed_by=worker_id)
-            .returning(Reminder.id)
-            .execution_options(synchronize_session=False)
-        )
-        return sorted(claimed.all())
-
-
-def _newest_of_each_series(rows: Sequence[Reminder]) -> set[int]:
-    """The ids of the latest due row per series (kind, case, target) in a batch."""
-    newest: dict[tuple[Any, ...], Reminder] = {}
-    for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
-        single = None if row.kind in SERIES_KINDS else row.id
-        newest[(row.kind, row.case_id, row.target_partner_id, row.target_member_id, single)] = row
-    return {row.id for row in newest.values()}
-
-
-async def _deliver_batch(
-    services: Services, deliveries: Deliveries, ids: list[int]
-) -> AsyncIterator[list[_Outcome]]:
-    """Deliver a claimed batch. Yields first the rows that need no message, then each
-    delivery's outcome as soon as it is known, so that it is recorded at once: a crash in the
-    middle of a batch does not send what was already sent a second time."""
-    async with services.transaction() as session:
-        rows = (await session.scalars(select(Reminder).where(Reminder.id.in_(ids)))).all()
-        case_ids = {r.case_id for r in rows if r.case_id}
-        cases = {c.id: c for c in (await session.scalars(
-            select(Case).where(Case.id.in_(case_ids)))).all()} if case_ids else {}
-        origin_ids = [int(r.payload["of"]) for r in rows if r.kind == "escalation"]
-        origins = {o.id: o for o in (await session.scalars(
-            select(Reminder).where(Reminder.id.in_(origin_ids)))).all()} if origin_ids else {}
-    newest = _newest_of_each_series(rows)
-    skipped: list[_Outcome] = []
-    to_send: list[tuple[Reminder, Case | None]] = []
-    for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
-        case = cases.get(row.case_id) if row.case_id else None
-        origin = origins.get(int(row.payload.get("of", 0))) if row.kind == "escalation" else None
-        if row.id not in newest:  # missed while the bot was down: one message, not several
-            skipped.append(_Outcome(row.id, False, skip_reason=SUPERSEDED))
-        elif case is not None and case.phase == "gesloten" and not is_aftercare(row):
-            skipped.append(_Outcome(row.id, False, skip_reason=CLOSED))
-        elif origin is not None and (origin.acknowledged_at or origin.done_at):
-            skipped.append(_Outcome(row.id, False, skip_reason=DONE))
-        else:
-            to_send.append((row, case))
-    if skipped:
-        yield skipped
-    for row, case in to_send:
-        yield [await _deliver_one(services, deliveries, row, case)]
-
-
-async def _deliver_one(
-    services: Services, deliveries: Deliveries, row: Reminder, case: Case | None
-) -> _Outcome:
-    try:
-        await deliveries.deliver(reminder_outgoing(services, row, case))
-        return _Outcome(row.id, True)
-    except DeliveryFailed as exc:
-        return _Outcome(row.id, False, error=str(exc) or type(exc).__name__)
-    except Exception as exc:  # a bug must not lose the reminder: retry and report
-        log.exception("herinnering %s: bezorgen mislukt door een fout", row.id)
-        return _Outcome(row.id, False, error=type(exc).__name__)
-
-
-async def release_claims_of_others(services: Services, worker_id: str) -> int:
-    """Free the reminders claimed by other workers. Only the leader dispatches, so when a
-    process becomes the leader (or is the only one, on SQLite) such claims belong to a process
-    that is gone: their reminders go out now instead of after the claim timeout."""
-    async with services.transaction() as session:
-        released = await session.execute(
-            update(Reminder)
-            .where(Reminder.claimed_at.is_not(None), Reminder.sent_at.is_(None),
-                   or_(Reminder.claimed_by.is_(None), Reminder.claimed_by != worker_id))
-            .values(claimed_at=None, claimed_by=None)
-            .execution_options(synchronize_session=False)
-        )
-    count = int(getattr(released, "rowcount", 0) or 0)
-    if count:
-        log.info("%s herinneringen vrijgegeven die een gestopt proces had geclaimd", count)
-    return count
-
-
-async def _record(services: Services, outcomes: list[_Outcome]) -> int:
-    """Mark sent / schedule a retry / report, in one short transaction.
-
-    Lock order as in the commands: first the cases (FOR UPDATE on PostgreSQL), then their
-    reminder rows, so a command changing a case at the same moment waits instead of
-    deadlocking."""
-    now, sent = services.now(), 0
-    follow_up: set[int] = set()
-    extra: list[dict[str, Any]] = []
-    ids = [o.reminder_id for o in outcomes]
-    async with services.transaction() as session:
-        case_ids = sorted({cid for cid in (await session.scalars(select(Reminder.case_id).where(
-            Reminder.id.in_(ids)))).all() if cid is not None})
-        cases = {c.id: c for c in (await session.scalars(
-            select(Case).where(Case.id.in_(case_ids)).order_by(Case.id).with_for_update()
-        )).all()} if case_ids else {}
-        rows = {r.id: r for r in (await session.scalars(select(Reminder).where(
-            Reminder.id.in_(ids)))).all()}
-        for outcome in outcomes:
-            row = rows[outcome.reminder_id]
-            row.claimed_at = None
-            if outcome.skip_reason:
-                row.cancelled_at, row.cancel_reason = now, outcome.skip_reason
-                continue
-            row.attempts += 1
-            if outcome.sent:
-                sent += 1
-                row.sent_at, row.last_error, row.next_attempt_at = now, None, None
-                row.late = now - _aware(row.due_at) > LATE_AFTER
-                extra += escalation_for(services, row, now)
-                if row.case_id is not None:
-                    case = cases[row.case_id]
-                    events.record(session, case, "reminder_sent", None, now, reminder=row.id,
-                                  soort=row.kind, to=row.target_partner_id or row.target_member_id,
-                                  late=row.late)
-                    if row.kind in SERIES_KINDS:
-                        follow_up.add(case.id)
-                continue
-            row.last_error = (outcome.error or "")[:300]
-            if row.attempts >= MAX_ATTEMPTS:
-                row.failed_at, row.next_attempt_at = now, None
-                log.error("herinnering %s (%s) niet bezorgd na %s pogingen", row.id, row.kind,
-                          row.attempts)
-                extra += failure_report(services, row, now)
-            else:
-                row.next_attempt_at = now + backoff(row.attempts)
-                log.warning("herinnering %s: poging %s mislukt, opnieuw om %s", row.id,
-                            row.attempts, row.next_attempt_at.isoformat())
-        await session.flush()
-        await insert_reminders(session, extra)
-        for case_id in sorted(follow_up):  # the next reminder of each series
-            await sync_case_reminders(session, services, cases[case_id])
-    return sent
-
-
-async def dispatch_due(
-    services: Services, deliveries: Deliveries, worker_id: str, *, batch: int = BATCH,
-    max_batches: int = 1000, should_stop: Callable[[], bool] = lambda: False,
-) -> int:
-    """Send every due reminder once; return how many were sent. `should_stop` is checked
-    between batches (a stopping scheduler finishes the batch it claimed, then stops)."""
-    total = 0
-    for _ in range(max_batches):
-        if should_stop():
-            break
-        ids = await _claim(services, worker_id, batch)
-        if not ids:
-            break
-        async for outcomes in _deliver_batch(services, deliveries, ids):
-            total += await _record(services, outcomes)
-    return total
-
-
-async def release_claims(services: Services, worker_id: str) -> int:
-    """Give back the reminders this worker claimed but did not finish (a stop mid-batch), so
-    another process sends them at once instead of after CLAIM_TIMEOUT."""
-    try:
-        async with services.transaction() as session:
-            released = await session.execute(
-                update(Reminder)
-                .where(Reminder.claimed_by == worker_id, Reminder.claimed_at.is_not(None),
-                       Reminder.sent_at.is_(None))
-                .values(claimed_at=None, claimed_by=None)
-                .execution_options(synchronize_session=False))
-            return int(getattr(released, "rowcount", 0) or 0)
-    except Exception as exc:  # the database is gone: the claims expire after CLAIM_TIMEOUT
-        log.warning("claims van %s niet vrijgegeven (%s)", worker_id, type(exc).__name__)
-        return 0
-
-
-# --- listing ---------------------------------------------------------------------------------
-
-
-async def list_reminders(services: Services, due_only: bool, limit: int = 1000) -> list[str]:
-    """Plain lines for `regiebot reminders list [--due]` (no personal data)."""
-    now = services.now()
-    query = select(Reminder, Case.reference).outerjoin(Case, Case.id == Reminder.case_id)
-    if due_only:
-        query = query.where(
-            Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None),
-            Reminder.failed_at.is_(None), Reminder.due_at <= now,
-            or_(Reminder.next_attempt_at.is_(None), Reminder.next_attempt_at <= now),
-        )
-    async with services.transaction() as session:
-        count = await session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = (await session.execute(
-            query.order_by(Reminder.due_at, Reminder.id).limit(limit))).all()
-    text = renderer("plain").text
-    if not rows:
-        return [text("herinnering/lijst_leeg", due=due_only)]
-    org = services.org
-    lines = []
-    for reminder, reference in rows:
-        if reminder.target_partner_id:
-            target = org.partner(reminder.target_partner_id).name
-        else:
-            found = org.member(str(reminder.target_member_id))
-            target = found.name if found else str(reminder.target_member_id)
-        lines.append(text(
-            "herinnering/lijstregel", id=reminder.id, soort=reminder.kind, referentie=reference,
-            aan=target, due=services.local(reminder.due_at), status=_status(reminder, now),
-            reden=reminder.cancel_reason, pogingen=reminder.attempts,
-            tot=services.local(reminder.postponed_to) if reminder.postponed_to else None,
-        ))
-    if count and count > len(rows):
-        lines.append(text("herinnering/lijst_meer", aantal=count - len(rows)))
-    return lines
-
-
-def _status(reminder: Reminder, now: datetime) -> str:
-    if reminder.done_at:
-        return "gedaan"
-    if reminder.cancelled_at:
-        return "geannuleerd"
-    if reminder.failed_at:
-        return "mislukt"
-    if reminder.sent_at:
-        if reminder.postponed_to:
-            return "uitgesteld"
-        if reminder.acknowledged_at:
-            return "ontvangen"
-        return "te_laat_verstuurd" if reminder.late else "verstuurd"
-    if reminder.attempts:
-        return "opnieuw"
-    return "te_versturen" if _aware(reminder.due_at) <= now else "gepland"
 
 
 # --- triggers --------------------------------------------------------------------------------
@@ -380,6 +100,18 @@ def agenda_grace_seconds(org: Organisation, regieteam_id: str) -> int:
     return max(3600, int(gap.total_seconds()))
 
 
+def vote_reminder_trigger(org: Organisation, regieteam_id: str, tz: ZoneInfo) -> CronTrigger | None:
+    """A set number of hours before the meeting (default 2), for members who did not vote."""
+    hours = org.rules.reminders.vote_reminder_hours_before
+    if not hours:
+        return None
+    meeting = org.regieteam(regieteam_id).meeting
+    monday = date(2024, 1, 1)  # any Monday: only the weekday and the time matter
+    moment = datetime.combine(monday + timedelta(days=meeting.weekday), meeting.time)
+    moment -= timedelta(hours=hours)
+    return weekly_trigger(moment.weekday(), moment.time(), tz)
+
+
 # --- jobs (module level, pickled by reference) -----------------------------------------------
 
 _INSTANCES: dict[str, BotScheduler] = {}
@@ -403,6 +135,11 @@ async def dispatch_job() -> None:
 async def agenda_job(regieteam_id: str) -> None:
     bot = _running()
     await bot.run_job(f"agenda.{regieteam_id}", lambda: bot.post_agenda(regieteam_id))
+
+
+async def vote_reminder_job(regieteam_id: str) -> None:
+    bot = _running()
+    await bot.run_job(f"stemoproep.{regieteam_id}", lambda: bot.remind_non_voters(regieteam_id))
 
 
 async def digest_job() -> None:
@@ -589,6 +326,10 @@ class BotScheduler:
                                   agenda_grace_seconds(org, team.id))
             for team in org.regieteams
         }
+        for team in org.regieteams:
+            if (trigger := vote_reminder_trigger(org, team.id, tz)) is not None:
+                grace = org.rules.reminders.vote_reminder_hours_before * 3600
+                wanted[f"stemoproep.{team.id}"] = (vote_reminder_job, (team.id,), trigger, grace)
         wanted["digest.weekly"] = (digest_job, (), weekly_trigger(*DIGEST_AT, tz), 24 * 3600)
         refresh = outside_night(REFRESH_AT)
         wanted["reminders.refresh"] = (
@@ -642,6 +383,10 @@ class BotScheduler:
         """Build and post the agenda of the coming meeting (at the cut-off)."""
         items = await scheduled_agenda(self.services, regieteam_id)
         await self.deliveries.deliver_all(items)
+
+    async def remind_non_voters(self, regieteam_id: str) -> None:
+        """Before the meeting: a private note to members who have not voted yet."""
+        await self.deliveries.deliver_all(await remind_non_voters(self.services, regieteam_id))
 
     async def forget_old_deliveries(self) -> None:
         async with self.services.transaction() as session:

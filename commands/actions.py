@@ -22,7 +22,7 @@ ACTION_MODULES: tuple[str, ...] = (
     "commands.stemmen",
     "commands.gegevens",
     "commands.toelichting",
-    "commands.reminders",
+    "commands.reminders.answers",
 )
 _REGISTRY: dict[str, Handler] = {}
 

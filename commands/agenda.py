@@ -25,10 +25,11 @@ from commands.context import Services
 from commands.organisation import Member, Organisation
 from commands.permissions import is_chair_of, may_vote, require_chair, sees_all, whom_to_ask
 from commands.replies import Action, CommandRefused, Message, Outgoing, Result, to_regieteam
+from commands.words import UNDECIDED_PHASES, Phase
 from store.models import AgendaItem, Case, Decision, Meeting
 
 SECTION_ORDER = {"nieuw": 0, "doorgeschoven": 1, "terugkoppeling": 2, "termijn": 3}
-UNDECIDED = ("nieuw", "op_agenda")
+UNDECIDED = UNDECIDED_PHASES
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ async def _candidates(
         Case.regieteam_id == meeting.regieteam_id,
         or_(
             and_(Case.phase.in_(UNDECIDED), Case.filed_at < start),
-            and_(Case.phase == "in_uitvoering", or_(
+            and_(Case.phase == Phase.IN_UITVOERING, or_(
                 Case.next_terugkoppeling <= meeting.meeting_date,
                 Case.termijn < meeting.meeting_date,
             )),
@@ -150,8 +151,8 @@ async def _add_item(session: AsyncSession, services: Services, meeting: Meeting,
     item = AgendaItem(meeting_id=meeting.id, case_id=case.id, section=section, position=position,
                       addendum=addendum, added_at=services.now(), added_by=actor_id)
     session.add(item)
-    if case.phase == "nieuw":
-        case.phase = "op_agenda"
+    if case.phase == Phase.NIEUW:
+        case.phase = Phase.OP_AGENDA
     if single:
         await session.flush()
     events.record(session, case, "agenda_added", actor_id, services.now(),

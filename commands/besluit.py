@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,9 +26,12 @@ from commands.replies import CommandRefused, Message, Result, to_partner, to_reg
 from commands.stemmen import CHOICES, STEPS, Tally, tally_for, tally_outgoing
 from commands.toelichting import refuse_household_words, show_action
 from commands.validation import FieldProblem, check_free_text
+from commands.words import Phase, Question
 from store.models import AgendaItem, Case, Decision, Meeting
 
-OUTCOMES = {"q1": ("ja", "nee"), "q3": ("ja", "nee")}
+# What the Regieteam can decide on the yes/no questions (a vote may also say "twijfel").
+DECISION_CHOICES: dict[str, tuple[str, ...]] = {
+    Question.KAN_VOORKOMEN: ("ja", "nee"), Question.MELDPUNT: ("ja", "nee")}
 
 
 def _reason(services: Services, text: str | None) -> str | None:
@@ -44,11 +47,11 @@ def _outcome(question: str, given: str | None, tally: Tally) -> tuple[str, bool]
     """The outcome for one question and whether it departs from the majority."""
     majority = tally.majority(question)
     if given is None:
-        if majority not in OUTCOMES[question]:
+        if majority not in DECISION_CHOICES[question]:
             raise CommandRefused("fout/besluit_kies_uitkomst", vraag=question, meerderheid=majority)
         return str(majority), False
-    if given not in OUTCOMES[question]:
-        raise CommandRefused("fout/stem_keuze", vraag=question, keuzes=list(OUTCOMES[question]))
+    if given not in DECISION_CHOICES[question]:
+        raise CommandRefused("fout/stem_keuze", vraag=question, keuzes=list(DECISION_CHOICES[question]))
     return given, majority is not None and given != majority
 
 
@@ -62,11 +65,11 @@ async def record_decision(services: Services, member: Member, reference: str, *,
         case = await case_by_reference(session, reference, lock=True)
         require_chair(services.org, member, case.regieteam_id)
         item = await open_discussion(session, case)
-        if item is None or case.phase == "nieuw":
+        if item is None or case.phase == Phase.NIEUW:
             raise CommandRefused("fout/niet_op_agenda", referentie=case.reference)
         if (existing := await _current_for_item(session, item)) is not None:
             return _already_recorded(services, case, existing)
-        if case.phase == "gesloten":
+        if case.phase == Phase.GESLOTEN:
             raise CommandRefused("fout/stemming_gesloten", referentie=case.reference)
         await refuse_household_words(session, services, case,
                                      {"uitleg": reason_text, "stappen_tekst": q2_text})
@@ -80,7 +83,7 @@ async def record_decision(services: Services, member: Member, reference: str, *,
             assert existing is not None
             return _already_recorded(services, case, existing)
         item.vote_closed_at = services.now()
-        case.phase, case.decided_at = "besloten", decision.recorded_at
+        case.phase, case.decided_at = Phase.BESLOTEN, decision.recorded_at
         events.record(session, case, "decision_recorded", member.id, services.now(),
                       q1=decision.q1, q2=decision.q2_steps, q3=decision.q3,
                       afwijking=decision.deviation_reason is not None)
@@ -95,8 +98,8 @@ def _decide(services: Services, member: Member, case: Case, item: AgendaItem, ta
     if len(tally.voters) < quorum:
         raise CommandRefused("fout/geen_quorum", referentie=case.reference,
                              aantal=len(tally.voters), quorum=quorum)
-    q1_outcome, q1_departs = _outcome("q1", q1, tally)
-    q3_outcome, q3_departs = _outcome("q3", q3, tally)
+    q1_outcome, q1_departs = _outcome(Question.KAN_VOORKOMEN, q1, tally)
+    q3_outcome, q3_departs = _outcome(Question.MELDPUNT, q3, tally)
     steps = list(dict.fromkeys(q2_steps)) if q2_steps is not None else tally.majority_steps()
     if any(step not in STEPS for step in steps):
         raise CommandRefused("fout/stem_stappen", stappen=list(STEPS))
@@ -164,7 +167,7 @@ async def reopen_decision(services: Services, member: Member, reference: str, re
         case = await case_by_reference(session, reference, lock=True)
         require_chair(services.org, member, case.regieteam_id)
         decision = await current_decision(session, case)
-        if decision is None or case.phase == "gesloten":
+        if decision is None or case.phase == Phase.GESLOTEN:
             raise CommandRefused("fout/geen_besluit_om_te_heropenen", referentie=case.reference)
         await refuse_household_words(session, services, case, {"uitleg": reason_text})
         decision.superseded_at, decision.superseded_by = services.now(), member.id
@@ -172,7 +175,7 @@ async def reopen_decision(services: Services, member: Member, reference: str, re
         item = await session.get(AgendaItem, decision.agenda_item_id)
         assert item is not None
         item.vote_closed_at = None
-        case.phase, case.decided_at = "op_agenda", None
+        case.phase, case.decided_at = Phase.OP_AGENDA, None
         events.record(session, case, "decision_reopened", member.id, services.now(),
                       decision=decision.id)
         await reminders.sync_case_reminders(session, services, case)
@@ -208,8 +211,14 @@ async def publish_besluitenlijst(services: Services, member: Member,
 
 
 async def _latest_started_meeting(session: AsyncSession, services: Services, team: str) -> Meeting:
+    """The meeting the list is about: the latest one that has begun or already holds a
+    decision (a vote can be closed before the meeting starts)."""
+    decided = (select(Decision.id).join(AgendaItem, Decision.agenda_item_id == AgendaItem.id)
+               .where(AgendaItem.meeting_id == Meeting.id, Decision.superseded_at.is_(None))
+               .exists())
     meeting = await session.scalar(
-        select(Meeting).where(Meeting.regieteam_id == team, Meeting.starts_at <= services.now())
+        select(Meeting).where(Meeting.regieteam_id == team,
+                              or_(Meeting.starts_at <= services.now(), decided))
         .order_by(Meeting.meeting_date.desc()).limit(1))
     if meeting is None:
         day = current_meeting_date(services, team)
@@ -244,4 +253,4 @@ def _jsonable(data: Any) -> Any:
     return data
 
 
-__all__ = ["CHOICES", "OUTCOMES", "publish_besluitenlijst", "record_decision", "reopen_decision"]
+__all__ = ["CHOICES", "DECISION_CHOICES", "publish_besluitenlijst", "record_decision", "reopen_decision"]

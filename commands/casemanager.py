@@ -20,6 +20,7 @@ from commands.organisation import Member
 from commands.permissions import require_chair
 from commands.replies import Action, CommandRefused, Message, Result, to_member, to_partner, to_regieteam
 from commands.validation import FieldProblem, parse_date
+from commands.words import Phase
 from store.models import Assignment, Case, PlanCondition
 
 SCENARIO_CONDITIONS = {
@@ -74,7 +75,7 @@ async def appoint(services: Services, member: Member, reference: str, casemanage
         case = await case_by_reference(session, reference, lock=True)
         require_chair(services.org, member, case.regieteam_id)
         decision = await current_decision(session, case)
-        if decision is None or case.phase not in ("besloten", "in_uitvoering"):
+        if decision is None or case.phase not in (Phase.BESLOTEN, Phase.IN_UITVOERING):
             raise CommandRefused("fout/eerst_besluit", referentie=case.reference)
         current = await _current_assignment(session, case)
         if current and (current.member_id, current.termijn, current.terugkoppeling_weeks) == (
@@ -106,7 +107,7 @@ async def _assign(session: AsyncSession, services: Services, member: Member, cas
     case.scenario, case.casemanager_id, case.termijn = scenario, casemanager.id, termijn
     case.terugkoppeling_weeks = weeks
     case.next_terugkoppeling = services.today() + timedelta(weeks=weeks)
-    case.phase = "in_uitvoering"
+    case.phase = Phase.IN_UITVOERING
     existing = set((await session.scalars(
         select(PlanCondition.key).where(PlanCondition.case_id == case.id))).all())
     for key in conditions_for(case, scenario):

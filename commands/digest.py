@@ -18,7 +18,6 @@ from commands.replies import Message, Outgoing, to_member
 from commands.status import (
     FULL_LIST,
     LOOK_AHEAD_DAYS,
-    OPEN_PHASES,
     case_list,
     overdue_termijn,
     overdue_terugkoppeling,
@@ -26,6 +25,7 @@ from commands.status import (
     team_name,
     urgency_order,
 )
+from commands.words import OPEN_PHASES
 from store.models import Case, Decision
 
 WEEK = timedelta(days=7)

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands import events, reminders
-from commands.agenda import add_to_posted_agenda
+from commands.agenda import add_to_posted_agenda, next_meeting_date
 from commands.cases import case_summary, dialect_of
 from commands.cases import is_urgent as is_urgent
 from commands.context import Services
@@ -36,6 +36,7 @@ from commands.validation import (
     parse_postcode,
     parse_whole_number,
 )
+from commands.words import Phase
 from store.models import Case, CaseCategory, CasePersonalData, CaseSequence
 
 FieldKind = Literal["choice", "multichoice", "text", "longtext", "amount", "number", "date", "yesno"]
@@ -310,6 +311,7 @@ async def file_melding(
             return Result(value=existing.reference).reply(
                 "melding/ingediend", referentie=existing.reference,
                 team=org.regieteam(existing.regieteam_id).name,
+                overleg=next_meeting_date(services, existing.regieteam_id),
             )
         case = await _store_case(services, session, member, form, submission_key)
         addendum = await add_to_posted_agenda(session, services, case)
@@ -351,7 +353,7 @@ async def _store_case(
     case = Case(
         reference=reference, year=year, seq=seq, submission_key=submission_key,
         regieteam_id=form.regieteam_id, corporation_id=form.corporation_id, filed_by=member.id,
-        filed_at=now, phase="nieuw", reason=form.reason,
+        filed_at=now, phase=Phase.NIEUW, reason=form.reason,
         reason_other=cipher.encrypt_optional(form.reason_other),
         minor_children=form.minor_children,
         arrears_cents=form.arrears_cents, arrears_months=form.arrears_months,
@@ -375,6 +377,7 @@ async def _store_case(
 def announce_filed(services: Services, case: Case) -> Result:
     summary = case_summary(services, case)
     result = Result(value=case.reference)
-    result.reply("melding/ingediend", referentie=case.reference, team=summary["team"])
+    result.reply("melding/ingediend", referentie=case.reference, team=summary["team"],
+                 overleg=next_meeting_date(services, case.regieteam_id))
     result.send(to_regieteam(case.regieteam_id), Message("melding/aangekondigd", summary))
     return result

@@ -91,6 +91,7 @@ class Regieteam(_Strict):
     meeting: WeeklyMoment
     agenda_cutoff: AgendaCutoff | None = None
     quorum: int | None = Field(default=None, ge=1, le=50)
+    hide_votes_until_decision: bool | None = None
     slack_channel: str | None = None
     telegram_chat: int | None = None
 
@@ -132,6 +133,9 @@ class ReminderRules(_Strict):
     urgent_within_days: int = Field(default=14, ge=1, le=60)
     nazorg_months: tuple[int, ...] = (3, 6, 12)
     send_time: ClockTime = Time(9, 0)
+    # members who have not voted on a case of the posted agenda hear so privately, this many
+    # hours before the meeting starts (0: never)
+    vote_reminder_hours_before: int = Field(default=2, ge=0, le=72)
 
 
 class WorkingDays(_Strict):
@@ -146,6 +150,9 @@ class WorkingDays(_Strict):
 
 class Rules(_Strict):
     quorum: int = Field(default=3, ge=1, le=50)
+    # who voted what stays hidden until the chair records the decision (counts stay visible),
+    # so later voters are not anchored by earlier ones
+    hide_votes_until_decision: bool = False
     terugkoppeling_weeks: int = Field(default=4, ge=1, le=26)
     urgent_within_days: int = Field(default=14, ge=1, le=60)
     agenda_cutoff: AgendaCutoff = AgendaCutoff()
@@ -229,6 +236,11 @@ class Organisation(_Strict):
 
     def quorum(self, regieteam_id: str) -> int:
         return self.regieteam(regieteam_id).quorum or self.rules.quorum
+
+    def votes_hidden(self, regieteam_id: str) -> bool:
+        """Whether this Regieteam shows who voted what only after the decision."""
+        own = self.regieteam(regieteam_id).hide_votes_until_decision
+        return self.rules.hide_votes_until_decision if own is None else own
 
     def agenda_cutoff(self, regieteam_id: str) -> AgendaCutoff:
         return self.regieteam(regieteam_id).agenda_cutoff or self.rules.agenda_cutoff

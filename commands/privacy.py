@@ -23,6 +23,7 @@ from commands.context import Services
 from commands.melding import check_field, field_error, melding_fields
 from commands.replies import CommandRefused, FormInvalid, Message
 from commands.validation import FieldProblem, check_free_text
+from commands.words import Phase
 from store.crypto import DecryptionFailed, PersonalDataCipher
 from store.erasure import erase_case, reclaim_space
 from store.models import (
@@ -274,7 +275,7 @@ async def forget_household(services: Services, reference: str, operator: Operato
         case = await case_by_reference(session, reference, lock=True)
         if case.erased_at is not None:
             raise CommandRefused("privacy/al_gewist", referentie=case.reference)
-        if case.phase != "gesloten":
+        if case.phase != Phase.GESLOTEN:
             raise CommandRefused("privacy/eerst_sluiten", referentie=case.reference)
         household = await _household(session, services, case)
         reason_text = _reason(services, reason, household)

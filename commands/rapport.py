@@ -1,5 +1,8 @@
 """`/rapport [van] [tot]`: the half-yearly evaluation figures, a chart and a CSV export.
 
+The use case returns figures and rows only (`MonthChart`, `CaseExport`); `messages/` draws the
+chart and writes the CSV (`messages.rapport`), when a door delivers the files.
+
 Every figure is defined in docs/cijfers.md and computed in the database: counts with
 GROUP BY, lead-time percentiles with window functions (nearest rank), months with
 conditional sums. The period is a range of calendar dates in Europe/Amsterdam, both ends
@@ -8,9 +11,6 @@ included; it becomes the half-open UTC interval [van 00:00, tot + 1 dag 00:00).
 
 from __future__ import annotations
 
-import asyncio
-import csv
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,13 +35,13 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.context import Services
+from commands.figures import OUTCOME_GROUPS, CaseExport, CsvRow, MonthChart, MonthCounts
 from commands.organisation import Member, Organisation
 from commands.permissions import whom_to_ask
-from commands.replies import Attachment, CommandRefused, Message, Result
+from commands.replies import Attachment, CommandRefused, FileToMake, Message, Result
 from commands.status import Scope, partner_name, team_name
 from commands.validation import FieldProblem, parse_date
-from messages.charts import MonthFigures, month_chart
-from messages.render import renderer
+from commands.words import Outcome
 from store.models import Case, CaseCategory, Decision, NazorgCheck
 
 RAPPORT_ROLES = ("coordinator", "admin", "voorzitter")
@@ -49,13 +49,8 @@ DEFAULT_MONTHS = 6
 LONGEST_PERIOD_DAYS = 10 * 366
 
 # Outcomes (Case.outcome) and the group each one counts in.
-OUTCOMES = (
-    "blijft_betalingsregeling", "blijft_laatste_kansovereenkomst", "blijft_vonnis_niet_uitgevoerd",
-    "verhuisd_andere_woonvorm", "sleutel_ingeleverd", "vertrokken_onbekend",
-    "uitgezet_met_opvang", "uitgezet_zonder_opvang", "ingetrokken",
-)
-OUTCOME_GROUPS = ("voorkomen", "vertrokken", "uitgezet", "ingetrokken")
-WITHDRAWN = "ingetrokken"
+OUTCOMES: tuple[str, ...] = tuple(Outcome)
+WITHDRAWN = Outcome.INGETROKKEN
 
 # Reference costs (Valente, pilot "Voorkomen huisuitzetting"), in cents.
 COST_EVICTION = 7_500_00
@@ -417,9 +412,7 @@ async def nazorg_results(session: AsyncSession, scope: Scope, period: Period) ->
             for months, due, answered, h, p, b in (await session.execute(query)).all()]
 
 
-async def per_month(
-    session: AsyncSession, scope: Scope, period: Period, month_names: Callable[[date], str]
-) -> list[MonthFigures]:
+async def per_month(session: AsyncSession, scope: Scope, period: Period) -> list[MonthCounts]:
     """Meldingen and closures per outcome group, per calendar month (Amsterdam)."""
     months = period.months()
 
@@ -432,7 +425,7 @@ async def per_month(
     closed_rows = (await session.execute(
         select(Case.outcome, *sums(Case.closed_at))
         .where(scope.condition(), period.contains(Case.closed_at)).group_by(Case.outcome))).all()
-    figures = [MonthFigures(month_names(first), int(filed[i] or 0))
+    figures = [MonthCounts(first, int(filed[i] or 0))
                for i, (first, _s, _e) in enumerate(months)]
     for row in closed_rows:
         group = outcome_group(row[0])
@@ -449,9 +442,6 @@ CSV_COLUMNS = (
     "gemeld_in_periode", "besloten_in_periode", "gesloten_in_periode",
     "dagen_melding_besluit", "dagen_besluit_sluiting", "dagen_melding_sluiting",
 )
-
-
-CsvRow = tuple[Any, ...]
 
 
 async def case_rows(
@@ -530,40 +520,26 @@ def _blank(value: Any) -> str:
     return "" if value is None else str(int(value))
 
 
-def csv_bytes(rows: Iterable[CsvRow]) -> bytes:
-    """Comma-separated (RFC 4180), UTF-8, header row first."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
 # --- /rapport --------------------------------------------------------------------------------
 
 
 async def rapport(
     services: Services, member: Member, van: str | None = None, tot: str | None = None
 ) -> Result:
-    """The evaluation figures for the period, with a chart (PNG) and a CSV export."""
+    """The evaluation figures for the period, with a chart (PNG) and a CSV export: the files
+    hold the months' counts and the case rows; `messages.rapport` draws and writes them."""
     org = services.org
     scope = rapport_scope(org, member)
     period = parse_period(services, van, tot)
-    labels = renderer("plain")
     async with services.transaction() as session:
         await _without_jit(session)
-        months = await per_month(session, scope, period, _month_name)
-        # draw the chart in a worker thread while the database answers the other questions
-        drawing = asyncio.ensure_future(asyncio.to_thread(month_chart, months))
-        try:
-            data = await rapport_figures(session, org, scope, period)
-            rows = await case_rows(services, session, scope, period)
-        finally:
-            chart = await drawing
+        months = await per_month(session, scope, period)
+        data = await rapport_figures(session, org, scope, period)
+        rows = await case_rows(services, session, scope, period)
     stem = f"rapport_{_scope_name(scope)}_{period.van.isoformat()}_{period.tot.isoformat()}"
-    files = [
-        Attachment(f"{stem}.png", chart, "image/png", labels.label("bestand.grafiek")),
-        Attachment(f"{stem}.csv", csv_bytes(rows), "text/csv", labels.label("bestand.csv")),
+    files: list[Attachment | FileToMake] = [
+        FileToMake(f"{stem}.png", MonthChart(months), "bestand.grafiek"),
+        FileToMake(f"{stem}.csv", CaseExport(CSV_COLUMNS, rows), "bestand.csv"),
     ]
     data["casussen_in_export"] = len(rows)
     return Result(replies=[Message("rapport/rapport", data)], files=files, value=data)
@@ -630,6 +606,3 @@ def _scope_name(scope: Scope) -> str:
     other: "alle" for the coordinator's, the Regieteam ids for a chair's."""
     return "alle" if scope.everything else "-".join(scope.regieteams) or "eigen"
 
-
-def _month_name(first: date) -> str:
-    return renderer("plain").text("rapport/maand", maand=first)

@@ -78,13 +78,25 @@ class Attachment:
     title: str
 
 
+@dataclass(frozen=True)
+class FileToMake:
+    """A file for the acting member that `messages/` makes from plain values (the chart and
+    the CSV export of a report): `content` is a neutral dataclass of the use case, `title` a
+    key in the labels template. Never personal data. `messages.files.attachments` turns it
+    into an `Attachment`."""
+
+    filename: str
+    content: Any
+    title: str
+
+
 @dataclass
 class Result:
     """What a command answers the acting member, and what it sends elsewhere."""
 
     replies: list[Message] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
-    files: list[Attachment] = field(default_factory=list)
+    files: list[Attachment | FileToMake] = field(default_factory=list)
     value: Any = None  # the object the command produced (reference, ids), for adapters and tests
 
     def reply(self, template: str, **data: Any) -> Result:

@@ -30,14 +30,10 @@ from commands.permissions import is_chair_of, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_member, to_partner, to_regieteam
 from commands.toelichting import refuse_household_words, show_action
 from commands.validation import FieldProblem, check_free_text, parse_date
+from commands.words import TENANT_STAYS, Outcome, Phase
 from store.models import Assignment, Case
 
-OUTCOMES = (
-    "blijft_betalingsregeling", "blijft_laatste_kansovereenkomst", "blijft_vonnis_niet_uitgevoerd",
-    "verhuisd_andere_woonvorm", "sleutel_ingeleverd", "vertrokken_onbekend",
-    "uitgezet_met_opvang", "uitgezet_zonder_opvang", "ingetrokken",
-)
-TENANT_STAYS = tuple(o for o in OUTCOMES if o.startswith("blijft_"))
+OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 # Where a household evicted with shelter can go (labels "opvang.<id>" in labels_sluiten.j2).
 SHELTERS = (
     "eigen_netwerk", "familie_vrienden", "crisisopvang", "maatschappelijke_opvang",
@@ -47,7 +43,7 @@ SHELTERS = (
 # (labels "meldpunt.<id>").
 CARE_DESKS = ("jeugdbescherming", "mbz")
 WITH_SHELTER, WITHOUT_SHELTER, LEFT_UNKNOWN = (
-    "uitgezet_met_opvang", "uitgezet_zonder_opvang", "vertrokken_onbekend")
+    Outcome.UITGEZET_MET_OPVANG, Outcome.UITGEZET_ZONDER_OPVANG, Outcome.VERTROKKEN_ONBEKEND)
 # Names the closing form's fields have on every door (console/Slack options, Telegram steps).
 FIELDS = ("uitkomst", "reden", "opvang", "opvang_toelichting", "gemeld_bij", "gemeld_op")
 
@@ -263,7 +259,7 @@ async def close_with(services: Services, member: Member, reference: str, closing
             raise CommandRefused("fout/geen_rol", rollen=["voorzitter", "coordinator"],
                                  team=services.org.regieteam(case.regieteam_id).name,
                                  vraag=whom_to_ask(services.org))
-        if case.phase == "gesloten":
+        if case.phase == Phase.GESLOTEN:
             if case.outcome == outcome:
                 return Result(value=case.reference).reply("sluiten/al_gesloten", referentie=case.reference,
                                                           uitkomst=case.outcome)
@@ -272,7 +268,7 @@ async def close_with(services: Services, member: Member, reference: str, closing
         await refuse_household_words(session, services, case,
                                      {"uitleg": checked.reason, "opvang_toelichting": checked.shelter_note})
         now = services.now()
-        case.phase, case.closed_at, case.outcome = "gesloten", now, checked.outcome
+        case.phase, case.closed_at, case.outcome = Phase.GESLOTEN, now, checked.outcome
         case.outcome_reason = services.cipher.encrypt(checked.reason)
         case.shelter_kind = checked.shelter
         case.shelter = services.cipher.encrypt_optional(checked.shelter_note)

@@ -27,8 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from commands import audit
 from commands.actions import action
 from commands.context import Services
+from commands.notities import WRITTEN as NOTE_WRITTEN
 from commands.organisation import Member, Organisation
 from commands.permissions import (
+    entitled_to_free_text,
     entitled_to_personal_data,
     require_case_access,
     sees_all,
@@ -36,6 +38,8 @@ from commands.permissions import (
 )
 from commands.privacy import household_fields
 from commands.replies import Action, CommandRefused, Message, Result
+from commands.toelichting import show_free_text
+from commands.words import OPEN_PHASES, UNDECIDED_PHASES, Phase
 from store.models import (
     AgendaItem,
     Assignment,
@@ -52,9 +56,8 @@ from store.models import (
 )
 
 STATUS_ROLES = ("coordinator", "admin", "voorzitter", "melder", "casemanager")
-OPEN_PHASES = ("nieuw", "op_agenda", "besloten", "in_uitvoering")
-AWAITING_DECISION = ("nieuw", "op_agenda")
-WITH_PLAN = ("besloten", "in_uitvoering")
+AWAITING_DECISION = UNDECIDED_PHASES
+WITH_PLAN = (Phase.BESLOTEN, Phase.IN_UITVOERING)
 CONFIRMATION_KINDS = ("mbz", "jeugdbescherming")
 LOOK_AHEAD_DAYS = 14
 SHORT_LIST = 3
@@ -199,7 +202,7 @@ async def open_case_counts(session: AsyncSession, scope: ColumnElement[bool]) ->
         phases[phase] += number
         per_team[team] = per_team.get(team, 0) + number
         per_corporation[corporation] = per_corporation.get(corporation, 0) + number
-        if phase == "in_uitvoering":
+        if phase == Phase.IN_UITVOERING:
             per_scenario[str(scenario) if scenario in (1, 2) else "onbekend"] += number
     phases["per_scenario"] = per_scenario
     phases["totaal"] = sum(phases[phase] for phase in OPEN_PHASES)
@@ -210,7 +213,7 @@ async def open_case_counts(session: AsyncSession, scope: ColumnElement[bool]) ->
 def _pending_confirmation(scope: ColumnElement[bool], now: datetime) -> ColumnElement[bool]:
     """A request (MBZ registration, Jeugdbescherming) that is due and not confirmed. "Gedaan"
     marks the sent rows of the series done and cancels the rest, so one open row suffices."""
-    return and_(scope, Case.phase != "gesloten", Reminder.kind.in_(CONFIRMATION_KINDS),
+    return and_(scope, Case.phase != Phase.GESLOTEN, Reminder.kind.in_(CONFIRMATION_KINDS),
                 Reminder.due_at <= now, Reminder.done_at.is_(None), Reminder.cancelled_at.is_(None))
 
 
@@ -325,7 +328,17 @@ async def case_timeline(services: Services, member: Member, reference: str) -> R
     result = Result(replies=[Message("status/tijdlijn", data)], value=data)
     if personal is not None:
         result.replies.append(personal)
+    if entitled_to_free_text(services.org, member, case):
+        result.replies.append(await _free_text_message(services, member, case.reference))
     return result
+
+
+async def _free_text_message(services: Services, member: Member, reference: str) -> Message:
+    """The case's free text (terugkoppeling, notes, reasons), privately; recorded on delivery."""
+    try:
+        return (await show_free_text(services, member, reference)).replies[0]
+    except CommandRefused as unreadable:
+        return unreadable.message
 
 
 async def _personal_message(
@@ -366,10 +379,7 @@ async def timeline_steps(
 
     steps = [_step(case.filed_at, "gemeld", wie=name(case.filed_by))]
     steps += await _agenda_steps(session, case)
-    votes = await session.execute(select(Vote.member_id, Vote.question, Vote.choice, Vote.cast_at)
-                                  .where(Vote.case_id == case.id).order_by(Vote.cast_at))
-    steps += [_step(at, "stem", wie=name(who), vraag=q, keuze=choice)
-              for who, q, choice, at in votes.all()]
+    steps += await _vote_steps(services, session, case)
     for decision in (await session.scalars(select(Decision).where(Decision.case_id == case.id)
                                            .order_by(Decision.recorded_at))).all():
         steps.append(_step(decision.recorded_at, "besluit", wie=name(decision.recorded_by),
@@ -381,9 +391,35 @@ async def timeline_steps(
         steps.append(_step(assignment.appointed_at, "casemanager", wie=name(assignment.member_id),
                            scenario=assignment.scenario, termijn=assignment.termijn))
     steps += await _plan_and_follow_up_steps(services, session, case)
+    steps += await _note_and_view_steps(services, session, case)
     if case.closed_at is not None:
         steps.append(_step(case.closed_at, "gesloten", uitkomst=case.outcome))
     return sorted(steps, key=lambda step: _sort_key(services, step["op"]))
+
+
+async def _vote_steps(services: Services, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
+    """Who voted what (the steps chosen on question 2 too). Where the Regieteam hides votes
+    until the decision, an undecided case shows only that someone voted."""
+    hidden = services.org.votes_hidden(case.regieteam_id) and case.phase in UNDECIDED_PHASES
+    votes = await session.execute(
+        select(Vote.member_id, Vote.question, Vote.choice, Vote.steps, Vote.cast_at)
+        .where(Vote.case_id == case.id).order_by(Vote.cast_at))
+    return [_step(at, "stem", wie=_member_name(services, who), vraag=question, verborgen=hidden,
+                  keuze=None if hidden else choice, stappen=[] if hidden else list(chosen or []))
+            for who, question, choice, chosen, at in votes.all()]
+
+
+async def _note_and_view_steps(services: Services, session: AsyncSession,
+                               case: Case) -> list[dict[str, Any]]:
+    """That a note was written (its text is private) and every view of personal data."""
+    rows = await session.execute(
+        select(Event.kind, Event.actor_id, Event.at, Event.data)
+        .where(Event.case_id == case.id, Event.kind.in_((NOTE_WRITTEN, audit.VIEWED)))
+        .order_by(Event.at))
+    return [_step(at, "notitie", wie=_member_name(services, who)) if kind == NOTE_WRITTEN
+            else _step(at, "inzage", wie=_member_name(services, who), wat=(data or {}).get("wat"),
+                       deur=(data or {}).get("deur"))
+            for kind, who, at, data in rows.all()]
 
 
 async def _agenda_steps(session: AsyncSession, case: Case) -> list[dict[str, Any]]:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands import events, reminders
+from commands import events
 from commands.actions import action
 from commands.agenda import has_decision
 from commands.cases import case_by_reference, member_name, open_discussion
@@ -29,9 +30,11 @@ from commands.permissions import may_vote, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_regieteam
 from commands.toelichting import refuse_household_words
 from commands.validation import FieldProblem, check_free_text
+from commands.words import Phase, Question
 from store.models import AgendaItem, Case, Vote
 
-CHOICES = {"q1": ("ja", "nee", "twijfel"), "q3": ("ja", "nee")}
+CHOICES: dict[str, tuple[str, ...]] = {
+    Question.KAN_VOORKOMEN: ("ja", "nee", "twijfel"), Question.MELDPUNT: ("ja", "nee")}
 STEPS = ("schuldhulpverlening", "budgetbeheer_bewindvoering", "betalingsregeling", "huisbezoek",
          "buurtteam", "jeugdbescherming", "crisisplek_opvang", "anders")
 
@@ -54,7 +57,7 @@ class Tally:
 
     def majority_steps(self) -> list[str]:
         """Steps chosen by at least half of those who answered Q2."""
-        counts = self.counts.get("q2", Counter())
+        counts = self.counts.get(Question.STAPPEN, Counter())
         return [s for s in STEPS if self.q2_voters and counts[s] * 2 >= self.q2_voters]
 
     def as_data(self) -> dict[str, Any]:
@@ -69,8 +72,8 @@ async def tally_for(session: AsyncSession, services: Services, item: AgendaItem)
     for vote in votes:
         tally.voters.add(vote.member_id)
         name = member_name(services, vote.member_id)
-        picks = (vote.steps or []) if vote.question == "q2" else [vote.choice or ""]
-        if vote.question == "q2":
+        picks = (vote.steps or []) if vote.question == Question.STAPPEN else [vote.choice or ""]
+        if vote.question == Question.STAPPEN:
             tally.q2_voters += 1
             if vote.steps_text:
                 tally.q2_notes.append(vote.steps_text)
@@ -81,8 +84,10 @@ async def tally_for(session: AsyncSession, services: Services, item: AgendaItem)
 
 
 def tally_message(services: Services, case: Case, tally: Tally, closed: bool) -> Message:
+    hidden = not closed and services.org.votes_hidden(case.regieteam_id)
     return Message("stemmen/telling", {
-        "referentie": case.reference, "counts": tally.counts, "namen": tally.names,
+        "referentie": case.reference, "counts": tally.counts, "namen": {} if hidden else tally.names,
+        "verborgen": hidden,
         "q2_stemmers": tally.q2_voters, "stappen": STEPS, "aantal": len(tally.voters),
         "quorum": services.org.quorum(case.regieteam_id), "gesloten": closed,
     })
@@ -96,9 +101,9 @@ def tally_outgoing(result: Result, services: Services, case: Case, item: AgendaI
 
 async def open_item_for_vote(session: AsyncSession, services: Services, case: Case) -> AgendaItem:
     item = await open_discussion(session, case)
-    if item is None or case.phase == "nieuw":
+    if item is None or case.phase == Phase.NIEUW:
         raise CommandRefused("fout/niet_op_agenda", referentie=case.reference)
-    if case.phase == "gesloten" or await has_decision(session, item):
+    if case.phase == Phase.GESLOTEN or await has_decision(session, item):
         raise CommandRefused("fout/stemming_gesloten", referentie=case.reference)
     return item
 
@@ -109,7 +114,7 @@ def _checked_vote(services: Services, question: str, choice: str | None, steps: 
         if choice not in CHOICES[question]:
             raise CommandRefused("fout/stem_keuze", vraag=question, keuzes=list(CHOICES[question]))
         return choice, None, None
-    if question != "q2":
+    if question != Question.STAPPEN:
         raise CommandRefused("fout/stem_vraag")
     chosen = list(dict.fromkeys(steps or []))
     if not chosen or any(step not in STEPS for step in chosen):
@@ -135,23 +140,36 @@ async def cast_vote(services: Services, member: Member, reference: str, question
                                  vraag=whom_to_ask(services.org))
         item = await open_item_for_vote(session, services, case)
         await refuse_household_words(session, services, case, {"stappen_tekst": steps_text})
-        changed = await _store_vote(session, services, item, case, member, question, choice, steps,
-                                    steps_text)
-        events.record(session, case, "vote_changed" if changed else "vote_cast", member.id,
-                      services.now(), question=question, choice=choice, steps=steps)
-        await reminders.sync_case_reminders(session, services, case)
-        tally = await tally_for(session, services, item)
+        change = await _store_vote(session, services, item, case, member, question, choice, steps,
+                                   steps_text)
+        if change is not VoteChange.SAME:
+            events.record(session, case, change.event, member.id, services.now(),
+                          question=question, choice=choice, steps=steps)
+            tally = await tally_for(session, services, item)
     result = Result(value=item.id)
-    tally_outgoing(result, services, case, item, tally, closed=False)
+    if change is not VoteChange.SAME:  # a repeated click changes nothing: no event, no new tally
+        tally_outgoing(result, services, case, item, tally, closed=False)
     return result.reply("stemmen/ontvangen", referentie=case.reference, vraag=question,
-                        stem=choice, stappen=steps or [], gewijzigd=changed)
+                        stem=choice, stappen=steps or [], gewijzigd=change is VoteChange.CHANGED,
+                        ongewijzigd=change is VoteChange.SAME)
+
+
+class VoteChange(Enum):
+    """What storing a vote did; `event` is the timeline event it gives."""
+
+    NEW = "vote_cast"
+    CHANGED = "vote_changed"
+    SAME = ""
+
+    @property
+    def event(self) -> str:
+        return self.value
 
 
 async def _store_vote(session: AsyncSession, services: Services, item: AgendaItem, case: Case,
                       member: Member, question: str, choice: str | None, steps: list[str] | None,
-                      steps_text: str | None) -> bool:
-    """Insert or update the member's vote; True when an earlier vote was changed."""
-    note = services.cipher.encrypt_optional(steps_text)
+                      steps_text: str | None) -> VoteChange:
+    """Insert or update the member's vote."""
     query = select(Vote).where(Vote.agenda_item_id == item.id, Vote.member_id == member.id,
                                Vote.question == question)
     vote = await session.scalar(query)
@@ -160,13 +178,23 @@ async def _store_vote(session: AsyncSession, services: Services, item: AgendaIte
             async with session.begin_nested():
                 session.add(Vote(agenda_item_id=item.id, case_id=case.id, member_id=member.id,
                                  question=question, choice=choice, steps=steps,
-                                 steps_text=note, cast_at=services.now()))
-            return False
+                                 steps_text=services.cipher.encrypt_optional(steps_text),
+                                 cast_at=services.now()))
+            return VoteChange.NEW
         except IntegrityError:  # the same vote arrived twice at once (double click, retry)
             vote = await session.scalar(query)
             assert vote is not None
-    vote.choice, vote.steps, vote.steps_text, vote.cast_at = choice, steps, note, services.now()
-    return True
+    if _same_vote(services, vote, choice, steps, steps_text):
+        return VoteChange.SAME
+    vote.choice, vote.steps, vote.cast_at = choice, steps, services.now()
+    vote.steps_text = services.cipher.encrypt_optional(steps_text)
+    return VoteChange.CHANGED
+
+
+def _same_vote(services: Services, vote: Vote, choice: str | None, steps: list[str] | None,
+               steps_text: str | None) -> bool:
+    stored_text = services.cipher.decrypt_optional(vote.steps_text)
+    return (vote.choice, vote.steps or None, stored_text) == (choice, steps or None, steps_text or None)
 
 
 @action("stem")

@@ -20,6 +20,7 @@ from commands.permissions import is_chair_of, may_vote, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_regieteam
 from commands.toelichting import refuse_household_words, show_action
 from commands.validation import FieldProblem, check_free_text
+from commands.words import Phase
 from store.models import Case, Feedback, PlanCondition
 
 
@@ -47,7 +48,7 @@ async def give_feedback(services: Services, member: Member, reference: str, text
         if not _may_give_feedback(services, member, case):
             raise CommandRefused("fout/geen_terugkoppeling_recht", referentie=case.reference,
                                  vraag=whom_to_ask(services.org))
-        if case.phase != "in_uitvoering":
+        if case.phase != Phase.IN_UITVOERING:
             raise CommandRefused("fout/niet_in_uitvoering", referentie=case.reference)
         if submission_key and await session.scalar(
                 select(Feedback.id).where(Feedback.submission_key == submission_key)):

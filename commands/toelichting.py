@@ -23,7 +23,7 @@ from commands.organisation import Member
 from commands.permissions import entitled_to_free_text, whom_to_ask
 from commands.replies import Action, CommandRefused, Message, Result
 from commands.validation import FieldProblem, HouseholdWords, check_household_words
-from store.models import Case, CasePersonalData, Decision, Feedback, Reminder, Vote
+from store.models import Case, CaseNote, CasePersonalData, Decision, Feedback, Reminder, Vote
 
 SHOW = "toon_toelichting"
 WHAT = "toelichting"  # the audit's name for a case's free text
@@ -101,6 +101,8 @@ async def _free_text_of(session: AsyncSession, services: Services, case: Case) -
         Decision.case_id == case.id).order_by(Decision.recorded_at, Decision.id))).all()
     feedback = (await session.scalars(select(Feedback).where(
         Feedback.case_id == case.id).order_by(Feedback.given_at, Feedback.id))).all()
+    notes = (await session.scalars(select(CaseNote).where(
+        CaseNote.case_id == case.id).order_by(CaseNote.written_at, CaseNote.id))).all()
     postponed = (await session.scalars(select(Reminder).where(
         Reminder.case_id == case.id, Reminder.postpone_reason.is_not(None))
         .order_by(Reminder.postponed_to, Reminder.id))).all()
@@ -120,6 +122,8 @@ async def _free_text_of(session: AsyncSession, services: Services, case: Case) -
                        "heropenen": open_(d.reopen_reason)} for d in decisions],
         "terugkoppelingen": [{"wie": member_name(services, f.member_id), "op": f.given_at,
                               "tekst": open_(f.text)} for f in feedback],
+        "notities": [{"wie": member_name(services, n.member_id), "op": n.written_at,
+                      "tekst": open_(n.text)} for n in notes],
         "uitstel": [{"herinnering": r.kind, "tot": r.postponed_to,
                      "reden": open_(r.postpone_reason)} for r in postponed],
         "uitkomst": case.outcome,

@@ -19,9 +19,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from commands.figures import OUTCOME_GROUPS as OUTCOME_SERIES
 from messages.render import renderer
 
-OUTCOME_SERIES = ("voorkomen", "vertrokken", "uitgezet", "ingetrokken")
 COLOURS = {
     "meldingen": "#4c72b0", "voorkomen": "#55a868", "vertrokken": "#dd8452",
     "uitgezet": "#c44e52", "ingetrokken": "#8c8c8c",

@@ -80,9 +80,6 @@ class MemberRow(Base):
 
 # --- cases -----------------------------------------------------------------------------------
 
-# Phases of a case, in order. `besloten`: decision recorded, no casemanager yet.
-PHASES = ("nieuw", "op_agenda", "besloten", "in_uitvoering", "gesloten")
-
 
 class CaseSequence(Base):
     """The last reference number handed out per year (row-locked while filing)."""
@@ -117,7 +114,7 @@ class Case(Base):
     corporation_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
     filed_by: Mapped[str] = mapped_column(ForeignKey("members.id"))
     filed_at: Mapped[datetime]
-    phase: Mapped[str] = mapped_column(String(16), default="nieuw")
+    phase: Mapped[str] = mapped_column(String(16))  # commands.words.Phase, set on filing
 
     # casusformulier (free text encrypted; name and address in CasePersonalData)
     reason: Mapped[str] = mapped_column(String(32))
@@ -350,6 +347,17 @@ class Feedback(Base):
     termijn_holds: Mapped[bool] = mapped_column(Boolean, default=True)
     conditions: Mapped[dict[str, Any]]
     submission_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+
+
+class CaseNote(Base):
+    """A note on a case's timeline by a member entitled to its free text; shown to them only."""
+
+    __tablename__ = "case_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    written_at: Mapped[datetime]
+    text: Mapped[bytes] = encrypted()
 
 
 # --- reminders, nazorg -----------------------------------------------------------------------

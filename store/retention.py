@@ -39,8 +39,7 @@ async def closed_cases_not_erased(session: AsyncSession, closed_before: datetime
     """Closed cases closed before the given moment whose data has not been erased."""
     cases = (await session.execute(
         select(Case.id, Case.reference, Case.closed_at)
-        .where(Case.phase == "gesloten", Case.closed_at.is_not(None), Case.closed_at < closed_before,
-               Case.erased_at.is_(None))
+        .where(Case.closed_at.is_not(None), Case.closed_at < closed_before, Case.erased_at.is_(None))
         .order_by(Case.closed_at, Case.id))).all()
     if not cases:
         return []

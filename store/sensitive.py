@@ -23,6 +23,7 @@ from store.crypto import PersonalDataCipher
 from store.models import (
     Base,
     Case,
+    CaseNote,
     CasePersonalData,
     Decision,
     Event,
@@ -56,6 +57,7 @@ FREE_TEXT: tuple[FreeText, ...] = (
     FreeText(Vote, ("steps_text",)),
     FreeText(Decision, ("q2_text", "deviation_reason", "reopen_reason")),
     FreeText(Feedback, ("text",)),
+    FreeText(CaseNote, ("text",)),
     FreeText(Reminder, ("postpone_reason",)),
     FreeText(Event, ("note",)),
     FreeText(HouseholdCorrection, ("reason",)),
@@ -84,6 +86,7 @@ NOT_FREE_TEXT: frozenset[str] = frozenset({
     "assignments.member_id", "assignments.appointed_by",
     "plan_conditions.key", "plan_conditions.state", "plan_conditions.updated_by",
     "feedback.member_id", "feedback.submission_key",
+    "case_notes.member_id",
     "reminders.dedupe_key", "reminders.kind", "reminders.target_partner_id",
     "reminders.target_member_id", "reminders.claimed_by", "reminders.last_error",
     "reminders.cancel_reason", "reminders.acknowledged_by", "reminders.done_by",

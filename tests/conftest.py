@@ -24,10 +24,10 @@ from sqlalchemy import text
 
 from commands.context import Services
 from commands.organisation import Organisation, load_organisation
+from commands.orgsync import sync_organisation
 from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker, upgrade
 from store.models import Base
-from store.organisation import sync_organisation
 from tests.fakeslack import fake_slack, fake_slack_server, slack_bot
 
 __all__ = ["fake_slack", "fake_slack_server", "slack_bot"]  # fixtures shared by the Slack tests

@@ -156,10 +156,11 @@ class FakeSlack:
         with self._lock:
             self._faults.setdefault(method, []).extend([("drop", 0.0, "")] * times)
 
-    def of(self, method: str) -> list[Call]:
+    def of(self, *methods: str) -> list[Call]:
+        """The answered calls of these methods, in the order they were answered."""
         with self._lock:
             self._settled()
-            return [c for c in self.calls if c.method == method]
+            return [c for c in self.calls if c.method in methods]
 
     def last_view(self, callback_id: str) -> dict[str, Any]:
         """The newest modal with this callback_id (as opened or last updated)."""

@@ -181,7 +181,7 @@ async def add_due_reminders(services: Services, count: int, due: datetime,
     """Plain due reminders (no series) for load and concurrency tests."""
     async with services.transaction() as session:
         session.add_all(
-            Reminder(dedupe_key=f"{prefix}:{i}", kind="delivery_failed", case_id=case_id,
+            Reminder(dedupe_key=f"{prefix}:{i}", kind="bezorging_mislukt", case_id=case_id,
                      target_member_id="joost", due_at=due.astimezone(UTC),
                      payload={"soort": "termijn", "pogingen": 1, "bestemming": "test"})
             for i in range(count)

@@ -84,3 +84,31 @@ async def test_mbz_registration_requested_when_q3_is_ja(services: Services, cloc
                                          .order_by(Reminder.due_at))).first()
     assert request is not None and request.target_partner_id == "mbz"
     assert request.due_at.replace(tzinfo=None) <= clock().replace(tzinfo=None)
+
+
+async def test_besluitenlijst_is_about_the_meeting_of_the_decision(services: Services, clock: Clock) -> None:
+    """A vote closed before its meeting starts belongs to that meeting, not to the last one held."""
+    carla = member(services.org, "carla")
+    clock.set(at(11, 12, 10))
+    await file(services)
+    await agenda.post_agenda(services, carla, "oost")  # the meeting of 17 November
+    decided = await voted_case(services, clock)  # on the agenda of 24 November
+    clock.set(at(11, 20, 9))  # the 17 November meeting was held, the next one not yet
+    await besluit.record_decision(services, carla, decided)
+    published = await besluit.publish_besluitenlijst(services, carla, "oost")
+    text = renderer("plain").render(published.outgoing[0].message)
+    assert text.startswith("Besluitenlijst Regieteam Oost · dinsdag 24 november 2026"), text
+    assert f"{decided} (Talis)" in text
+
+
+async def test_decision_has_an_outcome_statement_without_names(services: Services, clock: Clock) -> None:
+    ref = await voted_case(services, clock)
+    recorded = await besluit.record_decision(services, member(services.org, "carla"), ref)
+    texts = {o.message.template: renderer("plain").render(o.message) for o in recorded.outgoing}
+    statement = ("Uitkomst: de huisuitzetting kan voorkomen worden (scenario 1: voorkomen), "
+                 "zonder extra stappen, zonder aanmelding bij het Meldpunt Bijzondere Zorg.")
+    for template in ("besluit/vastgelegd", "besluit/corporatie"):
+        line = next(line for line in texts[template].splitlines() if line.startswith("Uitkomst:"))
+        assert line == statement
+    published = await besluit.publish_besluitenlijst(services, member(services.org, "carla"), "oost")
+    assert statement in renderer("plain").render(published.outgoing[0].message)

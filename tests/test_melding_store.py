@@ -102,3 +102,15 @@ async def test_database_errors_reach_logs_without_values(services: Services) -> 
     logged = stream.getvalue()
     assert "IntegrityError" in logged and "test_melding_store.py" in logged
     assert "Jan Fictief" not in logged
+
+
+async def test_confirmation_names_the_meeting(services: Services) -> None:
+    """Filed on Tuesday 24 November at 08:00, before Oost's 10:00 meeting: that meeting; the
+    retried submission says the same."""
+    anna = member(services.org, "anna")
+    filed = await file_melding(services, anna, valid_answers(), submission_key="k1")
+    again = await file_melding(services, anna, valid_answers(), submission_key="k1")
+    assert again.value == filed.value
+    for result in (filed, again):
+        text = renderer("plain").render(result.replies[0])
+        assert "Regieteam Oost bespreekt hem in het overleg van dinsdag 24 november 2026." in text

@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from commands.context import Services
 from commands.organisation import Organisation
+from commands.orgsync import sync_organisation
 from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker, upgrade
 from store.models import Case, CasePersonalData
-from store.organisation import sync_organisation
 from tests.conftest import PG_ADMIN_URL, _pg_available
 from tests.helpers import file
 

@@ -22,9 +22,9 @@ from bot.settings import Settings
 from bot.telegram.adapter import create_telegram
 from commands.context import Services
 from commands.organisation import Organisation
+from commands.orgsync import sync_organisation
 from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker, upgrade
-from store.organisation import sync_organisation
 from tests.conftest import PG_ADMIN_URL, TEST_KEY, _pg_available
 from tests.faketelegram import FakeTelegram, free_port, telegram_settings
 

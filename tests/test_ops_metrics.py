@@ -43,7 +43,7 @@ class Courier:
 
 
 def _reminder(key: str, due_hours_ago: float, clock: Clock, **state: object) -> Reminder:
-    return Reminder(dedupe_key=key, kind="delivery_failed", target_member_id="joost",
+    return Reminder(dedupe_key=key, kind="bezorging_mislukt", target_member_id="joost",
                     due_at=(clock() - timedelta(hours=due_hours_ago)).astimezone(UTC),
                     payload={}, **state)
 

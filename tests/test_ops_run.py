@@ -118,7 +118,7 @@ async def test_sigterm_stops_the_bot_and_gives_back_its_reminder_claims(
     upgrade(url)
     engine = make_engine(url)
     async with make_sessionmaker(engine)() as session, session.begin():
-        session.add(Reminder(dedupe_key="sigterm:1", kind="delivery_failed", target_member_id="joost",
+        session.add(Reminder(dedupe_key="sigterm:1", kind="bezorging_mislukt", target_member_id="joost",
                              due_at=datetime.now(UTC) - timedelta(minutes=5),
                              payload={"soort": "termijn", "pogingen": 1, "bestemming": "test"}))
     await engine.dispose()

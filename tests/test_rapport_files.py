@@ -14,6 +14,7 @@ import pytest
 from commands.context import Services
 from commands.rapport import CSV_COLUMNS, rapport
 from messages.charts import MonthFigures, month_figure
+from messages.files import attachments
 from tests.status_builders import TENANT, no_personal_data
 from tests.test_rapport_figures import TOT, VAN, build_period_cases, member
 
@@ -30,7 +31,7 @@ def png_size(content: bytes) -> tuple[int, int]:
 async def test_chart_is_a_sensible_png(services: Services) -> None:
     await build_period_cases(services)
     result = await rapport(services, member(services, "joost"), VAN, TOT)
-    chart = next(f for f in result.files if f.mime == "image/png")
+    chart = next(f for f in await attachments(result.files) if f.mime == "image/png")
     assert chart.filename == "rapport_alle_2026-06-01_2026-10-31.png"
     width, height = png_size(chart.content)
     assert 600 <= width <= 2000 and 300 <= height <= 1200
@@ -43,7 +44,7 @@ async def test_chart_is_a_sensible_png(services: Services) -> None:
 async def test_csv_has_one_row_per_case_in_the_period(services: Services) -> None:
     ref = await build_period_cases(services)
     result = await rapport(services, member(services, "joost"), VAN, TOT)
-    export = next(f for f in result.files if f.mime == "text/csv")
+    export = next(f for f in await attachments(result.files) if f.mime == "text/csv")
     text = export.content.decode("utf-8")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert tuple(rows[0].keys()) == CSV_COLUMNS
@@ -74,7 +75,7 @@ async def test_empty_period_still_gives_files(services: Services) -> None:
     result = await rapport(services, member(services, "joost"), "01-01-2024", "31-12-2024")
     assert result.value["totaal"]["meldingen"] == 0
     assert result.value["totaal"]["doorlooptijden"]["melding_sluiting"]["mediaan"] is None
-    chart, export = result.files
+    chart, export = await attachments(result.files)
     assert png_size(chart.content)[0] > 0
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8"), newline="")))
     assert rows == [list(CSV_COLUMNS)]

@@ -13,10 +13,10 @@ from datetime import date
 
 import pytest
 
-from bot.scheduler import dispatch_due, start_scheduler
+from bot.scheduler import start_scheduler
 from bot.settings import Settings
 from commands.context import Services
-from commands.reminders import sync_open_cases
+from commands.reminders import dispatch_due, sync_open_cases
 from commands.replies import Outgoing
 from tests.conftest import Clock, Database
 from tests.reminders_support import (

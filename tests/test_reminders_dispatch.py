@@ -8,8 +8,9 @@ from collections import Counter
 from dataclasses import replace
 from datetime import date, timedelta
 
-from bot.scheduler import MAX_ATTEMPTS, backoff, dispatch_due, list_reminders
+from bot.cli import list_reminders
 from commands.context import Services
+from commands.reminders import MAX_ATTEMPTS, backoff, dispatch_due
 from commands.replies import Outgoing
 from store.db import make_engine, make_sessionmaker
 from tests.conftest import Clock, Database

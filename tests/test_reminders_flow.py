@@ -8,14 +8,13 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.scheduler import dispatch_due
 from commands.actions import known_actions, perform
 from commands.agenda import build
 from commands.besluit import record_decision
 from commands.casemanager import appoint
 from commands.context import Services
 from commands.organisation import Organisation
-from commands.reminders import mark_done
+from commands.reminders import dispatch_due, mark_done
 from commands.sluiten import close_case
 from commands.stemmen import cast_vote
 from commands.terugkoppeling import give_feedback

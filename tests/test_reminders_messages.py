@@ -19,12 +19,12 @@ PAYLOADS: dict[str, tuple[dict[str, Any], str | None, str | None]] = {
     "terugkoppeling": ({"datum": "2026-12-22", "weken": 4}, None, "dirk"),
     "mbz": ({"sinds": "2026-11-24", "n": 1}, "mbz", None),
     "jeugdbescherming": ({"sinds": "2026-11-24"}, "jbg", None),
-    "urgent": ({"datum": "2026-12-04", "soort": "zitting"}, None, "carla"),
-    "eviction_near": ({"datum": "2026-12-30"}, None, "dirk"),
-    "escalation": ({"of": 1, "soort": "mbz", "werkdagen": 2, "verstuurd": "2026-11-24",
+    "spoed": ({"datum": "2026-12-04", "soort": "zitting"}, None, "carla"),
+    "ontruiming_nabij": ({"datum": "2026-12-30"}, None, "dirk"),
+    "escalatie": ({"of": 1, "soort": "mbz", "werkdagen": 2, "verstuurd": "2026-11-24",
                     "bestemming": "Meldpunt Bijzondere Zorg"}, None, "joost"),
     "nazorg": ({"maanden": 6, "datum": "2027-05-24"}, "talis", None),
-    "delivery_failed": ({"of": 1, "soort": "termijn", "pogingen": 6,
+    "bezorging_mislukt": ({"of": 1, "soort": "termijn", "pogingen": 6,
                          "bestemming": "Buurtteam Nijmegen"}, None, "joost"),
 }
 

@@ -8,7 +8,6 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.scheduler import dispatch_due
 from commands.context import Services
 from commands.organisation import Organisation
 from commands.reminders import (
@@ -20,6 +19,7 @@ from commands.reminders import (
     acknowledge,
     answer_nazorg,
     ask_postpone,
+    dispatch_due,
     feedback_button,
     mark_done,
     nazorg_button,
@@ -88,7 +88,7 @@ async def test_termijn_before_on_the_day_overdue_and_chair(
     assert await run_at(services, clock, courier, ams(2027, 1, 12, 9), t) == []
     assert len(await run_at(services, clock, courier, ams(2027, 1, 25, 9), t)) == 2
     assert not [r for r in await reminders_of(services, case.id)
-                if r.kind == "escalation" and r.sent_at is None and r.cancelled_at is None
+                if r.kind == "escalatie" and r.sent_at is None and r.cancelled_at is None
                 and r.due_at.replace(tzinfo=None) < ams(2027, 1, 25).replace(tzinfo=None)]
 
     await close_case(services, case.id, outcome="verhuisd")
@@ -206,7 +206,7 @@ async def test_acknowledgement_escalates_to_coordinator(
     # two working days later only the silent one escalates to the coordinator
     assert await run_at(services, clock, courier, ams(2026, 11, 26, 8, 1)) == [
         ("joost", "herinnering/escalatie")]
-    escalations = [r for r in await reminders_of(services) if r.kind == "escalation"]
+    escalations = [r for r in await reminders_of(services) if r.kind == "escalatie"]
     assert {r.case_id for r in escalations if r.sent_at} == {silent.id}
     # reminded every 3 working days until confirmed; "Gedaan" ends it
     assert await run_at(services, clock, courier, ams(2026, 11, 27, 9)) == [
@@ -234,7 +234,7 @@ async def test_urgent_tells_the_chair_at_once_or_when_the_date_comes_near(
     await decide(services, decided.id)
     assert await run_at(services, clock, courier, ams(2026, 12, 6, 9)) == []
     assert [r.cancel_reason for r in await reminders_of(services, decided.id)
-            if r.kind == "urgent"] == [DECIDED]
+            if r.kind == "spoed"] == [DECIDED]
     assert later.reference
 
 

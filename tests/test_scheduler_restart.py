@@ -234,7 +234,7 @@ async def test_old_delivery_bookkeeping_is_forgotten(services: Services) -> None
 async def test_missed_rows_of_one_series_arrive_as_one_message(services: Services) -> None:
     from sqlalchemy import select
 
-    from bot.scheduler import SUPERSEDED, dispatch_due
+    from commands.reminders import SUPERSEDED, dispatch_due
     from store.models import Reminder
 
     now = services.now()
@@ -250,3 +250,34 @@ async def test_missed_rows_of_one_series_arrive_as_one_message(services: Service
     async with services.transaction() as session:
         reasons = (await session.scalars(select(Reminder.cancel_reason).order_by(Reminder.due_at))).all()
     assert reasons[:2] == [SUPERSEDED, SUPERSEDED]
+
+
+async def test_vote_reminder_job_writes_to_members_who_did_not_vote(
+        services: Services, database: Database, clock: Clock) -> None:
+    from commands import agenda, stemmen
+    from tests.conftest import member
+
+    await drop_jobs_table(services)
+    clock.set(datetime(2026, 11, 19, 9, 0, tzinfo=AMS))
+    ref = (await new_case(services)).reference
+    await agenda.post_agenda(services, member(services.org, "carla"), "oost")
+    await stemmen.cast_vote(services, member(services.org, "carla"), ref, "q1", "ja")
+    clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=AMS))
+    courier = FakeCourier()
+    bot = await start(services, courier, database.url)
+    try:
+        await wait_for(lambda: bot.runs["reminders.dispatch"] == 1)
+        bot.run_soon("stemoproep.oost")
+        await wait_for(lambda: bot.runs["stemoproep.oost"] == 1)
+    finally:
+        await bot.stop()
+    assert {s.to for s in courier.sent if s.kind == "member"} == {"dirk", "eva", "fatima"}
+
+
+def test_vote_reminder_trigger_is_hours_before_the_meeting(services: Services) -> None:
+    from bot.scheduler import vote_reminder_trigger
+
+    trigger = vote_reminder_trigger(services.org, "oost", AMS)  # Tuesday 10:00
+    assert trigger is not None
+    fields = {f.name: str(f) for f in trigger.fields}
+    assert (fields["day_of_week"], fields["hour"], fields["minute"]) == ("1", "8", "0")

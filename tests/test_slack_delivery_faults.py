@@ -11,9 +11,9 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import Deliveries, DeliveryFailed
-from bot.scheduler import backoff, dispatch_due
 from bot.slack.courier import SlackCourier, make_web_client
 from commands.context import Services
+from commands.reminders import backoff, dispatch_due
 from commands.replies import Message, Outgoing, to_partner
 from tests.conftest import Clock
 from tests.fakeslack import BOT_TOKEN, FakeSlack
@@ -29,7 +29,7 @@ async def client(fake_slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
 
 
 def reminder(n: int, text: str = "Termijn RT-2026-0001") -> Outgoing:
-    return Outgoing(to_partner("talis"), Message("algemeen/welkom", {"naam": text}),
+    return Outgoing(to_partner("talis"), Message("slack/home_welkom", {"naam": text}),
                     update_key=f"reminder:{n}")
 
 

@@ -31,7 +31,7 @@ async def build_case_history(services: Services) -> str:
         session.add(PlanCondition(case_id=case.id, key="huur_betaald", state="voldaan",
                                   updated_at=utc(2026, 8, 1)))
         session.add(Feedback(case_id=case.id, member_id="dirk", given_at=utc(2026, 7, 14),
-                             text=b"(encrypted)", termijn_holds=True,
+                             text=services.cipher.encrypt("Betaalt weer op tijd."), termijn_holds=True,
                              conditions={}))
         session.add(Event(case_id=case.id, kind="termijn_changed", actor_id="carla",
                           at=utc(2026, 8, 2), data={"termijn": "2026-09-01"}))
@@ -67,9 +67,11 @@ async def test_personal_data_only_for_the_entitled_and_apart(services: Services)
     for member_id in ("joost", "anna", "dirk", "carla"):  # coordinator, melder, casemanager, chair
         (member,) = members(services, member_id)
         result = await case_timeline(services, member, reference)
-        assert [m.personal for m in result.replies] == [False, True], member_id
+        # the timeline, the household's details, and the free text (terugkoppeling) privately
+        assert [m.personal for m in result.replies] == [False, True, True], member_id
         assert all(no_personal_data(t) for t in texts(result, personal=False))
-        assert all(TENANT["naam"] in t for t in texts(result, personal=True))
+        assert TENANT["naam"] in renderer("plain").render(result.replies[1])
+        assert "Betaalt weer op tijd." in renderer("plain").render(result.replies[2])
         from commands.audit import record_delivered
 
         await record_delivered(services, result.replies[1])  # as an adapter does, once delivered
@@ -85,8 +87,9 @@ async def test_team_member_sees_the_timeline_without_personal_data(services: Ser
     reference = await build_case_history(services)
     (fatima,) = members(services, "fatima")  # lid of Oost, not entitled
     result = await case_timeline(services, fatima, reference)
-    assert [m.personal for m in result.replies] == [False]
+    assert [m.personal for m in result.replies] == [False, True]  # the free text, not the household
     assert all(no_personal_data(t) for t in texts(result, personal=False))
+    assert TENANT["naam"] not in renderer("plain").render(result.replies[1])
 
 
 @pytest.mark.parametrize("member_id", ["gerrit", "bram", "hanna", "wendy"])

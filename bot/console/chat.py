@@ -36,6 +36,7 @@ from commands.context import Services
 from commands.forms import FORM_BUTTONS
 from commands.organisation import Member
 from commands.replies import CommandRefused, FormInvalid, Message, Result
+from messages.files import attachments
 from messages.render import renderer
 
 Handler = Callable[[list[str]], Awaitable[Result | None]]
@@ -90,7 +91,7 @@ class ConsoleChat:
         for message in result.replies:
             self.say(message)
             await audit.record_delivered(self.services, message)
-        for attachment in result.files:
+        for attachment in await attachments(result.files):
             self.files_dir.mkdir(parents=True, exist_ok=True)
             path = self.files_dir / attachment.filename
             path.write_bytes(attachment.content)

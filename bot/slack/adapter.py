@@ -26,6 +26,7 @@ from commands.context import Services
 from commands.organisation import Member
 from commands.permissions import whom_to_ask
 from commands.replies import Message, Result
+from messages.files import attachments
 from messages.render import renderer
 from messages.slack import slack_message
 
@@ -156,7 +157,7 @@ class SlackAdapter:
         await self.say_privately(member, result.replies, respond)
         await self.deliveries.deliver_all(result.outgoing)
         if result.files:
-            await self.courier.upload_to_member(member, result.files)
+            await self.courier.upload_to_member(member, await attachments(result.files))
 
     async def problem(self, member: Member | None, respond: AsyncRespond | None) -> None:
         """Tell the member calmly that something went wrong on our side."""

@@ -30,21 +30,18 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from bot.delivery import DeliveryFailed
 from commands.context import Services
 from commands.organisation import Member
 from commands.replies import Attachment, Destination, Message, Outgoing
+from commands.threads import CASE_THREAD, ThreadPlace, find_place, record_place
 from messages.slack import SlackMessage, slack_message, slack_pages
 from store.locks import named_lock
-from store.models import ThreadRef
 from store.pacing import reserve_slot
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
-CASE_THREAD = "case_thread"
 MARKER_TYPE = "regiebot_bericht"
 HISTORY_LOOKBACK = 100
 
@@ -162,7 +159,7 @@ class SlackCourier:
                     and item.to.kind == "regieteam"):
                 await self._store(CASE_THREAD, item.thread_case, channel, ts, None)
 
-    async def _earlier_copy(self, marker: str, channel: str, thread_ts: str | None) -> ThreadRef | None:
+    async def _earlier_copy(self, marker: str, channel: str, thread_ts: str | None) -> ThreadPlace | None:
         """The message posted earlier under `marker`, found in the channel's recent history or
         the thread's replies; it is recorded as the reference, so it is updated from now on."""
         if thread_ts:
@@ -247,22 +244,14 @@ class SlackCourier:
             )
 
     # --- thread references -------------------------------------------------------------------
-    async def _ref(self, purpose: str, object_id: int) -> ThreadRef | None:
-        async with self.services.sessions() as session:
-            ref: ThreadRef | None = await session.scalar(select(ThreadRef).where(
-                ThreadRef.platform == PLATFORM, ThreadRef.purpose == purpose,
-                ThreadRef.object_id == object_id,
-            ))
-            return ref
+    async def _ref(self, purpose: str, object_id: int) -> ThreadPlace | None:
+        return await find_place(self.services, PLATFORM, purpose, object_id)
 
     async def _store(
         self, purpose: str, object_id: int, channel: str, ts: str, thread_ts: str | None
     ) -> None:
-        try:
-            async with self.services.transaction() as session:
-                session.add(ThreadRef(platform=PLATFORM, purpose=purpose, object_id=object_id,
-                                      channel=channel, message_ref=ts, thread_ref=thread_ts))
-        except IntegrityError:
+        if not await record_place(self.services, PLATFORM, purpose, object_id,
+                                  ThreadPlace(channel, ts, thread_ts)):
             log.info("slack: %s %s was al vastgelegd door een ander proces", purpose, object_id)
 
 

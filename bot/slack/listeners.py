@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
-from sqlalchemy.exc import IntegrityError
 
 from bot.slack import commands as slash
 from bot.slack import flows, forms
 from bot.slack.dedupe import claim, request_key
 from bot.slack.payloads import MalformedPayload
 from commands.actions import perform
+from commands.dedupe import once
 from commands.melding import file_melding, require_melder
 from commands.replies import CommandRefused, FormInvalid, Message
 from messages.slack import ACTION_PREFIX, parse_action_id
@@ -62,10 +62,8 @@ def register(adapter: SlackAdapter) -> None:
         key = request_key("view", str(view.get("id")))
         answers = forms.melding_answers(view)
         try:
-            try:
-                result = await file_melding(services, member, answers, submission_key=key)
-            except IntegrityError:  # the same submission is being stored right now (a retry)
-                result = await file_melding(services, member, answers, submission_key=key)
+            result = await once(lambda: file_melding(services, member, answers,
+                                                      submission_key=key))
         except FormInvalid as invalid:
             await ack(response_action="errors", errors=forms.field_errors(invalid.errors, view))
             return

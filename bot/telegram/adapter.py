@@ -53,6 +53,7 @@ from commands.permissions import whom_to_ask
 from commands.replies import Action, CommandRefused, FormInvalid, Message, Result
 from commands.sluiten import close_with, closing_from_words, split_words
 from messages import telegram as tg
+from messages.files import attachments
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +301,7 @@ class TelegramAdapter:
                 await self.courier.send(chat, message, thread_id=thread_id)
                 if chat == private:  # raised above when it did not arrive
                     await audit.record_delivered(self.services, message)
-        for attachment in result.files:
+        for attachment in await attachments(result.files):
             if attachment.mime.startswith("image/"):
                 await self.application.bot.send_photo(
                     chat, attachment.content, caption=attachment.title[: tg.MAX_CAPTION],

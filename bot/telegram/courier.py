@@ -17,7 +17,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram import Message as TgMessage
 from telegram.constants import ParseMode
@@ -28,12 +27,11 @@ from bot.telegram import storage
 from commands.context import Services
 from commands.organisation import Member
 from commands.replies import Action, Message, Outgoing, to_member
+from commands.threads import CASE_THREAD, case_reference, case_regieteam
 from messages import telegram as tg
-from store.models import Case
 
 log = logging.getLogger(__name__)
 
-CASE_THREAD = "case_thread"
 NOTICE_TEMPLATES = ("telegram/vraag_start", "telegram/dm_mislukt")
 
 
@@ -129,8 +127,7 @@ class TelegramCourier:
         return self._forums[chat]
 
     async def _new_topic(self, chat: int, case_id: int) -> int:
-        async with self.services.transaction() as session:
-            reference = await session.scalar(select(Case.reference).where(Case.id == case_id))
+        reference = await case_reference(self.services, case_id)
         name = tg.label("telegram.topic").format(referentie=reference or case_id)
         topic = await self.bot.create_forum_topic(chat, name[:128])
         return topic.message_thread_id
@@ -246,13 +243,8 @@ class TelegramCourier:
         org = self.services.org
         case_id = item.thread_case
         reference = item.message.data.get("referentie")
-        async with self.services.transaction() as session:
-            query = None
-            if case_id is not None:
-                query = select(Case.regieteam_id).where(Case.id == case_id)
-            elif isinstance(reference, str):
-                query = select(Case.regieteam_id).where(Case.reference == reference)
-            team = await session.scalar(query) if query is not None else None
+        team = await case_regieteam(self.services, case_id=case_id,
+                                    reference=reference if isinstance(reference, str) else None)
         if team:
             return [team]
         if member.regieteams:

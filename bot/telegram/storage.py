@@ -12,12 +12,14 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from commands import dedupe
 from commands.context import Services
+from commands.threads import ThreadPlace, find_place, record_place
 from store.crypto import DecryptionFailed
-from store.models import FormDraft, ProcessedRequest, ThreadRef
+from store.models import FormDraft
 
 PLATFORM = "telegram"
 log = logging.getLogger(__name__)
@@ -25,21 +27,12 @@ log = logging.getLogger(__name__)
 
 async def first_time(services: Services, key: str) -> bool:
     """Record `key` as handled; False when it was handled before (a repeated update or tap)."""
-    try:
-        async with services.transaction() as session:
-            session.add(ProcessedRequest(key=f"{PLATFORM}:{key}", at=services.now()))
-    except IntegrityError:
-        return False
-    return True
+    return await dedupe.first_time(services, dedupe.request_key(PLATFORM, key))
 
 
-async def forget_old_requests(services: Services, days: int = 7) -> None:
-    """Telegram redelivers for at most a day; keep a week, drop the rest."""
-    async with services.transaction() as session:
-        await session.execute(delete(ProcessedRequest).where(
-            ProcessedRequest.key.like(f"{PLATFORM}:%"),
-            ProcessedRequest.at < services.now() - timedelta(days=days),
-        ))
+async def forget_old_requests(services: Services) -> None:
+    """The records of handled updates follow the one retention policy of every platform."""
+    await dedupe.forget_handled(services)
 
 
 async def forget_abandoned_drafts(services: Services, days: int = 30) -> None:
@@ -107,12 +100,8 @@ async def load_button(services: Services, digest: str) -> tuple[str, str] | None
 # --- thread and message references -----------------------------------------------------------
 
 
-async def thread_ref(services: Services, purpose: str, object_id: int) -> ThreadRef | None:
-    async with services.transaction() as session:
-        return await session.scalar(select(ThreadRef).where(
-            ThreadRef.platform == PLATFORM, ThreadRef.purpose == purpose,
-            ThreadRef.object_id == object_id,
-        ))
+async def thread_ref(services: Services, purpose: str, object_id: int) -> ThreadPlace | None:
+    return await find_place(services, PLATFORM, purpose, object_id)
 
 
 async def save_thread_ref(
@@ -120,17 +109,6 @@ async def save_thread_ref(
     thread_id: int | None,
 ) -> None:
     """Create or move the reference (one per platform, purpose and object)."""
-    async with services.transaction() as session:
-        row = await session.scalar(select(ThreadRef).where(
-            ThreadRef.platform == PLATFORM, ThreadRef.purpose == purpose,
-            ThreadRef.object_id == object_id,
-        ))
-        if row is None:
-            session.add(ThreadRef(
-                platform=PLATFORM, purpose=purpose, object_id=object_id, channel=str(channel),
-                message_ref=str(message_id),
-                thread_ref=str(thread_id) if thread_id is not None else None,
-            ))
-        else:
-            row.channel, row.message_ref = str(channel), str(message_id)
-            row.thread_ref = str(thread_id) if thread_id is not None else row.thread_ref
+    await record_place(services, PLATFORM, purpose, object_id,
+                       ThreadPlace(str(channel), str(message_id),
+                                   str(thread_id) if thread_id is not None else None), move=True)

@@ -1,0 +1,48 @@
+"""Files for the acting member, made from a use case's neutral figures and rows: the chart
+(PNG) and the CSV export of a report. Every door calls `attachments` on `Result.files` before
+it delivers them, so each file is drawn or written in this one place."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Sequence
+
+from commands.figures import CaseExport, MonthChart
+from commands.replies import Attachment, FileToMake
+from messages.charts import MonthFigures, month_chart
+from messages.render import renderer
+
+
+async def attachments(files: Sequence[Attachment | FileToMake]) -> list[Attachment]:
+    """The files as bytes, in the same order. Drawing a chart takes a moment of CPU: it runs in
+    a worker thread, so the event loop keeps answering."""
+    return [file if isinstance(file, Attachment) else await asyncio.to_thread(make, file)
+            for file in files]
+
+
+def make(file: FileToMake) -> Attachment:
+    title = renderer("plain").label(file.title)
+    content = file.content
+    if isinstance(content, MonthChart):
+        return Attachment(file.filename, chart_png(content), "image/png", title)
+    if isinstance(content, CaseExport):
+        return Attachment(file.filename, csv_bytes(content), "text/csv", title)
+    raise TypeError(f"geen bestand te maken van {type(content).__name__}")
+
+
+def chart_png(chart: MonthChart) -> bytes:
+    """Per month: meldingen, and the closures stacked by outcome group."""
+    text = renderer("plain").text
+    return month_chart([MonthFigures(text("rapport/maand", maand=month.first), month.meldingen,
+                                     dict(month.closed)) for month in chart.months])
+
+
+def csv_bytes(export: CaseExport) -> bytes:
+    """Comma-separated (RFC 4180), UTF-8, header row first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(export.columns)
+    writer.writerows(export.rows)
+    return buffer.getvalue().encode("utf-8")
