@@ -42,6 +42,7 @@ class Modal:
     """How Slack shows one form: title, submit button, and each field's label and hint."""
 
     title: str
+    intro: str  # the template of the explanation at the top
     labels: Mapping[str, tuple[str, str | None]]
     submit_label: str = "slack.knop.versturen"
     refine: bool = False        # complete the modal from the database after it opened
@@ -49,31 +50,31 @@ class Modal:
 
 
 MODALS: dict[str, Modal] = {
-    "stappen": Modal("slack.titel.stappen", {
+    "stappen": Modal("slack.titel.stappen", "slack/stappen_uitleg", {
         "stappen": ("slack.veld.stappen", None),
         "stappen_tekst": ("veld.stappen_tekst", GEEN_NAMEN)}),
-    "besluit": Modal("slack.titel.besluit", {
+    "besluit": Modal("slack.titel.besluit", "slack/besluit_uitleg", {
         "q1": ("slack.veld.q1", None), "q2": ("slack.veld.q2", "slack.hint.q2_meerderheid"),
         "q2_tekst": ("veld.stappen_tekst", None), "q3": ("slack.veld.q3", None),
         "reden": ("slack.veld.reden_afwijking", "slack.hint.reden_afwijking")},
         submit_label="slack.knop.vastleggen"),
-    "casemanager": Modal("slack.titel.casemanager", {
+    "casemanager": Modal("slack.titel.casemanager", "slack/casemanager_uitleg", {
         "casemanager": ("slack.veld.casemanager", None),
         "termijn": ("slack.veld.termijn", "slack.hint.termijn"),
         "weken": ("slack.veld.weken", "slack.hint.weken")}, submit_label="slack.knop.vastleggen"),
-    "terugkoppeling": Modal("slack.titel.terugkoppeling", {
+    "terugkoppeling": Modal("slack.titel.terugkoppeling", "slack/terugkoppeling_uitleg", {
         "tekst": ("slack.veld.terugkoppeling", GEEN_NAMEN),
         "termijn_houdt": ("slack.veld.termijn_houdt", None),
         "nieuwe_termijn": ("slack.veld.nieuwe_termijn", "slack.hint.nieuwe_termijn")},
         refine=True),
-    "uitstellen": Modal("slack.titel.uitstellen", {
+    "uitstellen": Modal("slack.titel.uitstellen", "slack/uitstellen_uitleg", {
         "datum": ("slack.veld.uitstel_datum", None), "reden": ("slack.veld.uitstel_reden", GEEN_NAMEN)}),
-    "huishouden": Modal("slack.titel.huishouden", {
+    "huishouden": Modal("slack.titel.huishouden", "slack/huishouden_uitleg", {
         "huishouden": ("veld.huishouden", "slack.hint.huishouden"),
         "kinderen": ("veld.minderjarige_kinderen", None),
         "reden": ("veld.correctie_reden", GEEN_NAMEN)},
         submit_label="slack.knop.vastleggen", refine=True),
-    "sluiten": Modal("slack.titel.sluiten", {
+    "sluiten": Modal("slack.titel.sluiten", "slack/sluiten_uitleg", {
         "uitkomst": ("slack.veld.uitkomst", None),
         "opvang": ("slack.veld.opvang", "slack.hint.opvang"),
         "opvang_toelichting": ("slack.veld.opvang_toelichting", "slack.hint.opvang_toelichting"),
@@ -106,7 +107,7 @@ def modal_blocks(services: Services, member: Member, form_name: str, value: str,
     context = context or {}
     initial = {**form.initial_answers(services, context, True), **(values or {})}
     plain = renderer("plain")
-    blocks: list[Block] = [mrkdwn_section(forms.text(f"{form_name}_uitleg", referentie=value))]
+    blocks: list[Block] = [mrkdwn_section(renderer("mrkdwn").text(modal.intro, referentie=value))]
     if form_name == "huishouden" and "huishouden" in context:
         blocks.append(context_note(forms.text("huishouden_nu", huishouden=context["huishouden"],
                                               kinderen=context.get("kinderen"))))
