@@ -35,6 +35,7 @@ from commands import (
 )
 from commands.choices import Choices, IdsOnly, Labels, fold, leading_member
 from commands.context import Services
+from commands.forms import condition_field
 from commands.melding import require_melder
 from commands.organisation import Member
 from commands.replies import CommandRefused, OpenForm, Result
@@ -343,8 +344,12 @@ def _terugkoppeling(r: Reading, words: list[str]) -> Planned | OpenForm:
                if fold(key) not in (fold(k) for k in _FEEDBACK_KEYS)}
     text = " ".join(plain)
     if not text:
-        return OpenForm("terugkoppeling", reference, {"voorwaarden": updates,
-                                                      "termijn_houdt": holds})
+        typed: dict[str, Any] = {condition_field(key): state for key, state in updates.items()}
+        if _option(options, "termijn") is not None:
+            typed["termijn_houdt"] = "ja" if holds else "nee"
+        if new_termijn:
+            typed["nieuwe_termijn"] = new_termijn
+        return OpenForm("terugkoppeling", reference, typed)
     member = r.member
     return r.plan(lambda s: terugkoppeling.give_feedback(
         s, member, reference, text, updates, termijn_holds=holds, new_termijn=new_termijn))

@@ -127,7 +127,7 @@ async def test_member_who_never_started_the_bot(
     fake: FakeTelegram, deliveries: Deliveries, bot: TelegramAdapter
 ) -> None:
     fake.forbidden.add(DIRK)
-    message = Message("telegram/volgende_stap", {"referentie": "RT-2026-0001"})
+    message = Message("besluit/volgende_stap", {"referentie": "RT-2026-0001"})
     with pytest.raises(DeliveryFailed):
         await deliveries.deliver(Outgoing(to_member("dirk"), message))
     ask = fake.sent("sendMessage", BUURTTEAM)

@@ -17,26 +17,18 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.console.courier import ConsoleCourier, indent, show
+from bot.console.forms import walk_form
 from bot.delivery import Deliveries
-from commands import audit, besluit, melding
+from commands import audit, besluit
 from commands.actions import perform
 from commands.context import Services
-from commands.melding import FormField, check_field, check_form, field_error, melding_fields
+from commands.forms import FORM_BUTTONS
 from commands.organisation import Member
 from commands.replies import CommandRefused, FormInvalid, Message, OpenForm, Result
 from commands.text import run_text, split_words
-from commands.validation import FieldProblem
-from commands.words import ActionName
 from messages.files import attachments
 from messages.render import renderer
 
-# Buttons that open a form on every door: button → form name.
-FORM_BUTTONS: dict[str, str] = {
-    ActionName.STAPPEN_KIEZEN: "stappen", ActionName.BESLUIT_VASTLEGGEN: "besluit",
-    ActionName.TERUGKOPPELING_GEVEN: "terugkoppeling", ActionName.CASEMANAGER_AANWIJZEN: "casemanager",
-    ActionName.HERINNERING_UITSTELLEN: "uitstellen", ActionName.SLUITEN: "sluiten"}
-# The text command that explains a form, while the console has no questions for it yet.
-FORM_COMMANDS = {"stappen": "stem", "sluiten": "sluit"}
 Handler = Callable[[list[str]], Awaitable[Result | None]]
 
 
@@ -143,13 +135,10 @@ class ConsoleChat:
 
     async def open_form(self, form: OpenForm) -> Result | None:
         """Open the form a text command or a button asked for (the one place to do so)."""
-        if form.name == "melding":
-            return await self.cmd_melding([])
-        if form.name == "besluit" and form.reference:
-            # without choices the decision follows the majority of the votes
+        if form.name == "besluit" and form.reference and not form.values:
+            # typed with only the reference, the decision follows the majority of the votes
             return await besluit.record_decision(self.services, self.member, form.reference)
-        command = FORM_COMMANDS.get(form.name, form.name)
-        raise CommandRefused(f"gebruik/{command}")
+        return await walk_form(self, form.name, form.reference or "", dict(form.values))
 
     def _who(self, member: Member) -> dict[str, Any]:
         return {"naam": member.name, "rollen": list(member.roles),
@@ -174,106 +163,13 @@ class ConsoleChat:
             raise CommandRefused("gebruik/knop")
         name, value = args[0], " ".join(args[1:])
         if name in FORM_BUTTONS:
-            return await self.open_form(OpenForm(FORM_BUTTONS[name], value))
+            return await walk_form(self, FORM_BUTTONS[name], value)
         return await perform(self.services, self.member, name, value)
 
     # --- the casusformulier ----------------------------------------------------------------
 
-    async def cmd_melding(self, _args: list[str]) -> Result:
-        melding.require_melder(self.services.org, self.member)
-        self.say_text("melding/start")
-        answers: dict[str, Any] = {}
-        fields = melding_fields(self.services.org, self.member)
-        await self.ask_fields(fields, answers, [f.name for f in fields])
-        while True:
-            try:
-                check_form(self.services.org, self.member, answers, self.services.today())
-            except FormInvalid as invalid:
-                for message in invalid.errors.values():
-                    self.say(message)
-                await self.ask_fields(fields, answers, list(invalid.errors))
-                continue
-            self.say(self.summary(fields, answers))
-            self.say_text("console/indienen")
-            reply = (await self.read_line() or "/annuleer").strip().lower()
-            if reply == "/annuleer":
-                raise FormCancelled
-            if reply in ("ja", "j", "indienen"):
-                return await melding.file_melding(self.services, self.member, answers)
-            await self.ask_fields(fields, answers, [f.name for f in fields if f.name == reply])
-
-    async def ask_fields(self, fields: list[FormField], answers: dict[str, Any], names: list[str]) -> None:
-        """Ask the named fields in form order; /terug goes one question back."""
-        todo = [f for f in fields if f.name in names]
-        index = 0
-        while index < len(todo):
-            form_field = todo[index]
-            if not form_field.applies(answers):
-                answers.pop(form_field.name, None)
-                index += 1
-                continue
-            self.say(self.question(form_field))
-            line = await self.read_line()
-            if line is None or line.strip() == "/annuleer":
-                raise FormCancelled
-            if line.strip() == "/terug":
-                index = max(0, index - 1)
-                continue
-            index += 1 if self.take_answer(form_field, line, answers) else 0
-
-    def question(self, form_field: FormField) -> Message:
-        choices = {c: self.choice_text(form_field, c) for c in form_field.choices}
-        return Message("melding/vraag", {"veld": form_field.name, "verplicht": form_field.required,
-                                         "keuzes": choices})
-
-    def take_answer(self, form_field: FormField, line: str, answers: dict[str, Any]) -> bool:
-        raw = self.interpret(form_field, line.strip())
-        try:
-            check_field(form_field, raw, self.services.today())
-        except FieldProblem as problem:
-            self.say(field_error(form_field, problem))
-            return False
-        answers[form_field.name] = raw
-        return True
-
-    def interpret(self, form_field: FormField, text: str) -> Any:
-        """Choices may be typed as their number, their key or their text."""
-        if form_field.kind == "multichoice":
-            return [self.pick(form_field, part.strip()) for part in text.split(",") if part.strip()]
-        if form_field.kind == "choice":
-            return self.pick(form_field, text)
-        return text
-
-    def pick(self, form_field: FormField, text: str) -> str:
-        if text.isdigit() and 1 <= int(text) <= len(form_field.choices):
-            return form_field.choices[int(text) - 1]
-        for choice in form_field.choices:
-            if text.casefold() in (choice.casefold(), self.choice_text(form_field, choice).casefold()):
-                return choice
-        return text
-
-    def choice_text(self, form_field: FormField, key: str) -> str:
-        org = self.services.org
-        if form_field.name == "corporatie":
-            return org.partner(key).name
-        if form_field.name == "regieteam":
-            return org.regieteam(key).name
-        if form_field.name == "wijk":
-            return key if key != melding.UNKNOWN_WIJK else self.text.choice(key)
-        return self.text.choice(key)
-
-    def summary(self, fields: list[FormField], answers: dict[str, Any]) -> Message:
-        lines = []
-        for form_field in fields:
-            if not form_field.applies(answers) or not answers.get(form_field.name):
-                continue
-            value = answers[form_field.name]
-            if form_field.kind == "multichoice":
-                value = ", ".join(self.choice_text(form_field, v) for v in value)
-            elif form_field.kind == "choice":
-                value = self.choice_text(form_field, value)
-            lines.append({"label": self.text.label(f"veld.{form_field.name}"), "waarde": value})
-        return Message("melding/samenvatting", {"regels": lines})
+    async def cmd_melding(self, _args: list[str]) -> Result | None:
+        return await walk_form(self, "melding")
 
 
 async def run_console(services: Services, member: Member, deliveries: Deliveries | None = None,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.slack import flows, forms
+from bot.slack import flows
 from bot.slack.dedupe import claim, request_key
 from commands.organisation import Member
 from commands.replies import CommandRefused, Message, OpenForm
@@ -31,11 +31,8 @@ def _direct_message(body: Body) -> bool:
 async def open_form(adapter: SlackAdapter, member: Member, form: OpenForm, trigger_id: str,
                     respond: AsyncRespond | None = None) -> None:
     """Open the form a text command asked for, as a modal (the one place to do so)."""
-    if form.name == "melding":
-        await adapter.client.views_open(trigger_id=trigger_id,
-                                        view=forms.melding_modal(adapter.services.org, member))
-        return
-    await flows.open_flow(adapter, form.name, member, form.reference or "", trigger_id, respond)
+    await flows.open_flow(adapter, form.name, member, form.reference or "", trigger_id, respond,
+                          form.values)
 
 
 def register(adapter: SlackAdapter) -> None:

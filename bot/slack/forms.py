@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.slack.payloads import MalformedPayload
+from commands.forms import melding_choice_names
 from commands.melding import UNKNOWN_WIJK, FormField, melding_fields
 from commands.organisation import Member, Organisation
 from commands.replies import Message
+from messages.labels import choice_labels
 from messages.render import renderer
 from messages.slack import (
     MAX_MODAL_BLOCKS,
@@ -188,6 +190,32 @@ def field_errors(errors: dict[str, Message], view: dict[str, Any]) -> dict[str, 
     return {k: cut(v, ERROR_TEXT) for k, v in shown.items()}
 
 
+# --- a form field as an input element ------------------------------------------------------------
+
+
+def field_element(form_field: FormField, labels: dict[str, str], initial: Any = None, *,
+                  radio_upto: int = 0, checkboxes_upto: int = 0) -> dict[str, Any]:
+    """The input element for one field of a neutral form. `labels`: choice id → text (from
+    `messages.labels`). Up to `radio_upto` choices show as radio buttons, up to
+    `checkboxes_upto` multiple choices as checkboxes; more as menus."""
+    kind = form_field.kind
+    choices = [(key, labels.get(key, key)) for key in
+               (("ja", "nee") if kind == "yesno" else form_field.choices)]
+    if kind == "yesno" or (kind == "choice" and len(choices) <= radio_upto):
+        return radio(choices, initial)
+    if kind == "choice":
+        return static_select(choices, initial)
+    if kind == "multichoice":
+        return checkboxes(choices) if len(choices) <= checkboxes_upto else multi_select(choices)
+    if kind == "number":
+        element = number_input(form_field.maximum or None,
+                               minimum=1 if form_field.name == "weken" else 0)
+        return {**element, "initial_value": str(initial)} if initial else element
+    if kind == "date":
+        return datepicker(initial or None)
+    return text_input(form_field.max_length, multiline=kind == "longtext", initial=initial or None)
+
+
 # --- the casusformulier -------------------------------------------------------------------------
 
 MELDING = "melding"
@@ -198,29 +226,10 @@ def _shown(form_field: FormField) -> bool:
     return form_field.when is None or any(form_field.applies(p) for p in _PROBES)
 
 
-def _choices(org: Organisation, form_field: FormField) -> list[tuple[str, str]]:
-    if form_field.name == "corporatie":
-        return [(c, org.partner(c).name) for c in form_field.choices]
-    if form_field.name == "regieteam":
-        return [(t, org.regieteam(t).name) for t in form_field.choices]
-    if form_field.name == "wijk":
-        return [(w, renderer("plain").choice(w) if w == UNKNOWN_WIJK else w) for w in form_field.choices]
-    return [(c, renderer("plain").choice(c)) for c in form_field.choices]
-
-
-def _element(org: Organisation, form_field: FormField) -> dict[str, Any]:
-    kind = form_field.kind
-    if kind == "choice":
-        return static_select(_choices(org, form_field))
-    if kind == "multichoice":
-        return multi_select(_choices(org, form_field))
-    if kind == "number":
-        return number_input(form_field.maximum)
-    if kind == "date":
-        return datepicker()
-    if kind == "yesno":
-        return radio([("ja", renderer("plain").choice("ja")), ("nee", renderer("plain").choice("nee"))])
-    return text_input(form_field.max_length, multiline=kind == "longtext")
+def _labels(org: Organisation, form_field: FormField) -> dict[str, str]:
+    names = melding_choice_names(org, form_field.name)
+    keys = ("ja", "nee") if form_field.kind == "yesno" else form_field.choices
+    return choice_labels(MELDING, form_field.name, keys, names)
 
 
 def melding_modal(org: Organisation, member: Member) -> dict[str, Any]:
@@ -231,7 +240,8 @@ def melding_modal(org: Organisation, member: Member) -> dict[str, Any]:
         if form_field.name == "huurder_naam":
             blocks.append(context_note(text("melding_persoonsgegevens")))
         blocks.append(input_block(
-            form_field.name, label(f"veld.{form_field.name}"), _element(org, form_field),
+            form_field.name, label(f"veld.{form_field.name}"),
+            field_element(form_field, _labels(org, form_field)),
             optional=not form_field.required or form_field.when is not None,
             hint=label(f"hint.{form_field.name}"),
         ))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from commands.home import home_sections
 from commands.organisation import Member
 from commands.replies import Action, Message
+from commands.words import ActionName
 from messages.slack import (
     MAX_MODAL_BLOCKS,
     Block,
@@ -57,7 +58,7 @@ def _closing_blocks(cases: Sequence[dict[str, Any]]) -> list[Block]:
     blocks = _sections(Message("slack/home_sluiten", {"casussen": list(cases)}))
     for index, case in enumerate(cases):
         row = render_text(Message("slack/home_sluiten_rij", {"c": case}))
-        action = Action("casus_sluiten", case["referentie"], "slack.knop.casus_sluiten")
+        action = Action(ActionName.SLUITEN, case["referentie"], "slack.knop.casus_sluiten")
         blocks.append({**mrkdwn_section(row), "accessory": button(action, index)})
     return blocks
 

@@ -99,11 +99,7 @@ def register(adapter: SlackAdapter) -> None:
             return
         asked = services.asked("slack", f"knop {name}")
         try:
-            local = flows.LOCAL_BUTTONS.get(name)
-            if local is not None:
-                result = await local(asked, member, value)
-            else:
-                result = await perform(asked, member, name, value)
+            result = await perform(asked, member, name, value)
         except CommandRefused as refused:
             await adapter.say_privately(member, [refused.message], respond)
             return

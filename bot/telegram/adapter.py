@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -444,16 +444,19 @@ class TelegramAdapter:
         if form.name == "melding":
             await self._open_melding(update, member)
             return
-        await self._start_flow(update, member, FORM_FLOWS[form.name], form.reference or "", None)
+        await self._start_flow(update, member, FORM_FLOWS[form.name], form.reference or "", None,
+                               form.values)
 
     async def _start_flow(self, update: Update, member: Member, flow: str, value: str,
-                          query: CallbackQuery | None) -> None:
-        """Start a conversation in the member's private chat (from a group too)."""
+                          query: CallbackQuery | None,
+                          values: Mapping[str, Any] | None = None) -> None:
+        """Start a conversation in the member's private chat (from a group too), with the
+        values typed with the command already answered."""
         chat = _chat(update)
         private = member.telegram_user
         assert private is not None
         try:
-            await self.conversations.start(private, member, flow, value)
+            await self.conversations.start(private, member, flow, value, values)
         except TelegramError as exc:
             if not is_not_started(exc):
                 raise
