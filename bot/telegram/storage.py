@@ -6,23 +6,13 @@ Every function opens one short transaction; none is held across a Telegram call.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import logging
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
-
-from commands import dedupe
+from commands import dedupe, drafts
 from commands.context import Services
 from commands.threads import ThreadPlace, find_place, record_place
-from store.crypto import DecryptionFailed
-from store.models import FormDraft
 
 PLATFORM = "telegram"
-log = logging.getLogger(__name__)
 
 
 async def first_time(services: Services, key: str) -> bool:
@@ -35,46 +25,24 @@ async def forget_old_requests(services: Services) -> None:
     await dedupe.forget_handled(services)
 
 
-async def forget_abandoned_drafts(services: Services, days: int = 30) -> None:
+async def forget_abandoned_drafts(services: Services) -> None:
     """Forms and conversations left alone for a month hold personal data for nothing: drop."""
-    cutoff = services.now() - timedelta(days=days)
-    async with services.transaction() as session:
-        for kind in ("melding", "gesprek"):
-            await session.execute(delete(FormDraft).where(
-                FormDraft.key.like(f"{PLATFORM}:{kind}:%"), FormDraft.updated_at < cutoff))
+    await drafts.forget_abandoned_drafts(services, PLATFORM, ("melding", "gesprek"))
 
 
 # --- drafts (forms and short conversations in progress; encrypted) ---------------------------
 
 
 async def load_draft(services: Services, key: str) -> dict[str, Any] | None:
-    async with services.transaction() as session:
-        row = await session.get(FormDraft, f"{PLATFORM}:{key}")
-        if row is None:
-            return None
-        try:
-            data: dict[str, Any] = services.cipher.decrypt_json(row.data)
-        except DecryptionFailed:  # written with a key that was removed: start afresh
-            log.warning("concept %s is niet te ontsleutelen en wordt genegeerd", key.split(":")[0])
-            return None
-        return data
+    return await drafts.load_draft(services, PLATFORM, key)
 
 
 async def save_draft(services: Services, key: str, data: dict[str, Any]) -> None:
-    full_key = f"{PLATFORM}:{key}"
-    payload = services.cipher.encrypt_json(data)
-    async with services.transaction() as session:
-        row = await session.get(FormDraft, full_key)
-        if row is None:
-            session.add(FormDraft(key=full_key, data=payload, updated_at=services.now()))
-        else:
-            row.data, row.updated_at = payload, services.now()
+    await drafts.save_draft(services, PLATFORM, key, data)
 
 
 async def delete_draft(services: Services, key: str) -> bool:
-    async with services.transaction() as session:
-        result = await session.execute(delete(FormDraft).where(FormDraft.key == f"{PLATFORM}:{key}"))
-        return bool(getattr(result, "rowcount", 0))
+    return await drafts.delete_draft(services, PLATFORM, key)
 
 
 # --- long button values ----------------------------------------------------------------------
@@ -82,19 +50,11 @@ async def delete_draft(services: Services, key: str) -> bool:
 
 async def store_button(services: Services, name: str, value: str) -> str:
     """Keep a button's name and value under a short key (for values over 64 bytes)."""
-    digest = hashlib.sha256(f"{name}\x00{value}".encode()).hexdigest()[:20]
-    key = f"knop:{digest}"
-    if await load_draft(services, key) is None:
-        with contextlib.suppress(IntegrityError):
-            await save_draft(services, key, {"name": name, "value": value})
-    return digest
+    return await drafts.store_long_value(services, PLATFORM, name, value)
 
 
 async def load_button(services: Services, digest: str) -> tuple[str, str] | None:
-    data = await load_draft(services, f"knop:{digest}")
-    if data is None:
-        return None
-    return str(data["name"]), str(data["value"])
+    return await drafts.load_long_value(services, PLATFORM, digest)
 
 
 # --- thread and message references -----------------------------------------------------------
