@@ -21,7 +21,14 @@ from commands.casemanager import CONDITION_STATES, appoint, parse_termijn
 from commands.cases import case_by_reference
 from commands.context import Services
 from commands.huishouden import MAX_CHILDREN, care_desk, correct_household, current_household
-from commands.melding import FormField, check_form, file_melding, melding_fields, require_melder
+from commands.melding import (
+    FormField,
+    check_form,
+    cross_field_errors,
+    file_melding,
+    melding_fields,
+    require_melder,
+)
 from commands.organisation import Member, Organisation
 from commands.permissions import may_vote, require_case_access, require_chair, whom_to_ask
 from commands.reminders import postpone_reminder
@@ -63,6 +70,9 @@ class CaseForm:
     chair_only: bool = False            # known without the database: refused before opening
     final_check: Callable[[Services, Member, Answers], object] | None = None  # FormInvalid
     summary: bool = False               # one at a time: show the answers before submitting
+    # rules between answers, checked as soon as the answers they need are known:
+    # (services, member, checked values so far) → field → what to fix
+    between: Callable[[Services, Member, Mapping[str, Any]], Mapping[str, Message]] | None = None
     refusals: Mapping[str, str] = field(default_factory=dict)  # refusal template/veld → field
 
     def field_list(self, services: Services, member: Member, context: Context,
@@ -413,9 +423,14 @@ async def _melding_submit(services: Services, member: Member, _value: str, answe
 # it in its draft; Slack re-reads it on submission).
 CONTEXT = "__context__"
 
+def _melding_between(services: Services, _member: Member,
+                     values: Mapping[str, Any]) -> Mapping[str, Message]:
+    return cross_field_errors(services.org, values, services.today())
+
+
 FORMS: dict[str, CaseForm] = {form.name: form for form in (
     CaseForm("melding", None, _melding_fields, _melding_submit, check=_melder,
-             final_check=_melding_check, summary=True),
+             final_check=_melding_check, summary=True, between=_melding_between),
     CaseForm("stappen", ActionName.STAPPEN_KIEZEN, _steps_fields, _steps_submit, check=_voter,
              refusals={"fout/stem_stappen": "stappen", "stappen_tekst": "stappen_tekst"}),
     CaseForm("besluit", ActionName.BESLUIT_VASTLEGGEN, _decision_fields, _decision_submit,

@@ -244,8 +244,25 @@ class Walker:
             return field_error(form_field, problem)
         except CommandRefused as refused:
             return refused.message
+        if (rule := self._between(form_field, value)) is not None:
+            return rule
         self.answers[form_field.name] = stored
         return None
+
+    def _between(self, form_field: FormField, value: Any) -> Message | None:
+        """A rule between this answer and those already given (a date before an earlier one,
+        a family without children), told now rather than at the end."""
+        if self.form.between is None:
+            return None
+        known: dict[str, Any] = {form_field.name: value}
+        today = self.services.today()
+        for other in self.fields():
+            if other.name in self.answers and other.name != form_field.name:
+                try:
+                    known[other.name] = check_field(other, self.answers[other.name], today)
+                except FieldProblem:
+                    continue
+        return self.form.between(self.services, self.member, known).get(form_field.name)
 
     def _next(self) -> None:
         for form_field in self.fields():

@@ -164,3 +164,40 @@ async def test_prefilled_values_skip_their_questions(services: Services, clock: 
     assert walker.current() is not None and walker.current().name == "termijn"  # type: ignore[union-attr]
     assert walker.typed("termijn") == "01-01-2026"
     assert walker.answers["casemanager"] == "dirk"
+
+
+async def answer_melding_until(walker: Walker, stop: str, **changes: object) -> object:
+    """Answer the casusformulier with valid answers (and `changes`) up to field `stop`;
+    return what answering `stop` says."""
+    from tests.helpers import valid_answers
+
+    answers = valid_answers(**changes)
+    while (question := walker.current()) is not None:
+        raw = answers.get(question.name, "")
+        said = walker.answer(raw) if raw != "" or question.required else walker.skip()
+        if question.name == stop:
+            return said
+        assert said is None, (question.name, said)
+    raise AssertionError(f"{stop} was not asked")
+
+
+async def test_melding_rules_between_answers_are_told_at_once(services: Services) -> None:
+    from messages.render import renderer
+
+    anna = member(services.org, "anna")
+    text = renderer("plain").render
+    walker = await Walker.start(services, anna, "melding", "")
+    family = await answer_melding_until(walker, "minderjarige_kinderen", minderjarige_kinderen="0")
+    assert family is not None and "kinderen" in text(family)  # type: ignore[arg-type]
+    assert walker.current().name == "minderjarige_kinderen"  # type: ignore[union-attr]
+
+    walker = await Walker.start(services, anna, "melding", "")
+    order = await answer_melding_until(walker, "zitting", dagvaarding="10-12-2026",
+                                       zitting="05-12-2026")
+    assert order is not None and walker.current().name == "zitting"  # type: ignore[union-attr]
+
+    walker = await Walker.start(services, anna, "melding", "")
+    informed = await answer_melding_until(walker, "huurder_geinformeerd", huurder_geinformeerd="nee")
+    assert informed is not None  # before the contact person, the name and the address
+    assert walker.current().name == "huurder_geinformeerd"  # type: ignore[union-attr]
+    assert "huurder_naam" not in walker.answers
