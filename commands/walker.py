@@ -45,9 +45,11 @@ def _stored(form_field: FormField, value: Any) -> Any:
 
 
 def _typed(form_field: FormField, raw: Any, value: Any) -> Any:
-    """What is kept: an amount as typed (the use case reads it again), else the checked value."""
-    if form_field.kind == "amount":
-        return str(raw).strip()
+    """What is kept: the checked value, cleaned (a postcode as "6511 AB", an amount in cents
+    written as "1.234,50", which the use case reads again)."""
+    if form_field.kind == "amount" and isinstance(value, int):
+        euros, cents = divmod(value, 100)
+        return f"{euros:,}".replace(",", ".") + f",{cents:02d}"
     return _stored(form_field, value)
 
 

@@ -46,6 +46,8 @@ def shown_answer(form: str, field: str, kind: str, value: Any,
             return datum(date.fromisoformat(str(value)))
         except ValueError:
             return str(value)
+    if kind == "amount" and value:
+        return f"€ {value}"
     return "" if value is None else str(value)
 
 

@@ -201,3 +201,13 @@ async def test_melding_rules_between_answers_are_told_at_once(services: Services
     assert informed is not None  # before the contact person, the name and the address
     assert walker.current().name == "huurder_geinformeerd"  # type: ignore[union-attr]
     assert "huurder_naam" not in walker.answers
+
+
+async def test_melding_summary_shows_the_cleaned_values(services: Services) -> None:
+    from messages.labels import shown_answer
+
+    walker = await Walker.start(services, member(services.org, "anna"), "melding", "")
+    await answer_melding_until(walker, "postcode", postcode="6511ab", achterstand_bedrag="1234,5")
+    shown = {f.name: shown_answer("melding", f.name, f.kind, value) for f, value in walker.summary()}
+    assert shown["postcode"] == "6511 AB"
+    assert shown["achterstand_bedrag"] == "€ 1.234,50"
