@@ -252,8 +252,10 @@ async def test_words_that_ask_for_a_form(services: Services) -> None:
     assert plan(services, "carla", f"besluit {REF}") == OpenForm("besluit", REF)
     assert plan(services, "carla", f"sluit {REF}") == OpenForm("sluiten", REF)
     assert plan(services, "dirk", f"stem {REF} q2") == OpenForm("stappen", REF)
-    assert plan(services, "dirk", f"terugkoppeling {REF}") == OpenForm(
-        "terugkoppeling", REF, {"voorwaarden": {}, "termijn_houdt": True})
+    # what was typed with it is filled in, under the form's own field names
+    assert plan(services, "dirk", f"terugkoppeling {REF}") == OpenForm("terugkoppeling", REF, {})
+    assert plan(services, "dirk", f"terugkoppeling {REF} termijn=houdt niet") == OpenForm(
+        "terugkoppeling", REF, {"termijn_houdt": "nee"})
     assert plan(services, "anna", f"huishouden {REF}") == OpenForm("huishouden", REF)
     assert plan(services, "dirk", "uitstellen 12") == OpenForm("uitstellen", "12")
     assert plan(services, "anna", "melding") == OpenForm("melding")
