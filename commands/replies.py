@@ -6,7 +6,7 @@ Nothing here knows Slack, Telegram or the console. A `Message` names a template 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -66,6 +66,13 @@ class Outgoing:
     thread_case: int | None = None
     update_key: str | None = None
     retry: bool = False
+    # for a message edited in place (a tally): how to make it afresh just before it is sent,
+    # so that of several updates racing to one message the last one shows the latest state
+    refresh: Callable[[], Awaitable[Message]] | None = field(default=None, compare=False)
+
+    async def current(self) -> Message:
+        """The message to send now: made afresh when it can be, else as it was made."""
+        return await self.refresh() if self.refresh is not None else self.message
 
 
 @dataclass(frozen=True)

@@ -95,8 +95,17 @@ def tally_message(services: Services, case: Case, tally: Tally, closed: bool) ->
 
 def tally_outgoing(result: Result, services: Services, case: Case, item: AgendaItem,
                    tally: Tally, closed: bool) -> None:
+    item_id = item.id
+
+    async def fresh() -> Message:
+        async with services.transaction() as session:
+            current = await session.get_one(AgendaItem, item_id)
+            fresh_case = await session.get_one(Case, current.case_id)
+            return tally_message(services, fresh_case, await tally_for(session, services, current),
+                                 closed or await has_decision(session, current))
+
     result.send(to_regieteam(case.regieteam_id), tally_message(services, case, tally, closed),
-                thread_case=case.id, update_key=f"tally:{item.id}")
+                thread_case=case.id, update_key=f"tally:{item.id}", refresh=fresh)
 
 
 async def open_item_for_vote(session: AsyncSession, services: Services, case: Case) -> AgendaItem:

@@ -143,3 +143,26 @@ async def test_timeline_hides_choices_until_the_decision(services: Services, clo
     text = renderer("plain").render(timeline.replies[0])
     assert "Dirk Visser stemt op" in text and "(wat, zie je na het besluit)" in text
     assert ": nee" not in text
+
+
+async def test_a_late_tally_update_still_shows_the_latest_votes(
+        services: Services, clock: Clock, fake_slack: FakeSlack) -> None:
+    """Two votes' tallies racing to one message: the one sent last is made afresh, so a stale
+    tally that arrives late cannot overwrite the newer one."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.slack.courier import SlackCourier
+    from tests.fakeslack import BOT_TOKEN
+
+    clock.set(at(11, 19, 10))
+    ref = str((await file(services)).value)
+    await agenda.post_agenda(services, member(services.org, "carla"), "oost")
+    first = await stemmen.cast_vote(services, member(services.org, "carla"), ref, "q1", "ja")
+    second = await stemmen.cast_vote(services, member(services.org, "dirk"), ref, "q1", "nee")
+    courier = SlackCourier(services, AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+    for result in (second, first):  # the older tally is delivered last
+        for item in result.outgoing:
+            await courier.deliver(item)
+    await fake_slack.work_done()
+    last = fake_slack.of("chat.postMessage", "chat.update")[-1]
+    assert "2 van minimaal 3" in all_text(last.args)

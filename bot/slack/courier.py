@@ -147,12 +147,13 @@ class SlackCourier:
             ref = await self._ref(purpose, object_id)
             if ref is None and (item.retry or marker in self._uncertain):
                 ref = await self._earlier_copy(marker, channel, thread_ts)
+            message = await item.current()  # made under the lock: the last one is the latest
             if ref is not None:
-                rendered = slack_message(item.message)
+                rendered = slack_message(message)
                 await self.client.chat_update(channel=ref.channel, ts=ref.message_ref,
                                               **rendered.as_kwargs())
                 return
-            ts = await self.post(channel, item.message, thread_ts=thread_ts, single=True,
+            ts = await self.post(channel, message, thread_ts=thread_ts, single=True,
                                  marker=marker)
             await self._store(purpose, object_id, channel, ts, thread_ts)
             if (item.thread_case is not None and thread_ts is None and purpose != CASE_THREAD

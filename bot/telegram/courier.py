@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,6 +52,7 @@ class TelegramCourier:
         self.services = services
         self.deliveries = deliveries
         self._forums: dict[int, bool] = {}
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # --- the Courier protocol -----------------------------------------------------------------
 
@@ -88,20 +91,23 @@ class TelegramCourier:
 
     async def _deliver(self, chat: int, item: Outgoing) -> None:
         purpose, object_id = _split_key(item.update_key)
-        if purpose is not None and object_id is not None:
+        if purpose is None or object_id is None:
+            thread_id, reply_to = await self._place(chat, item, purpose, object_id)
+            await self.send(chat, item.message, thread_id=thread_id, reply_to=reply_to)
+            return
+        # one at a time per message, each made afresh: the last edit shows the latest state
+        async with self._locks[f"{purpose}:{object_id}"]:
+            message = await item.current()
             ref = await storage.thread_ref(self.services, purpose, object_id)
             if ref is not None and ref.channel == str(chat) and await self.edit(
-                chat, int(ref.message_ref), item.message
+                chat, int(ref.message_ref), message
             ):
                 return
-        thread_id, reply_to = await self._place(chat, item, purpose, object_id)
-        if purpose is not None and object_id is not None:
-            sent = await self.send(chat, item.message, thread_id=thread_id, reply_to=reply_to,
+            thread_id, reply_to = await self._place(chat, item, purpose, object_id)
+            sent = await self.send(chat, message, thread_id=thread_id, reply_to=reply_to,
                                    single=True)
             await storage.save_thread_ref(self.services, purpose, object_id, chat,
                                           sent[-1].message_id, thread_id)
-        else:
-            await self.send(chat, item.message, thread_id=thread_id, reply_to=reply_to)
 
     async def _place(
         self, chat: int, item: Outgoing, purpose: str | None, object_id: int | None
