@@ -290,12 +290,30 @@ def _besluit(r: Reading, words: list[str]) -> Planned | OpenForm:
                                                     q2_steps=steps, q2_text=text, reason=reason))
 
 
-def _heropen(r: Reading, words: list[str]) -> Planned:
-    reference, rest = _reference(r, words)
-    if not rest:
-        raise r.usage()
-    member, reason = r.member, " ".join(rest)
-    return r.plan(lambda s: besluit.reopen_decision(s, member, reference, reason))
+CaseUseCase = Callable[[Services, Member, str], Awaitable[Result]]
+CaseTextUseCase = Callable[[Services, Member, str, str], Awaitable[Result]]
+
+
+def _reference_only(use_case: CaseUseCase) -> Parser:
+    """`RT-…` and nothing more."""
+    def parse(r: Reading, words: list[str]) -> Planned:
+        reference, rest = _reference(r, words)
+        if rest:
+            raise r.usage()
+        member = r.member
+        return r.plan(lambda s: use_case(s, member, reference))
+    return parse
+
+
+def _reference_and_text(use_case: CaseTextUseCase) -> Parser:
+    """`RT-… tekst…`: the reference, then words that may not be left out."""
+    def parse(r: Reading, words: list[str]) -> Planned:
+        reference, rest = _reference(r, words)
+        if not rest:
+            raise r.usage()
+        member, text = r.member, " ".join(rest)
+        return r.plan(lambda s: use_case(s, member, reference, text))
+    return parse
 
 
 def _besluitenlijst(r: Reading, words: list[str]) -> Planned:
@@ -404,38 +422,6 @@ def _huishouden(r: Reading, words: list[str]) -> Planned | OpenForm:
     return r.plan(lambda s: huishouden.correct_household(s, member, reference, **correction))
 
 
-def _gegevens(r: Reading, words: list[str]) -> Planned:
-    reference, rest = _reference(r, words)
-    if rest:
-        raise r.usage()
-    member = r.member
-    return r.plan(lambda s: gegevens.show_personal_data(s, member, reference))
-
-
-def _toelichting(r: Reading, words: list[str]) -> Planned:
-    reference, rest = _reference(r, words)
-    if rest:
-        raise r.usage()
-    member = r.member
-    return r.plan(lambda s: toelichting.show_free_text(s, member, reference))
-
-
-def _notitie(r: Reading, words: list[str]) -> Planned:
-    reference, rest = _reference(r, words)
-    if not rest:
-        raise r.usage()
-    member, text = r.member, " ".join(rest)
-    return r.plan(lambda s: notities.add_note(s, member, reference, text))
-
-
-def _spoed(r: Reading, words: list[str]) -> Planned:
-    reference, rest = _reference(r, words)
-    if rest:
-        raise r.usage()
-    member = r.member
-    return r.plan(lambda s: agenda.add_urgent(s, member, reference))
-
-
 def _uitstellen(r: Reading, words: list[str]) -> Planned | OpenForm:
     """`<herinnering> <datum> reden…`; only the reminder's number opens the form (its
     `reference` is the reminder's number)."""
@@ -514,10 +500,10 @@ _TABLE: tuple[TextCommand, ...] = (
     TextCommand("agenda", _agenda, (*TEAM, "coordinator", "admin")),
     TextCommand("stem", _stem, (*TEAM, "coordinator")),
     TextCommand("besluit", _besluit, ("voorzitter",)),
-    TextCommand("heropen", _heropen, ("voorzitter",)),
+    TextCommand("heropen", _reference_and_text(besluit.reopen_decision), ("voorzitter",)),
     TextCommand("besluitenlijst", _besluitenlijst, ("voorzitter",)),
     TextCommand("casemanager", _casemanager, ("voorzitter",)),
-    TextCommand("spoed", _spoed, ("voorzitter",)),
+    TextCommand("spoed", _reference_only(agenda.add_urgent), ("voorzitter",)),
     TextCommand("terugkoppeling", _terugkoppeling,
                 ("melder", *TEAM, "casemanager", "coordinator")),
     TextCommand("sluit", _sluit, ("voorzitter", "coordinator", "melder")),
@@ -526,10 +512,12 @@ _TABLE: tuple[TextCommand, ...] = (
     TextCommand("nazorg", _nazorg, ("melder", "coordinator", "admin")),
     TextCommand("status", _status, ("coordinator", "admin", "voorzitter", "melder",
                                     "casemanager")),
-    TextCommand("gegevens", _gegevens, ("melder", "voorzitter", "casemanager", "coordinator")),
-    TextCommand("toelichting", _toelichting,
+    TextCommand("gegevens", _reference_only(gegevens.show_personal_data),
+                ("melder", "voorzitter", "casemanager", "coordinator")),
+    TextCommand("toelichting", _reference_only(toelichting.show_free_text),
                 ("melder", *TEAM, "casemanager", "coordinator")),
-    TextCommand("notitie", _notitie, ("melder", *TEAM, "casemanager", "coordinator")),
+    TextCommand("notitie", _reference_and_text(notities.add_note),
+                ("melder", *TEAM, "casemanager", "coordinator")),
     TextCommand("rapport", _rapport, ("coordinator", "admin", "voorzitter")),
     TextCommand("audit", _audit, ("coordinator",)),
     TextCommand("help", _help),

@@ -29,8 +29,11 @@ from store.crypto import PersonalDataCipher
 from store.db import make_engine, make_sessionmaker, upgrade
 from store.models import Base
 from tests.fakeslack import fake_slack, fake_slack_server, slack_bot
+from tests.faketelegram import fake_telegram, telegram_bot, telegram_deliveries, telegram_forums
 
-__all__ = ["fake_slack", "fake_slack_server", "slack_bot"]  # fixtures shared by the Slack tests
+# fixtures shared by the Slack and the Telegram tests
+__all__ = ["fake_slack", "fake_slack_server", "fake_telegram", "slack_bot", "telegram_bot",
+           "telegram_deliveries", "telegram_forums"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_ORG = ROOT / "deploy" / "regieteam.example.yaml"

@@ -13,12 +13,17 @@ import contextlib
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
+
+from bot.delivery import Deliveries
+from bot.telegram import TelegramAdapter, create_telegram
+from commands.context import Services
 
 TOKEN = "123456:TEST-token"
 BOT_ID = 123456
@@ -443,3 +448,41 @@ def fast_rate_limiter() -> Any:
     from telegram.ext import AIORateLimiter
 
     return AIORateLimiter(max_retries=3)
+
+
+async def start_telegram(services: Services, fake: FakeTelegram,
+                         deliveries: Deliveries | None = None) -> TelegramAdapter:
+    """The bot's Telegram adapter, started against the fake server."""
+    adapter = create_telegram(services, telegram_settings(fake), deliveries or Deliveries())
+    await adapter.start()
+    return adapter
+
+
+@pytest.fixture
+def telegram_forums() -> tuple[int, ...]:
+    """Group chats the fake runs as forums (with topics); a test module overrides this fixture."""
+    return ()
+
+
+@pytest.fixture
+async def fake_telegram(telegram_forums: tuple[int, ...]) -> AsyncIterator[FakeTelegram]:
+    """A fresh fake Bot API server for one test."""
+    server = FakeTelegram(forums=telegram_forums)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def telegram_deliveries() -> Deliveries:
+    """The deliveries the Telegram bot registers its courier with."""
+    return Deliveries()
+
+
+@pytest.fixture
+async def telegram_bot(services: Services, fake_telegram: FakeTelegram,
+                       telegram_deliveries: Deliveries) -> AsyncIterator[TelegramAdapter]:
+    """The bot's Telegram adapter, polling the fake server."""
+    adapter = await start_telegram(services, fake_telegram, telegram_deliveries)
+    yield adapter
+    await adapter.stop()

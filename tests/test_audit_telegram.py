@@ -8,18 +8,16 @@ import asyncio
 import csv
 import io
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 
-from bot.delivery import Deliveries
-from bot.telegram import TelegramAdapter, create_telegram
+from bot.telegram import TelegramAdapter
 from commands import audit
 from commands.context import Services
 from store.models import Event
 from tests.conftest import member
-from tests.faketelegram import FakeTelegram, telegram_settings
+from tests.faketelegram import FakeTelegram
 from tests.helpers import file
 
 TENANT = "Jan Fictief"
@@ -28,19 +26,8 @@ OOST = -1001002
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram(forums=(OOST,))
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def bot(services: Services, fake: FakeTelegram) -> AsyncIterator[TelegramAdapter]:
-    adapter = create_telegram(services, telegram_settings(fake), Deliveries())
-    await adapter.start()
-    yield adapter
-    await adapter.stop()
+def telegram_forums() -> tuple[int, ...]:
+    return (OOST,)
 
 
 async def events_of(services: Services, kind: str) -> list[Event]:
@@ -61,46 +48,46 @@ async def wait_for_events(services: Services, kind: str, count: int) -> list[Eve
 
 
 async def test_telegram_views_failed_delivery_and_private_export(
-    services: Services, fake: FakeTelegram, bot: TelegramAdapter
+    services: Services, fake_telegram: FakeTelegram, telegram_bot: TelegramAdapter
 ) -> None:
     ref = (await file(services)).value
 
     # a chair who never started a private chat asks in the group: nothing shown, nothing recorded
-    fake.forbidden.add(CARLA)
-    mark = fake.mark()
-    fake.send_text(CARLA, f"/gegevens {ref}", chat_id=OOST)
-    await fake.next_call("sendMessage", OOST, after=mark, contains="nog geen chat")
-    assert not any(TENANT in text for text in fake.texts(OOST))
+    fake_telegram.forbidden.add(CARLA)
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(CARLA, f"/gegevens {ref}", chat_id=OOST)
+    await fake_telegram.next_call("sendMessage", OOST, after=mark, contains="nog geen chat")
+    assert not any(TENANT in text for text in fake_telegram.texts(OOST))
     assert await events_of(services, audit.VIEWED) == []
-    fake.forbidden.discard(CARLA)
+    fake_telegram.forbidden.discard(CARLA)
 
     # views in the private chat: a command, the case timeline, a button
-    mark = fake.mark()
-    fake.send_text(ANNA, f"/gegevens {ref}")
-    await fake.next_call("sendMessage", ANNA, after=mark, contains=TENANT)
-    mark = fake.mark()
-    fake.send_text(JOOST, f"/status {ref}")
-    await fake.next_call("sendMessage", JOOST, after=mark, contains=TENANT)
-    mark = fake.mark()
-    fake.send_text(CARLA, "/help")
-    help_message = await fake.next_call("sendMessage", CARLA, after=mark)
-    fake.queue(fake.callback_update(CARLA, fake.message_of(help_message),
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(ANNA, f"/gegevens {ref}")
+    await fake_telegram.next_call("sendMessage", ANNA, after=mark, contains=TENANT)
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(JOOST, f"/status {ref}")
+    await fake_telegram.next_call("sendMessage", JOOST, after=mark, contains=TENANT)
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(CARLA, "/help")
+    help_message = await fake_telegram.next_call("sendMessage", CARLA, after=mark)
+    fake_telegram.queue(fake_telegram.callback_update(CARLA, fake_telegram.message_of(help_message),
                                     f"a|toon_gegevens|{ref}"))
-    await fake.next_call("sendMessage", CARLA, after=mark, contains=TENANT)
+    await fake_telegram.next_call("sendMessage", CARLA, after=mark, contains=TENANT)
 
     views = await wait_for_events(services, audit.VIEWED, 3)
     assert sorted((v.actor_id, v.data["deur"], v.data["doel"]) for v in views) == [
         ("anna", "telegram", "/gegevens"), ("carla", "telegram", "knop toon_gegevens"),
         ("joost", "telegram", "/status")]
-    assert not any(TENANT in text for text in fake.texts(OOST))
+    assert not any(TENANT in text for text in fake_telegram.texts(OOST))
 
     # the coordinator asks for the audit in the group: the file goes to the private chat only
-    mark = fake.mark()
-    fake.send_text(JOOST, f"/audit {ref}", chat_id=OOST)
-    document = await fake.next_call("sendDocument", JOOST, after=mark)
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(JOOST, f"/audit {ref}", chat_id=OOST)
+    document = await fake_telegram.next_call("sendDocument", JOOST, after=mark)
     assert document.params["document"]["filename"] == f"audit_{ref}.csv"
-    await fake.next_call("sendMessage", OOST, after=mark, contains="privé")
-    assert not fake.sent("sendDocument", OOST)
+    await fake_telegram.next_call("sendMessage", OOST, after=mark, contains="privé")
+    assert not fake_telegram.sent("sendDocument", OOST)
     (exported,) = await events_of(services, audit.EXPORTED)
     assert exported.data["deur"] == "telegram" and exported.data["doel"] == "/audit"
 
@@ -115,12 +102,12 @@ async def test_telegram_views_failed_delivery_and_private_export(
 
 
 async def test_telegram_audit_is_for_the_coordinator_only(
-    services: Services, fake: FakeTelegram, bot: TelegramAdapter
+    services: Services, fake_telegram: FakeTelegram, telegram_bot: TelegramAdapter
 ) -> None:
     ref = (await file(services)).value
-    mark = fake.mark()
-    fake.send_text(CARLA, f"/audit {ref}")
-    refusal = await fake.next_call("sendMessage", CARLA, after=mark)
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(CARLA, f"/audit {ref}")
+    refusal = await fake_telegram.next_call("sendMessage", CARLA, after=mark)
     assert "coordinator" in refusal.text or "coördinator" in refusal.text
-    assert not fake.sent("sendDocument")
+    assert not fake_telegram.sent("sendDocument")
     assert await events_of(services, audit.EXPORTED) == []

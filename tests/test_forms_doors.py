@@ -3,14 +3,11 @@ the fake Slack) and on Telegram (against the fake Bot API): the same definition 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 
-import pytest
 from sqlalchemy import select
 
-from bot.delivery import Deliveries
-from bot.telegram import TelegramAdapter, create_telegram
+from bot.telegram import TelegramAdapter
 from commands.context import Services
 from commands.replies import Action
 from commands.words import ActionName
@@ -19,7 +16,7 @@ from messages.slack import button
 from store.models import Case, Decision, Feedback, Reminder, Vote
 from tests.conftest import Clock
 from tests.fakeslack import FakeSlack, SlackBot
-from tests.faketelegram import Call, FakeTelegram, telegram_settings
+from tests.faketelegram import Call, FakeTelegram
 from tests.test_forms_walker import at, on_the_agenda
 
 CARLA, DIRK, EVA = 5003, 5004, 5005
@@ -113,79 +110,64 @@ async def test_every_form_from_its_button_on_slack(slack_bot: SlackBot, fake_sla
 # --- Telegram ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def bot(services: Services, fake: FakeTelegram) -> AsyncIterator[TelegramAdapter]:
-    adapter = create_telegram(services, telegram_settings(fake), Deliveries())
-    await adapter.start()
-    yield adapter
-    await adapter.stop()
-
-
-async def from_button(fake: FakeTelegram, user: int, name: str, value: str, expect: str) -> Call:
+async def from_button(fake_telegram: FakeTelegram, user: int, name: str, value: str, expect: str) -> Call:
     """Tap button `name` (as the bot sends it) on a message in the private chat."""
-    mark = fake.mark()
+    mark = fake_telegram.mark()
     message = {"message_id": 1, "date": 0, "chat": {"id": user, "type": "private"}, "text": "."}
-    fake.queue(fake.callback_update(user, message, tg.callback_data("a", name, value)))
-    return await fake.next_call("sendMessage", user, after=mark, contains=expect)
+    fake_telegram.queue(fake_telegram.callback_update(user, message, tg.callback_data("a", name, value)))
+    return await fake_telegram.next_call("sendMessage", user, after=mark, contains=expect)
 
 
-async def answer(fake: FakeTelegram, user: int, text: str, expect: str) -> Call:
-    mark = fake.mark()
-    fake.send_text(user, text)
-    return await fake.next_call("sendMessage", user, after=mark, contains=expect)
+async def answer(fake_telegram: FakeTelegram, user: int, text: str, expect: str) -> Call:
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(user, text)
+    return await fake_telegram.next_call("sendMessage", user, after=mark, contains=expect)
 
 
-async def test_every_form_from_its_button_on_telegram(bot: TelegramAdapter, fake: FakeTelegram,
-                                                      services: Services, clock: Clock) -> None:
+async def test_every_form_from_its_button_on_telegram(
+    telegram_bot: TelegramAdapter, fake_telegram: FakeTelegram, services: Services, clock: Clock
+) -> None:
     ref = await on_the_agenda(services, clock)
 
-    await from_button(fake, EVA, ActionName.STAPPEN_KIEZEN, ref, "Welke stappen")
-    await answer(fake, EVA, "Schuldhulpverlening, huisbezoek", "Toelichting")
-    await answer(fake, EVA, "Eerst een huisbezoek.", "ontvangen")
+    await from_button(fake_telegram, EVA, ActionName.STAPPEN_KIEZEN, ref, "Welke stappen")
+    await answer(fake_telegram, EVA, "Schuldhulpverlening, huisbezoek", "Toelichting")
+    await answer(fake_telegram, EVA, "Eerst een huisbezoek.", "ontvangen")
     assert await count(services, Vote) == 7
 
-    await from_button(fake, CARLA, ActionName.BESLUIT_VASTLEGGEN, ref, "Hoe leg je")
-    await answer(fake, CARLA, "volgens de meerderheid", "Volgende stap")
+    await from_button(fake_telegram, CARLA, ActionName.BESLUIT_VASTLEGGEN, ref, "Hoe leg je")
+    await answer(fake_telegram, CARLA, "volgens de meerderheid", "Volgende stap")
     assert await count(services, Decision) == 1
 
-    await from_button(fake, CARLA, ActionName.CASEMANAGER_AANWIJZEN, ref, "Wie wordt")
-    await answer(fake, CARLA, "Dirk", "termijn")
-    await answer(fake, CARLA, "24-02-2027", "weken")
-    mark = fake.mark()
-    fake.send_text(CARLA, "4")
-    await fake.next_call("sendMessage", DIRK, after=mark, contains=ref)
+    await from_button(fake_telegram, CARLA, ActionName.CASEMANAGER_AANWIJZEN, ref, "Wie wordt")
+    await answer(fake_telegram, CARLA, "Dirk", "termijn")
+    await answer(fake_telegram, CARLA, "24-02-2027", "weken")
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(CARLA, "4")
+    await fake_telegram.next_call("sendMessage", DIRK, after=mark, contains=ref)
     assert (await case(services)).casemanager_id == "dirk"
 
     clock.set(at(2026, 12, 22, 9))
-    await from_button(fake, DIRK, ActionName.TERUGKOPPELING_GEVEN, ref, "stand van zaken")
-    await answer(fake, DIRK, "Huur van december is betaald.", "Voorwaarde 1")
-    await answer(fake, DIRK, "De rest zo laten", "termijn")
-    mark = fake.mark()
-    fake.send_text(DIRK, "ja")
-    await fake.next_call("sendMessage", DIRK, after=mark, contains=ref)
+    await from_button(fake_telegram, DIRK, ActionName.TERUGKOPPELING_GEVEN, ref, "stand van zaken")
+    await answer(fake_telegram, DIRK, "Huur van december is betaald.", "Voorwaarde 1")
+    await answer(fake_telegram, DIRK, "De rest zo laten", "termijn")
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(DIRK, "ja")
+    await fake_telegram.next_call("sendMessage", DIRK, after=mark, contains=ref)
     assert await count(services, Feedback) == 1
 
     reminder = await open_reminder(services)
-    await from_button(fake, CARLA, ActionName.HERINNERING_UITSTELLEN, str(reminder), "Tot wanneer")
-    await answer(fake, CARLA, "15-01-2027", "Waarom")
-    mark = fake.mark()
-    fake.send_text(CARLA, "Wacht op de schuldhulp.")
-    await fake.next_call("sendMessage", CARLA, after=mark)
+    await from_button(fake_telegram, CARLA, ActionName.HERINNERING_UITSTELLEN, str(reminder), "Tot wanneer")
+    await answer(fake_telegram, CARLA, "15-01-2027", "Waarom")
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(CARLA, "Wacht op de schuldhulp.")
+    await fake_telegram.next_call("sendMessage", CARLA, after=mark)
     async with services.sessions() as session:
         postponed = await session.get(Reminder, reminder)
         assert postponed is not None and postponed.due_at.date().isoformat() >= "2027-01-15"
 
-    await from_button(fake, CARLA, ActionName.SLUITEN, ref, "Hoe is de casus")
-    await answer(fake, CARLA, "blijft_betalingsregeling", "afsluiten")
-    mark = fake.mark()
-    fake.send_text(CARLA, "Regeling loopt goed en de huur wordt betaald.")
-    await fake.next_call("sendMessage", CARLA, after=mark, contains=ref)
+    await from_button(fake_telegram, CARLA, ActionName.SLUITEN, ref, "Hoe is de casus")
+    await answer(fake_telegram, CARLA, "blijft_betalingsregeling", "afsluiten")
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(CARLA, "Regeling loopt goed en de huur wordt betaald.")
+    await fake_telegram.next_call("sendMessage", CARLA, after=mark, contains=ref)
     assert (await case(services)).phase == "gesloten"

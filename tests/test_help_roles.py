@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.console.chat import ConsoleChat
 from bot.delivery import Deliveries
-from bot.telegram import TelegramAdapter, create_telegram
+from bot.telegram import TelegramAdapter
 from commands.context import Services
 from commands.organisation import Member
 from tests.conftest import member
 from tests.fakeslack import SlackBot
-from tests.faketelegram import FakeTelegram, telegram_settings
+from tests.faketelegram import FakeTelegram
 
 EVERYONE = {"uitstellen", "help"}
 MAY_USE: dict[str, set[str]] = {
@@ -81,29 +80,13 @@ async def test_slack_help_per_member(slack_bot: SlackBot, user: str) -> None:
     assert bare == text
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def bot(services: Services, fake: FakeTelegram) -> AsyncIterator[TelegramAdapter]:
-    adapter = create_telegram(services, telegram_settings(fake), Deliveries())
-    await adapter.start()
-    yield adapter
-    await adapter.stop()
-
-
 TELEGRAM_MEMBERS = {5001: ("melder",), 5003: ("voorzitter", "lid"), 5004: ("lid", "casemanager"),
                     5010: ("coordinator", "admin")}
 
 
-async def test_telegram_help_per_member(fake: FakeTelegram, bot: TelegramAdapter) -> None:
+async def test_telegram_help_per_member(fake_telegram: FakeTelegram, telegram_bot: TelegramAdapter) -> None:
     for user, roles in TELEGRAM_MEMBERS.items():
-        mark = fake.mark()
-        fake.send_text(user, "/help")
-        answer = await fake.next_call("sendMessage", user, after=mark, contains="Wat kan ik")
+        mark = fake_telegram.mark()
+        fake_telegram.send_text(user, "/help")
+        answer = await fake_telegram.next_call("sendMessage", user, after=mark, contains="Wat kan ik")
         assert listed(answer.text) == expected(*roles) | TELEGRAM_OWN, user

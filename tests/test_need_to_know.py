@@ -4,15 +4,12 @@ gestuurd."; on Slack the answer is ephemeral and the files go to the member's DM
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from bot.delivery import Deliveries
-from bot.telegram import TelegramAdapter, create_telegram
+from bot.telegram import TelegramAdapter
 from commands.context import Services
 from tests.fakeslack import FakeSlack, SlackBot, all_text
-from tests.faketelegram import Call, FakeTelegram, telegram_settings
+from tests.faketelegram import Call, FakeTelegram
 from tests.helpers import file
 
 REF = "RT-2026-0001"
@@ -22,83 +19,67 @@ SENT_PRIVATELY = "Ik heb het je privé gestuurd."
 CONTENT = ("sendMessage", "sendPhoto", "sendDocument")
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
+def to_chat(fake_telegram: FakeTelegram, chat: int, after: int) -> list[Call]:
+    return [c for c in fake_telegram.calls[after:] if c.method in CONTENT and c.chat_id == chat]
 
 
-@pytest.fixture
-async def bot(services: Services, fake: FakeTelegram) -> AsyncIterator[TelegramAdapter]:
-    adapter = create_telegram(services, telegram_settings(fake), Deliveries())
-    await adapter.start()
-    yield adapter
-    await adapter.stop()
-
-
-def to_chat(fake: FakeTelegram, chat: int, after: int) -> list[Call]:
-    return [c for c in fake.calls[after:] if c.method in CONTENT and c.chat_id == chat]
-
-
-async def asked_in_group(fake: FakeTelegram, user: int, text: str) -> tuple[int, Call]:
+async def asked_in_group(fake_telegram: FakeTelegram, user: int, text: str) -> tuple[int, Call]:
     """Type a command in the group; return the mark and the group's one answer."""
-    mark = fake.mark()
-    fake.send_text(user, text, chat_id=OOST)
-    said = await fake.next_call("sendMessage", OOST, after=mark)
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(user, text, chat_id=OOST)
+    said = await fake_telegram.next_call("sendMessage", OOST, after=mark)
     return mark, said
 
 
 async def test_telegram_rapport_in_a_group_goes_privately(
-    services: Services, fake: FakeTelegram, bot: TelegramAdapter
+    services: Services, fake_telegram: FakeTelegram, telegram_bot: TelegramAdapter
 ) -> None:
     await file(services)
-    mark, said = await asked_in_group(fake, JOOST, "/rapport")
+    mark, said = await asked_in_group(fake_telegram, JOOST, "/rapport")
     assert said.text == SENT_PRIVATELY
-    private = to_chat(fake, JOOST, mark)
+    private = to_chat(fake_telegram, JOOST, mark)
     assert {c.method for c in private} == {"sendMessage", "sendPhoto", "sendDocument"}
     document = next(c for c in private if c.method == "sendDocument")
     assert document.params["document"]["filename"].endswith(".csv")
-    assert [c.text for c in to_chat(fake, OOST, mark)] == [SENT_PRIVATELY]
+    assert [c.text for c in to_chat(fake_telegram, OOST, mark)] == [SENT_PRIVATELY]
 
 
 @pytest.mark.parametrize("command", ["/status", f"/status {REF}", "/status volledig"])
 async def test_telegram_status_in_a_group_goes_privately(
-    services: Services, fake: FakeTelegram, bot: TelegramAdapter, command: str
+    services: Services, fake_telegram: FakeTelegram, telegram_bot: TelegramAdapter, command: str
 ) -> None:
     await file(services)
-    mark, said = await asked_in_group(fake, CARLA, command)
+    mark, said = await asked_in_group(fake_telegram, CARLA, command)
     assert said.text == SENT_PRIVATELY
-    private = to_chat(fake, CARLA, mark)
+    private = to_chat(fake_telegram, CARLA, mark)
     assert private and any(REF in c.text for c in private)
-    assert [c.text for c in to_chat(fake, OOST, mark)] == [SENT_PRIVATELY]
-    assert not [c for c in fake.calls[mark:] if c.method in ("sendPhoto", "sendDocument")
+    assert [c.text for c in to_chat(fake_telegram, OOST, mark)] == [SENT_PRIVATELY]
+    assert not [c for c in fake_telegram.calls[mark:] if c.method in ("sendPhoto", "sendDocument")
                 and c.chat_id == OOST]
 
 
 async def test_telegram_private_chat_not_started_gets_a_link_only(
-    services: Services, fake: FakeTelegram, bot: TelegramAdapter
+    services: Services, fake_telegram: FakeTelegram, telegram_bot: TelegramAdapter
 ) -> None:
     await file(services)
-    fake.forbidden.add(JOOST)
-    mark, said = await asked_in_group(fake, JOOST, "/rapport")
+    fake_telegram.forbidden.add(JOOST)
+    mark, said = await asked_in_group(fake_telegram, JOOST, "/rapport")
     assert "start" in said.text.lower() and REF not in said.text
     assert said.markup is not None  # the button to open the private chat
-    group = to_chat(fake, OOST, mark)
+    group = to_chat(fake_telegram, OOST, mark)
     assert [c.method for c in group] == ["sendMessage"]
     assert not [c for c in group if "csv" in c.text.lower()]
 
 
 async def test_telegram_status_in_the_private_chat_stays_there(
-    services: Services, fake: FakeTelegram, bot: TelegramAdapter
+    services: Services, fake_telegram: FakeTelegram, telegram_bot: TelegramAdapter
 ) -> None:
     await file(services)
-    mark = fake.mark()
-    fake.send_text(CARLA, f"/status {REF}")
-    answer = await fake.next_call("sendMessage", CARLA, after=mark, contains=REF)
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(CARLA, f"/status {REF}")
+    answer = await fake_telegram.next_call("sendMessage", CARLA, after=mark, contains=REF)
     assert SENT_PRIVATELY not in answer.text
-    assert not to_chat(fake, OOST, mark)
+    assert not to_chat(fake_telegram, OOST, mark)
 
 
 # --- Slack -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +41,6 @@ def replica_database() -> Iterator[str]:
     yield url
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 class Replica:
@@ -81,13 +73,13 @@ def _role(report: dict[str, Any]) -> tuple[str, bool]:
     return checks["scheduler"]["role"], checks["telegram"].get("polling", False)
 
 
-async def _start(name: str, url: str, fake: FakeTelegram, tmp_path: Path,
+async def _start(name: str, url: str, fake_telegram: FakeTelegram, tmp_path: Path,
                  port: int | None = None, **extra: str) -> Replica:
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_", "REGIEBOT_"))}
     env.update(REGIEBOT_DATABASE_URL=url, REGIEBOT_CONFIG=str(EXAMPLE_ORG), REGIEBOT_SECRET_KEY=TEST_KEY,
                REGIEBOT_HTTP_HOST="127.0.0.1", REGIEBOT_HTTP_PORT=str(port),
-               TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url, **extra)
+               TELEGRAM_BOT_TOKEN=fake_telegram.token, TELEGRAM_API_URL=fake_telegram.url, **extra)
     log = tmp_path / f"{name}.log"
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
@@ -109,27 +101,27 @@ async def _end(replica: Replica) -> None:
 
 
 async def test_only_the_leader_polls_telegram_and_killing_it_hands_over(
-    replica_database: str, fake: FakeTelegram, tmp_path: Path
+    replica_database: str, fake_telegram: FakeTelegram, tmp_path: Path
 ) -> None:
-    first = await _start("eerste", replica_database, fake, tmp_path)
+    first = await _start("eerste", replica_database, fake_telegram, tmp_path)
     second = None
     try:
         await first.wait_until("leider met polling", lambda r: _role(r) == ("leader", True))
-        second = await _start("tweede", replica_database, fake, tmp_path)
+        second = await _start("tweede", replica_database, fake_telegram, tmp_path)
         report = await second.wait_until("stand-by", lambda r: "telegram" in r["checks"])
         assert _role(report) == ("standby", False)
         assert report["checks"]["telegram"]["ok"] is True  # connected, just not fetching updates
 
-        fake.send_text(ANNA, "/start")
-        await fake.next_call("sendMessage", ANNA, contains="Regieteam-bot", wait=30)
+        fake_telegram.send_text(ANNA, "/start")
+        await fake_telegram.next_call("sendMessage", ANNA, contains="Regieteam-bot", wait=30)
 
         first.process.kill()  # no clean stop: the database ends its session and its lock
         await first.process.wait()
         await second.wait_until("overname", lambda r: _role(r) == ("leader", True), within=120)
 
-        mark = fake.mark()
-        fake.send_text(ANNA, "/help")
-        await fake.next_call("sendMessage", ANNA, after=mark, wait=30)
+        mark = fake_telegram.mark()
+        fake_telegram.send_text(ANNA, "/help")
+        await fake_telegram.next_call("sendMessage", ANNA, after=mark, wait=30)
     finally:
         await _end(first)
         if second is not None:
@@ -147,7 +139,7 @@ async def _post_update(replica: Replica, update: dict[str, Any]) -> int:
 
 
 async def test_webhook_replicas_share_the_secret_and_answer_an_update_once(
-    replica_database: str, fake: FakeTelegram, tmp_path: Path
+    replica_database: str, fake_telegram: FakeTelegram, tmp_path: Path
 ) -> None:
     ports = [free_port(), free_port()]
     webhook = {"TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{ports[0]}/telegram/webhook",
@@ -155,22 +147,22 @@ async def test_webhook_replicas_share_the_secret_and_answer_an_update_once(
     replicas: list[Replica] = []
     try:
         for name, port in zip(("eerste", "tweede"), ports, strict=True):
-            replica = await _start(name, replica_database, fake, tmp_path, port, **webhook)
+            replica = await _start(name, replica_database, fake_telegram, tmp_path, port, **webhook)
             replicas.append(replica)
             await replica.wait_until("webhook", lambda r: r["checks"].get("telegram", {}).get("ok"))
         first, second = replicas
-        assert fake.webhook is not None and fake.webhook["secret_token"] == WEBHOOK_SECRET
+        assert fake_telegram.webhook is not None and fake_telegram.webhook["secret_token"] == WEBHOOK_SECRET
 
-        once = fake.message_update(ANNA, "/help")
+        once = fake_telegram.message_update(ANNA, "/help")
         assert await _post_update(first, once) == 200
-        await fake.next_call("sendMessage", ANNA, contains="Wat kan ik", wait=30)
+        await fake_telegram.next_call("sendMessage", ANNA, contains="Wat kan ik", wait=30)
         assert await _post_update(second, once) == 200  # the same update again, elsewhere
         # The bot handles its updates one after the other: once the next update is answered,
         # the repeated one has been handled (and skipped) before it.
-        mark = fake.mark()
-        assert await _post_update(second, fake.message_update(ANNA, "/start")) == 200
-        await fake.next_call("sendMessage", ANNA, after=mark, contains="Regieteam-bot", wait=30)
-        assert len([c for c in fake.sent("sendMessage", ANNA) if "Wat kan ik" in c.text]) == 1
+        mark = fake_telegram.mark()
+        assert await _post_update(second, fake_telegram.message_update(ANNA, "/start")) == 200
+        await fake_telegram.next_call("sendMessage", ANNA, after=mark, contains="Regieteam-bot", wait=30)
+        assert len([c for c in fake_telegram.sent("sendMessage", ANNA) if "Wat kan ik" in c.text]) == 1
     finally:
         for replica in replicas:
             await _end(replica)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 import pytest
@@ -122,14 +121,6 @@ async def test_signed_malformed_payload_gets_400_without_traceback(
     assert len(lines) == 1, [r.getMessage() for r in lines]
     assert all(r.exc_info is None for r in caplog.records)
     assert "Traceback" not in caplog.text and "Jan Huurder" not in caplog.text
-
-
-@pytest.fixture
-async def fake_telegram() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_telegram_webhook_refuses_malformed_updates(

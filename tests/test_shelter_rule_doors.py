@@ -4,21 +4,18 @@ reopening the decision."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
-from bot.delivery import Deliveries
-from bot.telegram import TelegramAdapter, create_telegram
+from bot.telegram import TelegramAdapter
 from commands import agenda, besluit, stemmen
 from commands.context import Services
 from store.models import Case
 from tests.conftest import Clock, member
 from tests.fakeslack import FakeSlack, SlackBot, all_text
-from tests.faketelegram import Call, FakeTelegram, telegram_settings
+from tests.faketelegram import Call, FakeTelegram
 from tests.helpers import file
 
 REF = "RT-2026-0001"
@@ -185,94 +182,80 @@ async def test_slack_household_modal(slack_bot: SlackBot, fake_slack: FakeSlack,
 # --- Telegram --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
+async def say(fake_telegram: FakeTelegram, user: int, text: str, expect: str) -> Call:
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(user, text)
+    return await fake_telegram.next_call("sendMessage", user, after=mark, contains=expect)
 
 
-@pytest.fixture
-async def bot(services: Services, fake: FakeTelegram) -> AsyncIterator[TelegramAdapter]:
-    adapter = create_telegram(services, telegram_settings(fake), Deliveries())
-    await adapter.start()
-    yield adapter
-    await adapter.stop()
+async def tap(fake_telegram: FakeTelegram, user: int, call: Call, button: str, expect: str) -> Call:
+    mark = fake_telegram.mark()
+    fake_telegram.tap(user, call, button)
+    return await fake_telegram.next_call("sendMessage", user, after=mark, contains=expect)
 
 
-async def say(fake: FakeTelegram, user: int, text: str, expect: str) -> Call:
-    mark = fake.mark()
-    fake.send_text(user, text)
-    return await fake.next_call("sendMessage", user, after=mark, contains=expect)
-
-
-async def tap(fake: FakeTelegram, user: int, call: Call, button: str, expect: str) -> Call:
-    mark = fake.mark()
-    fake.tap(user, call, button)
-    return await fake.next_call("sendMessage", user, after=mark, contains=expect)
-
-
-async def test_telegram_door(services: Services, fake: FakeTelegram, bot: TelegramAdapter,
+async def test_telegram_door(services: Services, fake_telegram: FakeTelegram, telegram_bot: TelegramAdapter,
                              clock: Clock) -> None:
     clock.set(at(11, 19, 10))
     await file(services, huishouden=["woonoverlast"], minderjarige_kinderen="0")
     # typed in full
     for typed in ("opvang=nvt", "opvang=geen", "opvang=-"):
-        await say(fake, CARLA, f"/sluit {REF} uitgezet_met_opvang {REASON} {typed}",
+        await say(fake_telegram, CARLA, f"/sluit {REF} uitgezet_met_opvang {REASON} {typed}",
                   "tellen niet als opvang")
-    await say(fake, CARLA, f"/sluit {REF} uitgezet_met_opvang {REASON}", "hoort de opvang")
+    await say(fake_telegram, CARLA, f"/sluit {REF} uitgezet_met_opvang {REASON}", "hoort de opvang")
     # the conversation: the shelter is a choice, free words are asked again
-    outcome = await say(fake, CARLA, f"/sluit {REF}", "Hoe is de casus")
-    shelter = await tap(fake, CARLA, outcome, "uitgezet met opvang", "Welke opvang")
+    outcome = await say(fake_telegram, CARLA, f"/sluit {REF}", "Hoe is de casus")
+    shelter = await tap(fake_telegram, CARLA, outcome, "uitgezet met opvang", "Welke opvang")
     assert [b["text"] for b in shelter.buttons()][:6] == [
         "eigen netwerk", "familie of vrienden", "crisisopvang", "maatschappelijke opvang",
         "andere woonruimte", "zorginstelling"]
     for word in ("nvt", "geen", "-"):
-        mark = fake.mark()
-        fake.send_text(CARLA, word)
-        await fake.next_call("sendMessage", CARLA, after=mark, contains="kies een van deze")
-        await fake.next_call("sendMessage", CARLA, after=mark, contains="Welke opvang")
-    await say(fake, CARLA, "/annuleer", "")
+        mark = fake_telegram.mark()
+        fake_telegram.send_text(CARLA, word)
+        await fake_telegram.next_call("sendMessage", CARLA, after=mark, contains="kies een van deze")
+        await fake_telegram.next_call("sendMessage", CARLA, after=mark, contains="Welke opvang")
+    await say(fake_telegram, CARLA, "/annuleer", "")
     assert (await the_case(services)).phase != "gesloten"
 
     # the corporation corrects the household: now protected
-    await say(fake, ANNA, f'/huishouden {REF} kinderen=1 categorieen=gezin_met_minderjarige_kinderen '
-                          f'reden="Er woont een kind van vier."', "huishouden gecorrigeerd")
-    await say(fake, CARLA, f"/sluit {REF} uitgezet_zonder_opvang {REASON}", "nooit op straat")
-    await say(fake, CARLA, f"/sluit {REF} vertrokken_onbekend {REASON}", "Jeugdbescherming")
+    await say(fake_telegram, ANNA, f'/huishouden {REF} kinderen=1 '
+                                   f'categorieen=gezin_met_minderjarige_kinderen '
+                                   f'reden="Er woont een kind van vier."', "huishouden gecorrigeerd")
+    await say(fake_telegram, CARLA, f"/sluit {REF} uitgezet_zonder_opvang {REASON}", "nooit op straat")
+    await say(fake_telegram, CARLA, f"/sluit {REF} vertrokken_onbekend {REASON}", "Jeugdbescherming")
 
     # reopen the decision, then close in the conversation with the report
     await decided_then_reopened(services, clock)
     await besluit.reopen_decision(services, member(services.org, "carla"), REF,
                                   "Nieuwe informatie van Talis.")
-    outcome = await say(fake, CARLA, f"/sluit {REF}", "Hoe is de casus")
-    desk = await tap(fake, CARLA, outcome, "onbekende bestemming", "Bij wie heb je gemeld")
-    day = await tap(fake, CARLA, desk, "Jeugdbescherming", "Op welke datum")
-    reason = await say(fake, CARLA, "24-11-2026", "toelichting")
+    outcome = await say(fake_telegram, CARLA, f"/sluit {REF}", "Hoe is de casus")
+    desk = await tap(fake_telegram, CARLA, outcome, "onbekende bestemming", "Bij wie heb je gemeld")
+    day = await tap(fake_telegram, CARLA, desk, "Jeugdbescherming", "Op welke datum")
+    reason = await say(fake_telegram, CARLA, "24-11-2026", "toelichting")
     assert day and reason
-    mark = fake.mark()
-    fake.send_text(CARLA, REASON)
-    await fake.next_call("sendMessage", CARLA, after=mark, contains="is afgesloten")
-    told = await fake.next_call("sendMessage", JOOST, after=mark, contains=REF)
+    mark = fake_telegram.mark()
+    fake_telegram.send_text(CARLA, REASON)
+    await fake_telegram.next_call("sendMessage", CARLA, after=mark, contains="is afgesloten")
+    told = await fake_telegram.next_call("sendMessage", JOOST, after=mark, contains=REF)
     assert "Jeugdbescherming" in told.text and "Jan Fictief" not in told.text
     case = await the_case(services)
     assert case.outcome == "vertrokken_onbekend" and case.reported_to == "jeugdbescherming"
 
 
-async def test_telegram_household_conversation(services: Services, fake: FakeTelegram,
-                                               bot: TelegramAdapter) -> None:
+async def test_telegram_household_conversation(services: Services, fake_telegram: FakeTelegram,
+                                               telegram_bot: TelegramAdapter) -> None:
     await file(services, huishouden=["woonoverlast"], minderjarige_kinderen="0")
-    question = await say(fake, ANNA, f"/huishouden {REF}", "Welke soorten huishouden")
+    question = await say(fake_telegram, ANNA, f"/huishouden {REF}", "Welke soorten huishouden")
     assert "✓" in question.button("woonoverlast").get("text", "")  # as recorded, already ticked
-    mark = fake.mark()
-    fake.tap(ANNA, question, "kwetsbaar")
-    edit = await fake.next_call("editMessageReplyMarkup", ANNA, after=mark)
-    fake.queue(fake.callback_update(ANNA, fake.message_of(question), edit.button("Klaar")["callback_data"]))
-    children = await fake.next_call("sendMessage", ANNA, after=mark, contains="Hoeveel minderjarige")
+    mark = fake_telegram.mark()
+    fake_telegram.tap(ANNA, question, "kwetsbaar")
+    edit = await fake_telegram.next_call("editMessageReplyMarkup", ANNA, after=mark)
+    klaar = edit.button("Klaar")["callback_data"]
+    fake_telegram.queue(fake_telegram.callback_update(ANNA, fake_telegram.message_of(question), klaar))
+    children = await fake_telegram.next_call("sendMessage", ANNA, after=mark, contains="Hoeveel minderjarige")
     assert children
-    await say(fake, ANNA, "twee", "Hoeveel minderjarige")
-    await say(fake, ANNA, "1", "Waarom corrigeer")
-    await say(fake, ANNA, "Bij het huisbezoek bleek er een kind te zijn.", "huishouden gecorrigeerd")
+    await say(fake_telegram, ANNA, "twee", "Hoeveel minderjarige")
+    await say(fake_telegram, ANNA, "1", "Waarom corrigeer")
+    await say(fake_telegram, ANNA, "Bij het huisbezoek bleek er een kind te zijn.", "huishouden gecorrigeerd")
     case = await the_case(services)
     assert sorted(case.category_names) == ["kwetsbaar", "woonoverlast"] and case.minor_children == 1

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.delivery import Deliveries
-from bot.telegram import TelegramAdapter, create_telegram
 from commands import agenda, besluit, casemanager, stemmen
 from commands.context import Services
 from messages.render import renderer
 from store.models import Feedback, FormDraft, PlanCondition
 from tests.conftest import Clock, member
-from tests.faketelegram import Call, FakeTelegram, telegram_settings
+from tests.faketelegram import Call, FakeTelegram, start_telegram
 from tests.helpers import file
 from tests.test_telegram_melding import OOST
 
@@ -23,17 +20,8 @@ DIRK = 5004  # lid, casemanager (Buurtteam)
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram(forums=(OOST,))
-    await server.start()
-    yield server
-    await server.stop()
-
-
-async def started(services: Services, fake: FakeTelegram) -> TelegramAdapter:
-    adapter = create_telegram(services, telegram_settings(fake), Deliveries())
-    await adapter.start()
-    return adapter
+def telegram_forums() -> tuple[int, ...]:
+    return (OOST,)
 
 
 async def case_with_dirk(services: Services, clock: Clock) -> str:
@@ -68,36 +56,36 @@ async def count(services: Services, model: type) -> int:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def tap(fake: FakeTelegram, call: Call, button: str, expect: str) -> Call:
-    mark = fake.mark()
-    fake.tap(DIRK, call, button)
-    return await fake.next_call("sendMessage", DIRK, after=mark, contains=expect)
+async def tap(fake_telegram: FakeTelegram, call: Call, button: str, expect: str) -> Call:
+    mark = fake_telegram.mark()
+    fake_telegram.tap(DIRK, call, button)
+    return await fake_telegram.next_call("sendMessage", DIRK, after=mark, contains=expect)
 
 
 async def test_feedback_sets_conditions_through_telegram(
-    services: Services, clock: Clock, fake: FakeTelegram
+    services: Services, clock: Clock, fake_telegram: FakeTelegram
 ) -> None:
     ref = await case_with_dirk(services, clock)
     before = await states(services)
     assert len(before) == 7 and set(before.values()) == {"open"}
     clock.set(datetime(2026, 12, 22, 8, tzinfo=UTC))
 
-    bot = await started(services, fake)
+    bot = await start_telegram(services, fake_telegram)
     try:
-        mark = fake.mark()
-        fake.send_text(DIRK, f"/terugkoppeling {ref}")
-        await fake.next_call("sendMessage", DIRK, after=mark, contains="stand van zaken")
-        mark = fake.mark()
-        fake.send_text(DIRK, "Huisbezoek gedaan, de huur van december is betaald.")
-        first = await fake.next_call("sendMessage", DIRK, after=mark, contains="Voorwaarde 1 van 7")
+        mark = fake_telegram.mark()
+        fake_telegram.send_text(DIRK, f"/terugkoppeling {ref}")
+        await fake_telegram.next_call("sendMessage", DIRK, after=mark, contains="stand van zaken")
+        mark = fake_telegram.mark()
+        fake_telegram.send_text(DIRK, "Huisbezoek gedaan, de huur van december is betaald.")
+        first = await fake_telegram.next_call("sendMessage", DIRK, after=mark, contains="Voorwaarde 1 van 7")
         assert name("opschorting_ontruiming") in first.text and "nu: open" in first.text
         assert all(b["text"] != "open" for b in first.buttons())  # the current state: "Zo laten"
         assert all(len(b["callback_data"].encode()) <= 64 for b in first.buttons())
-        second = await tap(fake, first, "Zo laten", "Voorwaarde 2 van 7")
+        second = await tap(fake_telegram, first, "Zo laten", "Voorwaarde 2 van 7")
         assert name("achterstand_bevroren") in second.text
-        third = await tap(fake, second, "voldaan", "Voorwaarde 3 van 7")
+        third = await tap(fake_telegram, second, "voldaan", "Voorwaarde 3 van 7")
         # a double tap on the previous question changes nothing
-        answer = await fake.answer_to(fake.tap(DIRK, second, "niet voldaan"))
+        answer = await fake_telegram.answer_to(fake_telegram.tap(DIRK, second, "niet voldaan"))
         assert "eerdere vraag" in str(answer.params.get("text"))
         assert name("lopende_huur_betaald") in third.text
     finally:
@@ -108,14 +96,14 @@ async def test_feedback_sets_conditions_through_telegram(
         draft = (await session.scalars(select(FormDraft))).one()
         assert b"achterstand" not in draft.data and b"Huisbezoek" not in draft.data
 
-    bot = await started(services, fake)
+    bot = await start_telegram(services, fake_telegram)
     try:
-        fourth = await tap(fake, third, "niet voldaan", "Voorwaarde 4 van 7")
-        holds = await tap(fake, fourth, "De rest zo laten", "termijn")
-        mark = fake.mark()
-        fake.tap(DIRK, holds, "ja")
-        await fake.next_call("sendMessage", DIRK, after=mark, contains=ref)
-        await fake.answer_to(fake.tap(DIRK, holds, "ja"))  # a double tap
+        fourth = await tap(fake_telegram, third, "niet voldaan", "Voorwaarde 4 van 7")
+        holds = await tap(fake_telegram, fourth, "De rest zo laten", "termijn")
+        mark = fake_telegram.mark()
+        fake_telegram.tap(DIRK, holds, "ja")
+        await fake_telegram.next_call("sendMessage", DIRK, after=mark, contains=ref)
+        await fake_telegram.answer_to(fake_telegram.tap(DIRK, holds, "ja"))  # a double tap
     finally:
         await bot.stop()
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from bot.delivery import Deliveries
 from bot.http import make_web_app, serve
 from bot.telegram import create_telegram
@@ -16,65 +12,57 @@ ANNA = 5001
 SECRET = "geheim_0123456789"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 async def test_webhook_updates_need_the_secret_token(
-    services: Services, fake: FakeTelegram
+    services: Services, fake_telegram: FakeTelegram
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram/updates"
-    settings = telegram_settings(fake, TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET=SECRET)
+    settings = telegram_settings(fake_telegram, TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET=SECRET)
     adapter = create_telegram(services, settings, Deliveries())
     web_app = make_web_app()
     adapter.add_routes(web_app)
     runner = await serve(web_app, "127.0.0.1", port)
     await adapter.start()
     try:
-        assert fake.webhook is not None
-        assert fake.webhook["url"] == url and fake.webhook["secret_token"] == SECRET
-        assert not fake.sent("getUpdates") and not fake.sent("deleteWebhook")
-        update = fake.message_update(ANNA, "/help")
-        assert await fake.post_webhook(update, None) == 403
-        assert await fake.post_webhook(update, "fout") == 403
-        assert await fake.post_webhook(update, SECRET + "x") == 403
-        assert not fake.sent("sendMessage")
-        assert await fake.post_webhook(update, SECRET) == 200
-        await fake.next_call("sendMessage", ANNA, contains="Wat kan ik")
+        assert fake_telegram.webhook is not None
+        assert fake_telegram.webhook["url"] == url and fake_telegram.webhook["secret_token"] == SECRET
+        assert not fake_telegram.sent("getUpdates") and not fake_telegram.sent("deleteWebhook")
+        update = fake_telegram.message_update(ANNA, "/help")
+        assert await fake_telegram.post_webhook(update, None) == 403
+        assert await fake_telegram.post_webhook(update, "fout") == 403
+        assert await fake_telegram.post_webhook(update, SECRET + "x") == 403
+        assert not fake_telegram.sent("sendMessage")
+        assert await fake_telegram.post_webhook(update, SECRET) == 200
+        await fake_telegram.next_call("sendMessage", ANNA, contains="Wat kan ik")
         # Telegram repeats the update (e.g. our answer was slow): handled once
-        assert await fake.post_webhook(update, SECRET) == 200
-        second = fake.message_update(ANNA, "/start")
-        assert await fake.post_webhook(second, SECRET) == 200
-        await fake.next_call("sendMessage", ANNA, contains="Regieteam-bot")
-        assert len([c for c in fake.sent("sendMessage", ANNA) if "Wat kan ik" in c.text]) == 1
+        assert await fake_telegram.post_webhook(update, SECRET) == 200
+        second = fake_telegram.message_update(ANNA, "/start")
+        assert await fake_telegram.post_webhook(second, SECRET) == 200
+        await fake_telegram.next_call("sendMessage", ANNA, contains="Regieteam-bot")
+        assert len([c for c in fake_telegram.sent("sendMessage", ANNA) if "Wat kan ik" in c.text]) == 1
     finally:
         await adapter.stop()
         await runner.cleanup()
 
 
 async def test_webhook_without_configured_secret_gets_a_generated_one(
-    services: Services, fake: FakeTelegram
+    services: Services, fake_telegram: FakeTelegram
 ) -> None:
     port = free_port()
-    settings = telegram_settings(fake, TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/tg")
+    settings = telegram_settings(fake_telegram, TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/tg")
     adapter = create_telegram(services, settings, Deliveries())
     web_app = make_web_app()
     adapter.add_routes(web_app)
     runner = await serve(web_app, "127.0.0.1", port)
     await adapter.start()
     try:
-        assert fake.webhook is not None
-        secret = fake.webhook["secret_token"]
+        assert fake_telegram.webhook is not None
+        secret = fake_telegram.webhook["secret_token"]
         assert len(secret) >= 32
-        update = fake.message_update(ANNA, "/help")
-        assert await fake.post_webhook(update, "") == 403
-        assert await fake.post_webhook(update, secret) == 200
-        await fake.next_call("sendMessage", ANNA, contains="Wat kan ik")
+        update = fake_telegram.message_update(ANNA, "/help")
+        assert await fake_telegram.post_webhook(update, "") == 403
+        assert await fake_telegram.post_webhook(update, secret) == 200
+        await fake_telegram.next_call("sendMessage", ANNA, contains="Wat kan ik")
     finally:
         await adapter.stop()
         await runner.cleanup()

@@ -5,7 +5,7 @@ Telegram (the fake Bot API) leaves the same stored result."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.console.chat import ConsoleChat
 from bot.delivery import Deliveries
-from bot.telegram import TelegramAdapter, create_telegram
+from bot.telegram import TelegramAdapter
 from commands import agenda
 from commands.context import Services
 from commands.organisation import parse_organisation
@@ -26,7 +26,7 @@ from messages.render import renderer
 from store.models import Assignment, Case, Decision, PlanCondition, Vote
 from tests.conftest import EXAMPLE_ORG, Clock, member
 from tests.fakeslack import FakeSlack, SlackBot, all_text
-from tests.faketelegram import FakeTelegram, telegram_settings
+from tests.faketelegram import FakeTelegram
 from tests.helpers import file
 
 REF = "RT-2026-0001"
@@ -152,28 +152,12 @@ async def test_the_scenario_on_slack(services: Services, clock: Clock, slack_bot
 # --- Telegram --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def bot(services: Services, fake: FakeTelegram) -> AsyncIterator[TelegramAdapter]:
-    adapter = create_telegram(services, telegram_settings(fake), Deliveries())
-    await adapter.start()
-    yield adapter
-    await adapter.stop()
-
-
-async def test_the_scenario_on_telegram(services: Services, clock: Clock, fake: FakeTelegram,
-                                        bot: TelegramAdapter) -> None:
+async def test_the_scenario_on_telegram(services: Services, clock: Clock, fake_telegram: FakeTelegram,
+                                        telegram_bot: TelegramAdapter) -> None:
     async def send(who: str, name: str, words: str) -> str:
-        mark = fake.mark()
-        fake.send_text(TELEGRAM[who], f"/{name} {words}")
-        answer = await fake.next_call("sendMessage", TELEGRAM[who], after=mark, contains=REF)
+        mark = fake_telegram.mark()
+        fake_telegram.send_text(TELEGRAM[who], f"/{name} {words}")
+        answer = await fake_telegram.next_call("sendMessage", TELEGRAM[who], after=mark, contains=REF)
         return answer.text
 
     answers = await walk_the_scenario(services, clock, send)
