@@ -346,6 +346,16 @@ class FakeTelegram:
         message = self.message_of(call)
         return self.queue(self.callback_update(user_id, message, button["callback_data"]))
 
+    async def pick(self, user_id: int, call: Call, option: str, expect: str) -> Call:
+        """Tick `option` of the multiple choice `call` asked, press Klaar on the message as the
+        tick left it, and return the bot's next message to `user_id` containing `expect`."""
+        mark = self.mark()
+        self.tap(user_id, call, option)
+        edit = await self.next_call("editMessageReplyMarkup", user_id, after=mark)
+        klaar = edit.button("Klaar")["callback_data"]
+        self.queue(self.callback_update(user_id, self.message_of(call), klaar))
+        return await self.next_call("sendMessage", user_id, after=mark, contains=expect)
+
     def message_of(self, call: Call) -> dict[str, Any]:
         """The message (as it is now) that `call` sent or edited."""
         assert call.result is not None, f"{call.method} gaf geen bericht terug"

@@ -63,22 +63,12 @@ async def tap(fake_telegram: FakeTelegram, user: int, call: Call, button: str, e
     return await fake_telegram.next_call("sendMessage", chat or user, after=mark, contains=expect)
 
 
-async def pick(fake_telegram: FakeTelegram, user: int, call: Call, option: str, expect: str) -> Call:
-    """Tick one option of a multiple choice and press Klaar."""
-    mark = fake_telegram.mark()
-    fake_telegram.tap(user, call, option)
-    edit = await fake_telegram.next_call("editMessageReplyMarkup", user, after=mark)
-    klaar = edit.button("Klaar")["callback_data"]
-    fake_telegram.queue(fake_telegram.callback_update(user, fake_telegram.message_of(call), klaar))
-    return await fake_telegram.next_call("sendMessage", user, after=mark, contains=expect)
-
-
 async def file_melding(fake_telegram: FakeTelegram) -> None:
     step = await say(fake_telegram, ANNA, "/melding", question("wijk"))
     step = await tap(fake_telegram, ANNA, step, "Oost", question("reden"))
     step = await tap(fake_telegram, ANNA, step, "anders", question("reden_anders"))
     step = await say(fake_telegram, ANNA, note("reden_anders"), question("huishouden"))
-    step = await pick(fake_telegram, ANNA, step, "multiprobleem", question("minderjarige_kinderen"))
+    step = await fake_telegram.pick(ANNA, step, "multiprobleem", question("minderjarige_kinderen"))
     step = await say(fake_telegram, ANNA, "0", question("achterstand_bedrag"))
     step = await say(fake_telegram, ANNA, "1.234,56", question("achterstand_maanden"))
     step = await say(fake_telegram, ANNA, "3", question("dagvaarding"))
@@ -116,7 +106,7 @@ async def test_free_text_stays_out_of_the_groups_on_telegram(
         await fake_telegram.answer_to(fake_telegram.tap(user, case_message, "1: ja"))
         await fake_telegram.answer_to(fake_telegram.tap(user, case_message, "3: MBZ nee"))
     steps = await tap(fake_telegram, EVA, case_message, "2: stappen kiezen", "Welke stappen")
-    toelichting = await pick(fake_telegram, EVA, steps, "huisbezoek", "Toelichting")
+    toelichting = await fake_telegram.pick(EVA, steps, "huisbezoek", "Toelichting")
     await say(fake_telegram, EVA, note("stappen_tekst"), REF)
 
     # the chair departs from the majority, with a reason
@@ -124,7 +114,7 @@ async def test_free_text_stays_out_of_the_groups_on_telegram(
     how = await tap(fake_telegram, CARLA, case_message, "Besluit vastleggen", "Hoe leg je")
     step = await tap(fake_telegram, CARLA, how, "Anders besluiten", "Vraag 1")
     step = await tap(fake_telegram, CARLA, step, "nee", "Vraag 2")
-    step = await pick(fake_telegram, CARLA, step, "huisbezoek", "Vraag 3")
+    step = await fake_telegram.pick(CARLA, step, "huisbezoek", "Vraag 3")
     step = await tap(fake_telegram, CARLA, step, "nee", "Waarom wijkt")
     confirmation = await say(fake_telegram, CARLA, note("afwijking"), "Volgende stap")
     who = await tap(fake_telegram, CARLA, confirmation, "Casemanager aanwijzen", "Wie wordt")

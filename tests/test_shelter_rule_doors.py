@@ -247,12 +247,7 @@ async def test_telegram_household_conversation(services: Services, fake_telegram
     await file(services, huishouden=["woonoverlast"], minderjarige_kinderen="0")
     question = await say(fake_telegram, ANNA, f"/huishouden {REF}", "Welke soorten huishouden")
     assert "✓" in question.button("woonoverlast").get("text", "")  # as recorded, already ticked
-    mark = fake_telegram.mark()
-    fake_telegram.tap(ANNA, question, "kwetsbaar")
-    edit = await fake_telegram.next_call("editMessageReplyMarkup", ANNA, after=mark)
-    klaar = edit.button("Klaar")["callback_data"]
-    fake_telegram.queue(fake_telegram.callback_update(ANNA, fake_telegram.message_of(question), klaar))
-    children = await fake_telegram.next_call("sendMessage", ANNA, after=mark, contains="Hoeveel minderjarige")
+    children = await fake_telegram.pick(ANNA, question, "kwetsbaar", "Hoeveel minderjarige")
     assert children
     await say(fake_telegram, ANNA, "twee", "Hoeveel minderjarige")
     await say(fake_telegram, ANNA, "1", "Waarom corrigeer")

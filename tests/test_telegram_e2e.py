@@ -84,12 +84,7 @@ async def test_whole_flow_through_telegram(
     mark = fake_telegram.mark()
     fake_telegram.tap(EVA, case_message, "2: stappen kiezen")
     steps = await fake_telegram.next_call("sendMessage", EVA, after=mark, contains="Welke stappen")
-    mark = fake_telegram.mark()
-    fake_telegram.tap(EVA, steps, "schuldhulpverlening")
-    edit = await fake_telegram.next_call("editMessageReplyMarkup", EVA, after=mark)
-    klaar = edit.button("Klaar")["callback_data"]
-    fake_telegram.queue(fake_telegram.callback_update(EVA, fake_telegram.message_of(steps), klaar))
-    note = await fake_telegram.next_call("sendMessage", EVA, after=mark, contains="Toelichting")
+    note = await fake_telegram.pick(EVA, steps, "schuldhulpverlening", "Toelichting")
     await tap(fake_telegram, EVA, note, "Overslaan", "RT-2026-0001")
     assert await scalar(services, select(func.count()).select_from(Vote)) == 7
 
