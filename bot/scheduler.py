@@ -37,6 +37,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -198,7 +199,8 @@ class BotScheduler:
         self.dispatch_seconds, self.lock_retry_seconds = dispatch_seconds, lock_retry_seconds
         self.uses_lock = not is_sqlite(settings.database_url)
         self.is_leader = False
-        self.runs: Counter[str] = Counter()
+        self.runs: Counter[str] = Counter()  # job id → runs finished, the scheduler's records too
+        self.lock_attempts = 0  # times this process asked for the leader's lock and was answered
         self.last_run: dict[str, datetime] = {}  # job id → when it last finished (health check)
         self.drain_seconds = drain_seconds
         self.scheduler: AsyncIOScheduler | None = None
@@ -258,6 +260,7 @@ class BotScheduler:
                     application_name="regiebot-scheduler")
             cursor = await self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))
             row = await cursor.fetchone()
+            self.lock_attempts += 1
             return bool(row and row[0])
         except psycopg.Error as exc:
             log.warning("scheduler %s: lock niet te krijgen (%s)", self.name, type(exc).__name__)
@@ -292,6 +295,7 @@ class BotScheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
             timezone=self.timezone,
         )
+        scheduler.add_listener(self._job_finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         await release_claims_of_others(self.services, self.worker_id)
         scheduler.start(paused=True)
         await asyncio.to_thread(self._install_jobs, scheduler)
@@ -365,10 +369,13 @@ class BotScheduler:
         except Exception:
             log.exception("taak %s mislukt", job_id)
         finally:
-            self.runs[job_id] += 1
             self.last_run[job_id] = datetime.now(UTC)
             if task is not None:
                 self._in_flight.discard(task)
+
+    def _job_finished(self, event: JobExecutionEvent) -> None:
+        """Counted once APScheduler has recorded the run, so the job may run again at once."""
+        self.runs[event.job_id] += 1
 
     def run_soon(self, job_id: str) -> None:
         """Run a job now (tests, the CLI); only the leader has jobs."""

@@ -40,7 +40,6 @@ async def wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:
     """Wait until the condition holds (the scheduler runs jobs in the background)."""
     for _ in range(int(seconds / 0.02)):
         if condition():
-            await asyncio.sleep(0.05)  # let APScheduler finish its bookkeeping of the run
             return
         await asyncio.sleep(0.02)
     raise AssertionError("de verwachte toestand trad niet op")
@@ -100,19 +99,18 @@ async def test_jobs_missed_while_down_run_once(
     store.modify_job("agenda.oost", next_run_time=now - timedelta(hours=2))
     store.modify_job("reminders.dispatch", next_run_time=now - timedelta(hours=3))
     store.shutdown(wait=False)
-    await asyncio.sleep(0.05)
 
     bot = await start(services, FakeCourier(), database.url)
     try:
         await wait_for(lambda: bot.runs["reminders.refresh"] >= 1 and bot.runs["agenda.oost"] >= 1
                        and bot.runs["reminders.dispatch"] >= 1)
-        await asyncio.sleep(0.3)
+        # each missed job is due next in the future: no second catch-up run can follow
+        assert bot.scheduler is not None
+        assert all(bot.scheduler.get_job(job).next_run_time > now
+                   for job in ("reminders.refresh", "agenda.oost", "reminders.dispatch"))
         assert bot.runs["reminders.refresh"] == 1
         assert bot.runs["agenda.oost"] == 1
         assert bot.runs["reminders.dispatch"] == 1
-        assert bot.scheduler is not None
-        refresh = bot.scheduler.get_job("reminders.refresh")
-        assert refresh.next_run_time > now
     finally:
         await bot.stop()
 
@@ -132,7 +130,8 @@ async def test_only_the_leader_runs_jobs_and_the_other_takes_over(
         await add_due_reminders(services, 30, ams(2026, 11, 24, 7, 30), prefix="voor")
         a.run_soon("reminders.dispatch")
         await wait_for(lambda: len(first.sent) == 30)
-        await asyncio.sleep(0.3)  # the follower holds no jobs and sends nothing
+        tried = b.lock_attempts  # the follower asks for the lock twice more, is refused, sends nothing
+        await wait_for(lambda: b.lock_attempts >= tried + 2)
         assert not b.is_leader and sum(b.runs.values()) == 0 and second.sent == []
 
         await a.stop()
@@ -205,7 +204,8 @@ async def test_a_leader_that_loses_its_connection_steps_down(
                 database.url, autocommit=True) as admin:
             await admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
         await wait_for(lambda: b.is_leader and not a.is_leader)
-        await asyncio.sleep(0.3)  # a keeps trying, but b holds the lock
+        tried = a.lock_attempts  # a keeps trying, but b holds the lock
+        await wait_for(lambda: a.lock_attempts >= tried + 2)
         assert b.is_leader and not a.is_leader
     finally:
         await a.stop()
