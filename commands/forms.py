@@ -31,7 +31,7 @@ from commands.melding import (
 )
 from commands.organisation import Member, Organisation
 from commands.permissions import may_vote, require_case_access, require_chair, whom_to_ask
-from commands.reminders import postpone_reminder
+from commands.reminders import check_postpone, postpone_reminder
 from commands.replies import Action, CommandRefused, Message, Result
 from commands.sluiten import CARE_DESKS, LEFT_UNKNOWN, OUTCOMES, SHELTERS, WITH_SHELTER, Closing, close_with
 from commands.stemmen import STEPS, cast_vote
@@ -450,6 +450,7 @@ FORMS: dict[str, CaseForm] = {form.name: form for form in (
                        "fout/termijn_verleden": "nieuwe_termijn",
                        "fout/termijn_te_ver": "nieuwe_termijn"}),
     CaseForm("uitstellen", ActionName.HERINNERING_UITSTELLEN, _postpone_fields, _postpone_submit,
+             check=check_postpone,
              refusals={"uitstel_datum": "datum", "herinnering/uitstel_datum": "datum",
                        "uitstel_reden": "reden"}),
     CaseForm("sluiten", ActionName.SLUITEN, _close_fields, _close_submit, check=_sees_case,

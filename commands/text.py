@@ -40,7 +40,7 @@ from commands.melding import require_melder
 from commands.organisation import Member
 from commands.replies import CommandRefused, OpenForm, Result
 from commands.validation import FieldProblem, parse_date
-from commands.words import Outcome, Question
+from commands.words import Outcome, Question, ReminderKind
 
 REFERENCE = re.compile(r"^RT-\d{4}-\d{1,6}$", re.IGNORECASE)
 Run = Callable[[Services], Awaitable[Result]]
@@ -423,11 +423,14 @@ def _huishouden(r: Reading, words: list[str]) -> Planned | OpenForm:
 
 
 def _uitstellen(r: Reading, words: list[str]) -> Planned | OpenForm:
-    """`<herinnering> <datum> reden…`; only the reminder's number opens the form (its
-    `reference` is the reminder's number)."""
-    if not words or not words[0].isdigit():
+    """`RT-… [soort] [datum reden…]`, or the reminder's number instead of the case (a button
+    gives that); without a date the form opens. The use case finds the case's reminder."""
+    if words and REFERENCE.match(words[0]):
+        reminder, rest = _reminder_by_case(r, words[0].upper(), words[1:])
+    elif words and words[0].isdigit():
+        reminder, rest = words[0], words[1:]
+    else:
         raise r.usage()
-    reminder, rest = words[0], words[1:]
     if not rest:
         return OpenForm("uitstellen", reminder)
     until, rest = take_date(rest) or (rest[0], rest[1:])
@@ -435,6 +438,17 @@ def _uitstellen(r: Reading, words: list[str]) -> Planned | OpenForm:
         raise r.usage()
     member, reason = r.member, " ".join(rest)
     return r.plan(lambda s: reminders.postpone_reminder(s, member, reminder, until, reason))
+
+
+def _reminder_by_case(r: Reading, reference: str, words: list[str]) -> tuple[str, list[str]]:
+    """The case and, when a kind (`termijn`, `Jeugdbescherming`, …) follows, that kind."""
+    kinds = r.choices("soort", [str(k) for k in ReminderKind], prefix="herinnering.soort.",
+                      extra={ReminderKind.MBZ: ("meldpunt",)})
+    found = kinds.leading(words)
+    if found is None:
+        return reference, words
+    kind, rest = found
+    return f"{reference} {kind}", rest
 
 
 def _nazorg(r: Reading, words: list[str]) -> Planned:

@@ -116,7 +116,7 @@ async def test_every_form_opens_from_its_button_in_the_console(services: Service
     cancelled = await carla.run(f"/knop besluit_vastleggen {ref}", "/annuleer")
     assert "Gestopt" in cancelled
     said = await carla.run(f"/knop besluit_vastleggen {ref}", "anders", "/terug", "meerderheid")
-    assert "Volgende stap" in said and "casemanager_aanwijzen" in said
+    assert "Volgende stap" in said and "[Casemanager aanwijzen] /knop " in said
     async with services.sessions() as session:
         assert len((await session.scalars(select(Decision))).all()) == 1
 

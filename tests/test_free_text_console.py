@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from bot.console.chat import ConsoleChat
-from bot.console.courier import ConsoleCourier, show
+from bot.console.courier import ConsoleCourier
 from bot.delivery import Deliveries
 from commands.context import Services
 from commands.digest import weekly_digest
@@ -34,7 +34,7 @@ class RecordingCourier(ConsoleCourier):
         self.delivered: list[tuple[Outgoing, str]] = []
 
     async def deliver(self, item: Outgoing) -> None:
-        self.delivered.append((item, show(item.message)))
+        self.delivered.append((item, self.board.show(item.message)))
         await super().deliver(item)
 
 

@@ -16,11 +16,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.console.courier import ConsoleCourier, indent, show
+from bot.console.courier import ButtonBoard, ConsoleCourier, indent
 from bot.console.forms import walk_form
 from bot.delivery import Deliveries
 from commands import audit, besluit
 from commands.actions import perform
+from commands.choices import pick_member
 from commands.context import Services
 from commands.forms import FORM_BUTTONS
 from commands.organisation import Member
@@ -58,6 +59,8 @@ class ConsoleChat:
         self.out = out
         self.files_dir = files_dir
         self.text = renderer("plain")
+        self.board = next((c.board for c in deliveries.couriers if isinstance(c, ConsoleCourier)),
+                          ButtonBoard())
 
     # --- input and output ----------------------------------------------------------------
 
@@ -69,7 +72,7 @@ class ConsoleChat:
         return None if line == "" else line.rstrip("\n")
 
     def say(self, message: Message) -> None:
-        self.out.write(show(message) + "\n\n")
+        self.out.write(self.board.show(message) + "\n\n")
         self.out.flush()
 
     def say_text(self, template: str, **data: Any) -> None:
@@ -110,6 +113,10 @@ class ConsoleChat:
             self.say_text("fout/onbekend_commando")
             return
         name = command[1:]
+        if name == "knop" and len(args) == 1 and args[0].isdigit():
+            args = self.button_words(int(args[0]))
+            if not args:
+                return
         purpose = f"knop {args[0]}" if name == "knop" and args else command
         self.services = self.base_services.asked("console", purpose, self.operator)
         try:
@@ -146,12 +153,21 @@ class ConsoleChat:
 
     # --- the console's own commands --------------------------------------------------------
 
+    def button_words(self, number: int) -> list[str]:
+        """`/knop 3`: the name and value of the third button shown, or a word on what to type."""
+        action = self.board.pressed(number)
+        if action is None:
+            self.say_text("console/knop_onbekend", nummer=number)
+            return []
+        return [action.name, action.value]
+
     async def cmd_als(self, args: list[str]) -> Result:
-        """Act as another member: only on the demo database or when started as beheerder;
-        every switch is recorded with the operating-system user."""
-        found = self.services.org.member(args[0]) if args else None
-        if found is None:
+        """Act as another member, named as in every command (name, first name or id): only on
+        the demo database or when started as beheerder; every switch is recorded with the
+        operating-system user."""
+        if not args:
             raise CommandRefused("gebruik/als")
+        found = pick_member(self.services.org, " ".join(args))
         ground = await audit.switch_ground(self.services, self.admin)
         await audit.record_role_switch(self.services, self.member, found, ground)
         self.member = found

@@ -5,8 +5,38 @@ from __future__ import annotations
 from typing import TextIO
 
 from commands.context import Services
-from commands.replies import Message, Outgoing
+from commands.replies import Action, Message, Outgoing
 from messages.render import renderer
+
+
+class ButtonBoard:
+    """The buttons the console has shown, each with a number to type (`/knop 3`), so nobody
+    has to type what a button carries inside. A button shown again (a tally edited in place)
+    keeps its number."""
+
+    def __init__(self) -> None:
+        self._shown: list[Action] = []
+        self._numbers: dict[tuple[str, str], int] = {}
+
+    def number(self, action: Action) -> int:
+        key = (action.name, action.value)
+        if key not in self._numbers:
+            self._shown.append(action)
+            self._numbers[key] = len(self._shown)
+        return self._numbers[key]
+
+    def pressed(self, number: int) -> Action | None:
+        return self._shown[number - 1] if 1 <= number <= len(self._shown) else None
+
+    def show(self, message: Message) -> str:
+        """A message as console text, with its buttons as numbers one can type."""
+        text = renderer("plain")
+        body = text.render(message)
+        if not message.actions:
+            return body
+        buttons = [{"label": text.label(a.label), "opdracht": f"/knop {self.number(a)}"}
+                   for a in message.actions]
+        return body + "\n" + text.text("console/knoppen", knoppen=buttons)
 
 
 class ConsoleCourier:
@@ -15,9 +45,10 @@ class ConsoleCourier:
 
     platform = "console"
 
-    def __init__(self, services: Services, out: TextIO) -> None:
+    def __init__(self, services: Services, out: TextIO, board: ButtonBoard | None = None) -> None:
         self.services = services
         self.out = out
+        self.board = board or ButtonBoard()
         self.posted: set[str] = set()
 
     def can_reach(self, item: Outgoing) -> bool:
@@ -28,7 +59,7 @@ class ConsoleCourier:
         if item.update_key:
             self.posted.add(item.update_key)
         self.out.write(self.heading(item, updated) + "\n")
-        self.out.write(indent(show(item.message)) + "\n\n")
+        self.out.write(indent(self.board.show(item.message)) + "\n\n")
         self.out.flush()
 
     def heading(self, item: Outgoing, updated: bool) -> str:
@@ -44,17 +75,6 @@ class ConsoleCourier:
         channel = org.regieteam(item.to.id) if item.to.kind == "regieteam" else org.partner(item.to.id)
         return text.text("console/kop_kanaal", kanaal=channel.slack_channel or channel.id,
                          naam=channel.name, draad=thread, bijgewerkt=updated)
-
-
-def show(message: Message) -> str:
-    """A message as console text, with its buttons as commands one can type."""
-    text = renderer("plain")
-    body = text.render(message)
-    if not message.actions:
-        return body
-    buttons = [{"label": text.label(a.label), "opdracht": f"/knop {a.name} {a.value}"}
-               for a in message.actions]
-    return body + "\n" + text.text("console/knoppen", knoppen=buttons)
 
 
 def indent(text: str) -> str:

@@ -35,10 +35,12 @@ from commands.reminders.answers import (
     acknowledge,
     answer_nazorg,
     ask_postpone,
+    check_postpone,
     feedback_button,
     mark_done,
     nazorg_button,
     postpone_reminder,
+    reminder_of_case,
 )
 from commands.reminders.dispatch import (
     BATCH,
@@ -90,9 +92,10 @@ __all__ = [
     "DECIDED", "DONE", "ESCALATING", "KINDS", "LATE_AFTER", "MAX_ATTEMPTS", "MAX_NAZORG_MONTHS",
     "MAX_POSTPONE_DAYS", "NAZORG_REPEATS", "POSTPONED", "POSTPONE_MARK", "SERIES_KINDS",
     "SUPERSEDED", "SYNCED_KINDS", "TEMPLATES", "Spec", "acknowledge", "add_months",
-    "answer_nazorg", "ask_postpone", "backoff", "destination", "dispatch_due", "escalation_for",
-    "failure_report", "feedback_button", "insert_reminders", "is_aftercare", "is_late",
-    "mark_done", "nazorg_button", "new_reminder", "postpone_reminder", "release_claims",
-    "release_claims_of_others", "reminder_list", "reminder_message", "reminder_outgoing",
-    "send_moment", "sync_case_reminders", "sync_open_cases", "tenant_stays",
+    "answer_nazorg", "ask_postpone", "backoff", "check_postpone", "destination", "dispatch_due",
+    "escalation_for", "failure_report", "feedback_button", "insert_reminders", "is_aftercare",
+    "is_late", "mark_done", "nazorg_button", "new_reminder", "postpone_reminder",
+    "release_claims", "release_claims_of_others", "reminder_list", "reminder_message",
+    "reminder_of_case", "reminder_outgoing", "send_moment", "sync_case_reminders",
+    "sync_open_cases", "tenant_stays",
 ]

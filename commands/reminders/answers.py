@@ -70,6 +70,62 @@ async def _reminder_for(
     return reminder, case
 
 
+# What `/uitstellen` may be given instead of a reminder's number: the case, then a kind.
+_NOT_POSTPONED = (ReminderKind.ESCALATIE, ReminderKind.BEZORGING_MISLUKT)
+
+
+def _waiting(row: Reminder) -> bool:
+    return row.done_at is None and row.cancelled_at is None and row.kind not in _NOT_POSTPONED
+
+
+async def reminder_of_case(
+    services: Services, member: Member, reference: str, kind: str | None = None
+) -> int:
+    """The reminder `/uitstellen RT-… [soort]` means: of the case's waiting series that
+    `member` may answer (of `kind` when given), the one for the member, else the one for the
+    member or their partner, else the only one. Refused, with the kinds named, when it stays
+    ambiguous."""
+    async with services.sessions() as session:
+        case = await session.scalar(select(Case).where(Case.reference == reference.upper()))
+        if case is None:
+            raise CommandRefused("fout/casus_onbekend", referentie=reference.upper())
+        rows = (await session.scalars(select(Reminder).where(Reminder.case_id == case.id)
+                                      .order_by(Reminder.due_at, Reminder.id))).all()
+    first: dict[tuple[str, str | None, str | None], Reminder] = {}
+    for row in rows:
+        if _waiting(row) and (kind is None or row.kind == kind) and _may_answer(
+                services, member, row, case):
+            first.setdefault((series_of(row), row.target_partner_id, row.target_member_id), row)
+    series = list(first.values())
+    mine = [r for r in series if member.id == r.target_member_id]
+    ours = [r for r in series if r.target_member_id is None and member.partner == r.target_partner_id]
+    chosen = next((rows for rows in (mine, mine + ours) if len(rows) == 1), series)
+    if len(chosen) == 1:
+        return chosen[0].id
+    if not chosen:
+        raise CommandRefused("herinnering/geen_open", referentie=case.reference, soort=kind)
+    raise CommandRefused("herinnering/welke", referentie=case.reference, soorten=sorted(
+        {str(r.kind) for r in chosen}), soort=kind)
+
+
+async def _reminder_meant(services: Services, member: Member, value: int | str) -> int | str:
+    """A reminder's number as it is; `RT-… [soort]` (typed) as the reminder it means."""
+    words = str(value).split()
+    if words and words[0].upper().startswith("RT-"):
+        return await reminder_of_case(services, member, words[0], words[1] if words[1:] else None)
+    return value
+
+
+async def check_postpone(services: Services, member: Member, value: str) -> None:
+    """Before the form asks anything: the reminder exists and is this member's to postpone."""
+    reminder_id = await _reminder_meant(services, member, value)
+    async with services.sessions() as session:
+        reminder, case = await _reminder_for(session, services, member, reminder_id)
+        if reminder.done_at is not None or reminder.cancelled_at is not None:
+            raise CommandRefused("herinnering/al_afgehandeld",
+                                 referentie=case.reference if case else None)
+
+
 @action(ActionName.HERINNERING_ONTVANGEN)
 async def acknowledge(services: Services, member: Member, value: str) -> Result:
     """"Ontvangen": someone at the partner has seen it; the escalation is called off."""
@@ -133,8 +189,10 @@ async def ask_postpone(services: Services, member: Member, value: str) -> Result
 async def postpone_reminder(
     services: Services, member: Member, reminder_id: int | str, until: str, reason: str
 ) -> Result:
-    """Postpone a reminder (and the rest of its series) to a date, with a reason."""
+    """Postpone a reminder (and the rest of its series) to a date, with a reason. The reminder
+    is its number, or `RT-… [soort]` (see `reminder_of_case`)."""
     today, now = services.today(), services.now()
+    reminder_id = await _reminder_meant(services, member, reminder_id)
     try:
         day = parse_date(until)
     except FieldProblem as problem:
