@@ -10,7 +10,8 @@ decides them explicitly (`rules.working_days`), and the package's own choice is 
   `werkdag`.
 
 `extra_days_off` adds the organisation's own closing days. The package is pinned to a tested
-range in pyproject.toml; tests/test_workdays.py fixes the dates of 2026 and 2027.
+range in pyproject.toml; tests/test_workdays.py fixes the dates of 2026 and 2027. It is
+imported when a year's days off are first needed, not at start (tests/test_lazy_imports.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Literal, Protocol
 
-import holidays
 from dateutil.easter import easter
 
 GoedeVrijdag = Literal["werkdag", "vrij"]
@@ -61,6 +61,8 @@ def liberation_day(year: int) -> date:
 @cache
 def _package_holidays(year: int) -> frozenset[date]:
     """The package's NL public holidays without the two days the organisation decides."""
+    import holidays
+
     days = set(holidays.country_holidays("NL", years=year).keys())
     return frozenset(days - {good_friday(year), liberation_day(year)})
 

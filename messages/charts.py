@@ -3,6 +3,9 @@
 Only `matplotlib.figure.Figure` is used (no pyplot): no global state, safe in a worker
 thread. Texts come from labels_status.j2. A chart never carries personal data: it shows
 counts per month only.
+
+matplotlib (with numpy and Pillow) is imported when the first chart is drawn, not when this
+module is imported: a start of the bot does not pay for it (tests/test_lazy_imports.py).
 """
 
 from __future__ import annotations
@@ -10,17 +13,13 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from commands.figures import OUTCOME_GROUPS as OUTCOME_SERIES
 from messages.render import renderer
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COLOURS = {
     "meldingen": "#4c72b0", "voorkomen": "#55a868", "vertrokken": "#dd8452",
@@ -51,6 +50,13 @@ def month_chart(months: Sequence[MonthFigures]) -> bytes:
 
 
 def month_figure(months: Sequence[MonthFigures]) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     text = renderer("plain").label
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
     FigureCanvasAgg(figure)
