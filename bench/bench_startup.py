@@ -3,7 +3,9 @@ the bare slack-bolt app, started alternately; time from starting the process to 
 `/healthz` that answers 200, and the resident memory (VmRSS) once it has been idle for a
 moment. Then `python -X importtime` of `regiebot run`: the ten slowest imports.
 
-Environment: BENCH_STARTUP_REPS (repetitions).
+Environment: BENCH_STARTUP_REPS (repetitions); BENCH_STARTUP_BEFORE=<another checkout> also
+starts that tree's `regiebot run` in every repetition (same interpreter and packages, its code
+first on PYTHONPATH), to compare a change against the code before it, interleaved.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from pathlib import Path
 
 from bench.common import (
     PYTHON,
+    REGIEBOT,
     Server,
     figure,
+    free_port,
     ratio,
+    regiebot_env,
     sized,
     spread,
     start_bare,
+    start_process,
     start_regiebot,
     wait_healthy,
     write_organisation,
@@ -50,14 +56,28 @@ def _migrated_sqlite(folder: Path) -> str:
     return url
 
 
+def _start_other_tree(tree: Path, url: str, config: Path, api_url: str, folder: Path) -> Server:
+    """`regiebot run` from another checkout: its packages come first on PYTHONPATH."""
+    port = free_port()
+    env = {**regiebot_env(url, config, api_url, port), "PYTHONPATH": str(tree)}
+    return start_process("regiebot-ervoor", [REGIEBOT, "run"], port, folder, env)
+
+
 async def _measure(fake: FakeProcess, folder: Path, reps: int) -> None:
     config = write_organisation(folder)
     url = _migrated_sqlite(folder)
+    before_tree = os.environ.get("BENCH_STARTUP_BEFORE")
     ours: list[tuple[float, float]] = []
     base: list[tuple[float, float]] = []
+    before: list[tuple[float, float]] = []
     for _ in range(reps):
+        if before_tree:
+            before.append(await _start_once(
+                _start_other_tree(Path(before_tree), url, config, fake.api_url, folder)))
         ours.append(await _start_once(start_regiebot(url, config, fake.api_url, folder)))
         base.append(await _start_once(start_bare(fake.api_url, folder)))
+    if before:
+        _compare(before, ours, base, before_tree or "", reps)
     start = (statistics.median(s for s, _ in ours), statistics.median(s for s, _ in base))
     rss = (statistics.median(r for _, r in ours), statistics.median(r for _, r in base))
     per_rep = [ratio(a[0], b[0]) for a, b in zip(ours, base, strict=True)]
@@ -69,6 +89,18 @@ async def _measure(fake: FakeProcess, folder: Path, reps: int) -> None:
            f"regiebot {rss[0]:.1f} MB, kaal {rss[1]:.1f} MB; doel ook < {RSS_GOAL_MB:.0f} MB",
            ratio(*rss), "kale bolt", f"< {RSS_GOAL_MB:.0f} MB", rss[0] < RSS_GOAL_MB)
     await _importtime(url, config, fake.api_url, folder)
+
+
+def _compare(before: list[tuple[float, float]], ours: list[tuple[float, float]],
+             base: list[tuple[float, float]], tree: str, reps: int) -> None:
+    seconds = [statistics.median(s for s, _ in runs) for runs in (before, ours, base)]
+    rss = [statistics.median(r for _, r in runs) for runs in (before, ours, base)]
+    print(f"  ervoor ({tree}): start {seconds[0]:.2f} s = {ratio(seconds[0], seconds[2]):.2f}× "
+          f"kaal, RSS {rss[0]:.1f} MB = {ratio(rss[0], rss[2]):.2f}× kaal; nu: start "
+          f"{seconds[1]:.2f} s = {ratio(seconds[1], seconds[2]):.2f}× kaal, RSS {rss[1]:.1f} MB = "
+          f"{ratio(rss[1], rss[2]):.2f}× kaal (medianen van {reps}, om en om)", flush=True)
+    for label, runs in (("ervoor", before), ("nu", ours), ("kaal", base)):
+        print(f"    {label:<6} " + "  ".join(f"{s:.2f} s {r:.0f} MB" for s, r in runs))
 
 
 async def _importtime(url: str, config: Path, api_url: str, folder: Path) -> None:
