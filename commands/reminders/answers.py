@@ -117,7 +117,10 @@ async def _reminder_meant(services: Services, member: Member, value: int | str) 
 
 
 async def check_postpone(services: Services, member: Member, value: str) -> None:
-    """Before the form asks anything: the reminder exists and is this member's to postpone."""
+    """Before the form asks anything, when it was typed for a case: the case has one reminder
+    this member may postpone. (A button's reminder is checked when the form is sent.)"""
+    if not str(value).upper().startswith("RT-"):
+        return
     reminder_id = await _reminder_meant(services, member, value)
     async with services.sessions() as session:
         reminder, case = await _reminder_for(session, services, member, reminder_id)
