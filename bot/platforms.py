@@ -71,6 +71,12 @@ async def run_platforms(settings: Settings, stop: asyncio.Event | None = None) -
             await telegram.start(poll=not polls_only_as_leader(settings))
             ops.platforms["telegram"] = telegram_probe(telegram)
             stoppers.append(telegram.stop)
+        if settings.teams_app_id:
+            from bot.teams import create_teams
+
+            teams = create_teams(services, settings, deliveries)
+            teams.add_routes(web_app)
+            stoppers.append(teams.stop)
         deliveries.couriers[:] = [ops.counted(courier) for courier in deliveries.couriers]
         from bot.scheduler import start_scheduler
 

@@ -43,9 +43,20 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_URL")
     telegram_webhook_secret: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
 
+    teams_app_id: str | None = Field(default=None, alias="TEAMS_APP_ID")
+    teams_app_password: str | None = Field(default=None, alias="TEAMS_APP_PASSWORD")
+    teams_tenant_id: str | None = Field(default=None, alias="TEAMS_TENANT_ID")
+    # where the OpenID metadata of the tokens Teams sends lives (`/.well-known/openidconfiguration`)
+    teams_api_url: str = Field(default="https://login.botframework.com/v1", alias="TEAMS_API_URL")
+    # where the bot gets its own token (client credentials); empty: Entra ID of TEAMS_TENANT_ID
+    teams_token_url: str | None = Field(default=None, alias="TEAMS_TOKEN_URL")
+    # the connector service for posts the bot starts itself (a member's activity brings its own)
+    teams_service_url: str = Field(default="https://smba.trafficmanager.net/teams/",
+                                   alias="TEAMS_SERVICE_URL")
+
     @property
     def platform_enabled(self) -> bool:
-        return bool(self.slack_bot_token or self.telegram_bot_token)
+        return bool(self.slack_bot_token or self.telegram_bot_token or self.teams_app_id)
 
     def configured_secret_key(self) -> str | None:
         """The key from REGIEBOT_SECRET_KEY, or else from ``var/secret.key`` when that file

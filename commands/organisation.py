@@ -84,6 +84,13 @@ class AgendaCutoff(_Strict):
     time: ClockTime = Time(12, 0)
 
 
+class TeamsChannel(_Strict):
+    """A channel in Microsoft Teams: the team's id and the channel's id (both from Teams)."""
+
+    team: str = Field(min_length=1, max_length=200)
+    channel: str = Field(min_length=1, max_length=200)
+
+
 class Regieteam(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
     name: str
@@ -94,6 +101,7 @@ class Regieteam(_Strict):
     hide_votes_until_decision: bool | None = None
     slack_channel: str | None = None
     telegram_chat: int | None = None
+    teams_channel: TeamsChannel | None = None
 
 
 class Partner(_Strict):
@@ -102,6 +110,7 @@ class Partner(_Strict):
     kind: PartnerKind
     slack_channel: str | None = None
     telegram_chat: int | None = None
+    teams_channel: TeamsChannel | None = None
 
 
 class Member(_Strict):
@@ -112,6 +121,8 @@ class Member(_Strict):
     regieteams: tuple[str, ...] = ()
     slack_user: str | None = None
     telegram_user: int | None = None
+    # the Teams user id ("29:…") or the member's Entra object id
+    teams_user: str | None = Field(default=None, min_length=1, max_length=200)
 
     def has_role(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
@@ -181,6 +192,7 @@ class Organisation(_Strict):
             "members", [m.telegram_user for m in self.members if m.telegram_user],
             key="telegram_user",
         )
+        _unique("members", [m.teams_user for m in self.members if m.teams_user], key="teams_user")
         team_ids = {team.id for team in self.regieteams}
         partner_ids = {partner.id for partner in self.partners}
         for index, member in enumerate(self.members):
@@ -215,6 +227,11 @@ class Organisation(_Strict):
 
     def member_by_telegram(self, telegram_user: int) -> Member | None:
         return next((m for m in self.members if m.telegram_user == telegram_user), None)
+
+    def member_by_teams(self, *teams_ids: str | None) -> Member | None:
+        """The member whose `teams_user` is one of the ids (Teams user id, Entra object id)."""
+        wanted = {i for i in teams_ids if i}
+        return next((m for m in self.members if m.teams_user in wanted), None)
 
     def partners_of_kind(self, kind: str) -> list[Partner]:
         return [partner for partner in self.partners if partner.kind == kind]

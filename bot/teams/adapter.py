@@ -1,0 +1,205 @@
+"""The Microsoft Teams adapter: `POST /api/messages` on the bot's own aiohttp server.
+
+Every activity must carry a valid Bot Framework / Entra token (see `bot.teams.auth`); without
+one the answer is 401 and nothing happens. A token that names a connector service
+(`serviceurl` claim) must name the activity's own, so an activity cannot send the bot's
+answers elsewhere.
+
+Then: an activity seen before is dropped (Teams redelivers); the sender is found by their
+`teams_user`; in a channel or group chat only messages that @mention the bot are handled (the
+mention is taken out of the words); a 1:1 message is remembered as the member's 1:1 chat.
+The words go to `commands.text.run_text`, as on every door; an `Action.Submit` button goes to
+the one action registry (`commands.actions.perform`). Answers go back into the conversation;
+personal answers only to the member's 1:1 chat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+
+from aiohttp import web
+from microsoft_agents.activity import Activity
+from pydantic import ValidationError
+
+from bot.delivery import Deliveries
+from bot.settings import Settings, SettingsError
+from bot.teams.auth import BotCredentials, TokenRejected, TokenValidator, token_url
+from bot.teams.courier import Conversation, TeamsCourier
+from commands import audit
+from commands.actions import perform
+from commands.context import Services
+from commands.courier import DeliveryFailed
+from commands.dedupe import first_time, request_key
+from commands.forms import FORM_BUTTONS
+from commands.organisation import Member
+from commands.permissions import whom_to_ask
+from commands.replies import CommandRefused, FormInvalid, Message, OpenForm, Result
+from commands.text import run_text, split_words
+from messages import teams as render
+from messages.render import renderer
+
+log = logging.getLogger(__name__)
+
+ROUTE = "/api/messages"
+MAX_BODY = 256 * 1024
+_AT_TAG = re.compile(r"</?at>", re.IGNORECASE)
+
+
+class TeamsAdapter:
+    def __init__(self, services: Services, settings: Settings, deliveries: Deliveries) -> None:
+        if not settings.teams_app_id or not settings.teams_app_password:
+            raise SettingsError("TEAMS_APP_ID en TEAMS_APP_PASSWORD zijn allebei nodig voor Teams")
+        self.services = services
+        self.deliveries = deliveries
+        self.app_id = settings.teams_app_id
+        self.validator = TokenValidator(settings.teams_api_url, settings.teams_app_id)
+        credentials = BotCredentials(
+            token_url(settings.teams_token_url, settings.teams_tenant_id),
+            settings.teams_app_id, settings.teams_app_password)
+        self.courier = TeamsCourier(services, credentials, app_id=settings.teams_app_id,
+                                    tenant_id=settings.teams_tenant_id,
+                                    service_url=settings.teams_service_url)
+
+    def add_routes(self, web_app: web.Application) -> None:
+        web_app.router.add_post(ROUTE, self.messages)
+
+    async def stop(self) -> None:
+        """Nothing to close: every connector call opens and closes its own session."""
+
+    # --- the endpoint ---------------------------------------------------------------------
+
+    async def messages(self, request: web.Request) -> web.Response:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            log.warning("Teams-activiteit zonder token geweigerd")
+            return web.Response(status=401)
+        try:
+            claims = await self.validator.validate(token.strip())
+        except TokenRejected as exc:
+            log.warning("Teams-activiteit met ongeldig token geweigerd (%s)", exc)
+            return web.Response(status=401)
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return web.Response(status=413)
+        try:
+            activity = Activity.model_validate(await request.json())
+        except (ValueError, ValidationError, TypeError) as exc:
+            log.warning("Teams-activiteit met onverwachte vorm geweigerd (%s)", type(exc).__name__)
+            return web.Response(status=400)
+        named = claims.get("serviceurl")
+        if named is not None and str(named).rstrip("/") != str(activity.service_url).rstrip("/"):
+            log.warning("Teams-activiteit met een andere serviceUrl dan in het token geweigerd")
+            return web.Response(status=401)
+        try:
+            await self.handle(activity)
+        except Exception:
+            # never log the activity itself: it may hold personal data
+            log.exception("Teams-activiteit %s mislukt", activity.id)
+            return web.Response(status=500)
+        return web.Response(status=200)
+
+    # --- handling ---------------------------------------------------------------------------
+
+    async def handle(self, activity: Activity) -> None:
+        if activity.type != "message" or activity.conversation is None:
+            return
+        sender = activity.from_property
+        if sender is None or not activity.service_url:
+            return
+        if activity.id and not await first_time(
+                self.services, request_key("teams", activity.id[:64], _short(activity.conversation.id))):
+            log.info("Teams-activiteit %s was al verwerkt", activity.id)
+            return
+        personal = activity.conversation.conversation_type in (None, "personal")
+        button = render.pressed(activity.value)
+        words = None if button else self.words(activity, personal)
+        if button is None and words is None:
+            return  # a channel message that does not address the bot
+        conversation = Conversation(activity.service_url, activity.conversation.id)
+        member = self.services.org.member_by_teams(sender.id, sender.aad_object_id)
+        if member is None:
+            await self.courier.reply(conversation, activity.id or "", Message(
+                "fout/onbekende_gebruiker", {"vraag": whom_to_ask(self.services.org)}))
+            return
+        if personal:
+            self.courier.remember_personal(member.id, conversation)
+        purpose = f"knop {button[0]}" if button else (words[0] if words else "help")
+        services = self.services.asked("teams", purpose[:40], member.id)
+        try:
+            if button is not None:
+                result = await self.press(services, member, *button)
+            else:
+                assert words is not None
+                name = words[0].lstrip("/").lower() if words else "help"
+                answer = await run_text(services, member, name, words[1:],
+                                        labels=renderer("plain"))
+                result = self.form_not_yet() if isinstance(answer, OpenForm) else answer
+        except CommandRefused as refused:
+            result = Result(replies=[refused.message])
+        except FormInvalid as invalid:
+            result = Result(replies=list(invalid.errors.values()))
+        await self.respond(services, conversation, activity.id or "", member, personal, result)
+
+    def words(self, activity: Activity, personal: bool) -> list[str] | None:
+        """The words of a text message without the bot's @mention; None when a channel message
+        does not mention the bot."""
+        text = activity.text or ""
+        mentioned = False
+        for entity in activity.entities or []:
+            if getattr(entity, "type", None) != "mention":
+                continue
+            who = getattr(entity, "mentioned", None)
+            who_id = who.get("id") if isinstance(who, dict) else getattr(who, "id", None)
+            if who_id == self.app_id or (activity.recipient and who_id == activity.recipient.id):
+                mentioned = True
+                said = getattr(entity, "text", None)
+                if isinstance(said, str) and said:
+                    text = text.replace(said, " ")
+        if not personal and not mentioned:
+            return None
+        return split_words(_AT_TAG.sub(" ", text).replace("&nbsp;", " "))
+
+    async def press(self, services: Services, member: Member, name: str, value: str) -> Result:
+        if name in FORM_BUTTONS:
+            return self.form_not_yet()
+        return await perform(services, member, name, value)
+
+    @staticmethod
+    def form_not_yet() -> Result:
+        return Result(replies=[Message("teams/formulier_nog_niet")])
+
+    async def respond(self, services: Services, conversation: Conversation, activity_id: str,
+                      member: Member, personal: bool, result: Result) -> None:
+        """Answer in the conversation (personal data only in the member's 1:1 chat) and
+        deliver the rest of the result wherever it goes."""
+        for message in result.replies:
+            if message.personal and not personal:
+                await self._send_privately(services, conversation, activity_id, member, message)
+                continue
+            await self.courier.reply(conversation, activity_id, message)
+            if personal:
+                await audit.record_delivered(services, message)
+        await self.deliveries.deliver_all(result.outgoing)
+
+    async def _send_privately(self, services: Services, conversation: Conversation,
+                              activity_id: str, member: Member, message: Message) -> None:
+        try:
+            chat = await self.courier.personal_chat(member.id)
+            await self.courier.send(chat, message)
+        except DeliveryFailed:
+            log.warning("privébericht aan %s kwam niet aan", member.id)
+            return
+        await audit.record_delivered(services, message)
+        await self.courier.reply(conversation, activity_id, Message("algemeen/prive_gestuurd"))
+
+
+def _short(conversation_id: str) -> str:
+    return hashlib.sha256(conversation_id.encode()).hexdigest()[:16]
+
+
+def create_teams(services: Services, settings: Settings, deliveries: Deliveries) -> TeamsAdapter:
+    """Build the adapter and register its courier with `deliveries`."""
+    adapter = TeamsAdapter(services, settings, deliveries)
+    deliveries.add(adapter.courier)
+    return adapter

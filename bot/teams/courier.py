@@ -1,0 +1,223 @@
+"""Delivering neutral messages to Microsoft Teams through the connector service.
+
+- Regieteam and partner → their `teams_channel`. A post is a new conversation in the channel
+  (a Teams channel post); a case's post (`update_key` "case_thread:<id>") is remembered, and
+  messages for the case (`thread_case`) are replies to it: its thread.
+- `update_key` "purpose:<id>" updates the message posted before under that key in place
+  (update activity); the first time it is posted and remembered (ThreadRef rows, platform
+  "teams": channel = channel id, message_ref = activity id, thread_ref = the thread's root).
+- Member → their 1:1 chat: the conversation captured when they wrote to the bot, or else a
+  1:1 conversation the bot opens with their `teams_user` (Teams answers with the same one).
+- A message marked `personal` only ever goes to a member's 1:1 chat.
+
+Outbound uses the Agents SDK's connector client with the bot's own token (client credentials).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from microsoft_agents.activity import Activity, ConversationParameters
+from microsoft_agents.hosting.core.connector.client import ConnectorClient
+
+from bot.teams.auth import BotCredentials, TokenRejected
+from commands.context import Services
+from commands.courier import DeliveryFailed
+from commands.organisation import TeamsChannel
+from commands.replies import Message, Outgoing
+from commands.threads import CASE_THREAD, ThreadPlace, find_place, record_place
+from messages import teams as render
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "teams"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where a message can be posted: the connector service and the conversation there."""
+
+    service_url: str
+    id: str
+
+
+def thread_conversation(channel: str, root: str) -> str:
+    """The conversation id of a channel post's thread."""
+    return f"{channel};messageid={root}"
+
+
+class TeamsCourier:
+    platform = PLATFORM
+
+    def __init__(self, services: Services, credentials: BotCredentials, *, app_id: str,
+                 tenant_id: str | None, service_url: str) -> None:
+        self.services = services
+        self.credentials = credentials
+        self.app_id = app_id
+        self.tenant_id = tenant_id
+        self.service_url = service_url
+        # 1:1 chats captured when a member wrote to the bot (member id → conversation)
+        self.personal: dict[str, Conversation] = {}
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    # --- the Courier protocol -----------------------------------------------------------------
+
+    def channel_for(self, item: Outgoing) -> TeamsChannel | None:
+        org = self.services.org
+        try:
+            if item.to.kind == "regieteam":
+                return org.regieteam(item.to.id).teams_channel
+            if item.to.kind == "partner":
+                return org.partner(item.to.id).teams_channel
+        except StopIteration:
+            return None
+        return None
+
+    def can_reach(self, item: Outgoing) -> bool:
+        if item.to.kind == "member":
+            member = self.services.org.member(item.to.id)
+            return member is not None and (member.teams_user is not None
+                                           or member.id in self.personal)
+        return self.channel_for(item) is not None
+
+    async def deliver(self, item: Outgoing) -> None:
+        if item.message.personal and item.to.kind != "member":
+            log.error("persoonlijk bericht %s niet naar een kanaal gestuurd", item.message.template)
+            raise DeliveryFailed("persoonsgegevens gaan nooit naar een kanaal")
+        try:
+            if item.to.kind == "member":
+                await self._deliver_to_member(item)
+                return
+            channel = self.channel_for(item)
+            if channel is None:
+                raise DeliveryFailed(f"geen Teams-kanaal voor {item.to.kind} {item.to.id}")
+            await self._deliver_to_channel(channel, item)
+        except (aiohttp.ClientError, TimeoutError, TokenRejected, ValueError) as exc:
+            raise DeliveryFailed(f"Teams: {type(exc).__name__}") from exc
+
+    # --- members ------------------------------------------------------------------------------
+
+    def remember_personal(self, member_id: str, conversation: Conversation) -> None:
+        self.personal[member_id] = conversation
+
+    async def _deliver_to_member(self, item: Outgoing) -> None:
+        conversation = await self.personal_chat(item.to.id)
+        await self.send(conversation, item.message)
+
+    async def personal_chat(self, member_id: str) -> Conversation:
+        known = self.personal.get(member_id)
+        if known is not None:
+            return known
+        member = self.services.org.member(member_id)
+        if member is None or member.teams_user is None:
+            raise DeliveryFailed(f"geen Teams-gebruiker voor {member_id}")
+        parameters = ConversationParameters.model_validate({
+            "isGroup": False, "bot": {"id": self.app_id},
+            "members": [{"id": member.teams_user}], "tenantId": self.tenant_id,
+        })
+        async with await self._client(self.service_url) as client:
+            created = await client.conversations.create_conversation(parameters)
+        conversation = Conversation(self.service_url, created.id)
+        self.personal[member_id] = conversation
+        return conversation
+
+    # --- channels -----------------------------------------------------------------------------
+
+    async def _deliver_to_channel(self, channel: TeamsChannel, item: Outgoing) -> None:
+        purpose, object_id = split_key(item.update_key)
+        if purpose is None or object_id is None:
+            await self._post(channel, item.message, item.thread_case)
+            return
+        # one at a time per message, each made afresh: the last update shows the latest state
+        async with self._locks[f"{purpose}:{object_id}"]:
+            message = await item.current()
+            place = await find_place(self.services, PLATFORM, purpose, object_id)
+            if place is not None and place.channel == channel.channel:
+                await self.update(channel, place, message)
+                return
+            root, activity_id = await self._post(channel, message, item.thread_case)
+            thread = root if root != activity_id else None
+            await record_place(self.services, PLATFORM, purpose, object_id,
+                               ThreadPlace(channel.channel, activity_id, thread), move=True)
+
+    async def _post(self, channel: TeamsChannel, message: Message,
+                    thread_case: int | None) -> tuple[str, str]:
+        """Post in the case's thread when there is one, else as a new channel post.
+        Returns (root of the thread, id of the posted activity)."""
+        if thread_case is not None:
+            place = await find_place(self.services, PLATFORM, CASE_THREAD, thread_case)
+            if place is not None and place.channel == channel.channel:
+                root = place.message_ref
+                sent = await self.send(
+                    Conversation(self.service_url, thread_conversation(channel.channel, root)),
+                    message)
+                return root, sent
+        return await self.new_post(channel, message)
+
+    async def new_post(self, channel: TeamsChannel, message: Message) -> tuple[str, str]:
+        parameters = ConversationParameters.model_validate({
+            "isGroup": True, "bot": {"id": self.app_id}, "tenantId": self.tenant_id,
+            "channelData": {"channel": {"id": channel.channel}, "team": {"id": channel.team},
+                            **({"tenant": {"id": self.tenant_id}} if self.tenant_id else {})},
+            "activity": render.activity(message),
+        })
+        async with await self._client(self.service_url) as client:
+            created = await client.conversations.create_conversation(parameters)
+        root = created.activity_id or created.id.rpartition("messageid=")[2]
+        if not root:
+            raise DeliveryFailed("Teams gaf geen id van het bericht terug")
+        return root, root
+
+    async def update(self, channel: TeamsChannel, place: ThreadPlace, message: Message) -> None:
+        root = place.thread_ref or place.message_ref
+        body = Activity.model_validate({**render.activity(message), "id": place.message_ref})
+        async with await self._client(self.service_url) as client:
+            await client.conversations.update_activity(
+                thread_conversation(channel.channel, root), place.message_ref, body)
+
+    # --- sending ------------------------------------------------------------------------------
+
+    async def send(self, conversation: Conversation, message: Message) -> str:
+        """Post the message in the conversation; the id of the posted activity."""
+        body = Activity.model_validate(render.activity(message))
+        async with await self._client(conversation.service_url) as client:
+            sent = await client.conversations.send_to_conversation(conversation.id, body)
+        return sent.id or ""
+
+    async def reply(self, conversation: Conversation, to_activity: str, message: Message,
+                    extra: dict[str, Any] | None = None) -> str:
+        body = Activity.model_validate({**render.activity(message), **(extra or {})})
+        async with await self._client(conversation.service_url) as client:
+            sent = await client.conversations.reply_to_activity(conversation.id, to_activity, body)
+        return sent.id or ""
+
+    async def _client(self, service_url: str) -> _Client:
+        return _Client(ConnectorClient(service_url, await self.credentials.token()))
+
+
+class _Client:
+    """The SDK's connector client, closed after use (it holds an HTTP session)."""
+
+    def __init__(self, client: ConnectorClient) -> None:
+        self.client = client
+
+    async def __aenter__(self) -> ConnectorClient:
+        return self.client
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.client.close()
+
+
+def split_key(key: str | None) -> tuple[str | None, int | None]:
+    if not key or ":" not in key:
+        return None, None
+    purpose, _, raw_id = key.partition(":")
+    try:
+        return purpose[:24], int(raw_id)
+    except ValueError:
+        return None, None

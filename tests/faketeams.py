@@ -1,0 +1,244 @@
+"""A fake Microsoft Teams on 127.0.0.1: a token issuer (OpenID metadata, JWKS, client
+credentials) and a connector service (conversations, activities), over real HTTP.
+
+The RSA key is made per test; `token()` signs what Teams would send, `send()` posts an
+activity to the bot's `/api/messages` with it. Every connector call is recorded; tests wait on
+them with `wait_for` / `next_call`, never on a pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import jwt
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bot.delivery import Deliveries
+from bot.settings import Settings
+from bot.teams import TeamsAdapter, create_teams
+from commands.context import Services
+from tests.faketelegram import free_port
+
+APP_ID = "00000000-0000-0000-0000-00000000b07"
+APP_PASSWORD = "geheim-van-de-test"
+TENANT = "11111111-1111-1111-1111-111111111111"
+KID = "testsleutel"
+WAIT_SECONDS = 10.0
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    conversation: str | None
+    activity: str | None
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        inner = self.body.get("activity") if "activity" in self.body else self.body
+        return str((inner or {}).get("text") or "")
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        inner = self.body.get("activity") if "activity" in self.body else self.body
+        found: list[dict[str, Any]] = []
+        for attachment in (inner or {}).get("attachments") or []:
+            found.extend(attachment.get("content", {}).get("actions", []))
+        return found
+
+
+def new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+class FakeTeams:
+    def __init__(self) -> None:
+        self.key = new_key()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.calls: list[Call] = []
+        self.issued: list[str] = []
+        self.changed = asyncio.Condition()
+        self._ids = itertools.count(1_700_000_000_001)
+        self.runner: web.AppRunner | None = None
+        self.bot_url = ""
+        self.texts: dict[str, str] = {}  # activity id → its current text
+
+    # --- the server -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/.well-known/openidconfiguration", self._metadata)
+        app.router.add_get("/keys", self._keys)
+        app.router.add_post("/token", self._token)
+        app.router.add_post("/v3/conversations", self._create)
+        app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
+        app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._reply)
+        app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def _metadata(self, _request: web.Request) -> web.Response:
+        return web.json_response({"issuer": self.url, "jwks_uri": f"{self.url}/keys",
+                                  "id_token_signing_alg_values_supported": ["RS256"]})
+
+    async def _keys(self, _request: web.Request) -> web.Response:
+        public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        return web.json_response({"keys": [{**public, "kid": KID, "use": "sig", "alg": "RS256"}]})
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if form.get("client_id") != APP_ID or form.get("client_secret") != APP_PASSWORD:
+            return web.json_response({"error": "invalid_client"}, status=401)
+        token = f"bot-token-{len(self.issued) + 1}"
+        self.issued.append(token)
+        return web.json_response({"access_token": token, "token_type": "Bearer",
+                                  "expires_in": 3600})
+
+    def _authorised(self, request: web.Request) -> bool:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return scheme == "Bearer" and token in self.issued
+
+    async def _record(self, request: web.Request, activity: str | None = None) -> Call:
+        body = await request.json()
+        call = Call(request.method, request.path, request.match_info.get("conversation"),
+                    activity, body)
+        async with self.changed:
+            self.calls.append(call)
+            self.changed.notify_all()
+        return call
+
+    async def _create(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.Response(status=401)
+        call = await self._record(request)
+        new = str(next(self._ids))
+        if call.body.get("isGroup"):
+            channel = call.body["channelData"]["channel"]["id"]
+            self.texts[new] = call.text
+            return web.json_response({"id": f"{channel};messageid={new}", "activityId": new})
+        member = call.body["members"][0]["id"]
+        return web.json_response({"id": f"a:1on1-{member}"})
+
+    async def _send(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.Response(status=401)
+        call = await self._record(request)
+        new = str(next(self._ids))
+        self.texts[new] = call.text
+        return web.json_response({"id": new})
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        return await self._send(request)
+
+    async def _update(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.Response(status=401)
+        activity = request.match_info["activity"]
+        call = await self._record(request, activity)
+        self.texts[activity] = call.text
+        return web.json_response({"id": activity})
+
+    # --- what the tests use -----------------------------------------------------------------
+
+    def token(self, *, key: rsa.RSAPrivateKey | None = None, **claims: Any) -> str:
+        now = int(time.time())
+        payload = {"iss": self.url, "aud": APP_ID, "iat": now, "nbf": now, "exp": now + 3600,
+                   "serviceurl": self.url, **claims}
+        payload = {k: v for k, v in payload.items() if v is not None}
+        return jwt.encode(payload, key or self.key, algorithm="RS256", headers={"kid": KID})
+
+    def activity(self, user: str, text: str = "", *, conversation: str = "a:1on1-test",
+                 kind: str = "personal", mention: bool = False, value: Any = None,
+                 aad: str | None = None) -> dict[str, Any]:
+        activity_id = str(next(self._ids))
+        body: dict[str, Any] = {
+            "type": "message", "id": activity_id, "channelId": "msteams",
+            "serviceUrl": self.url, "text": text,
+            "from": {"id": user, **({"aadObjectId": aad} if aad else {})},
+            "recipient": {"id": f"28:{APP_ID}", "name": "regiebot"},
+            "conversation": {"id": conversation, "conversationType": kind, "tenantId": TENANT},
+        }
+        if mention:
+            body["text"] = f"<at>regiebot</at> {text}"
+            body["entities"] = [{"type": "mention", "text": "<at>regiebot</at>",
+                                 "mentioned": {"id": f"28:{APP_ID}", "name": "regiebot"}}]
+        if value is not None:
+            body["value"] = value
+        return body
+
+    async def send(self, activity: dict[str, Any], token: str | None = "valid") -> int:
+        """Post an activity to the bot the way Teams does; the HTTP status."""
+        headers = {}
+        if token == "valid":
+            token = self.token()
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        async with aiohttp.ClientSession() as session, \
+                session.post(self.bot_url, json=activity, headers=headers) as response:
+            return response.status
+
+    def sent(self, predicate: Callable[[Call], bool] = lambda _c: True) -> list[Call]:
+        return [call for call in self.calls if predicate(call)]
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        async with asyncio.timeout(WAIT_SECONDS), self.changed:
+            await self.changed.wait_for(predicate)
+
+    async def next_call(self, predicate: Callable[[Call], bool], *, after: int = 0) -> Call:
+        await self.wait_for(lambda: any(predicate(c) for c in self.calls[after:]))
+        return next(c for c in self.calls[after:] if predicate(c))
+
+    def mark(self) -> int:
+        return len(self.calls)
+
+
+def teams_settings(fake: FakeTeams) -> Settings:
+    return Settings.model_validate({
+        "TEAMS_APP_ID": APP_ID, "TEAMS_APP_PASSWORD": APP_PASSWORD, "TEAMS_TENANT_ID": TENANT,
+        "TEAMS_API_URL": fake.url, "TEAMS_TOKEN_URL": f"{fake.url}/token",
+        "TEAMS_SERVICE_URL": fake.url,
+    })
+
+
+@pytest.fixture
+async def fake_teams() -> AsyncIterator[FakeTeams]:
+    fake = FakeTeams()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def teams_deliveries() -> Deliveries:
+    return Deliveries()
+
+
+@pytest.fixture
+async def teams_bot(services: Services, fake_teams: FakeTeams,
+                    teams_deliveries: Deliveries) -> AsyncIterator[TeamsAdapter]:
+    adapter = create_teams(services, teams_settings(fake_teams), teams_deliveries)
+    app = web.Application()
+    adapter.add_routes(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    fake_teams.bot_url = f"http://127.0.0.1:{port}/api/messages"
+    yield adapter
+    await adapter.stop()
+    await runner.cleanup()
