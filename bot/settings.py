@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         production bot never silently encrypts with a throw-away key."""
         if self.platform_enabled:
             raise SettingsError(
-                "REGIEBOT_SECRET_KEY is verplicht zodra SLACK_BOT_TOKEN of TELEGRAM_BOT_TOKEN "
+                "REGIEBOT_SECRET_KEY is verplicht zodra SLACK_BOT_TOKEN, TELEGRAM_BOT_TOKEN of TEAMS_APP_ID "
                 "is gezet. Maak er een met: regiebot secret-key"
             )
         return local_secret_key(VAR_DIR / "secret.key")
