@@ -163,7 +163,31 @@ async def test_status_is_the_private_answer_of_slash_status(
     assert answer.args["blocks"] == slash_answer.args["blocks"]
     assert len(fake.of("chat.postMessage")) == posted  # nothing in the channel
     assert not fake.of("views.open")
+
+    # the chair may see the household: it comes too, as with /status, and only for her
+    before = len(fake.of("response_url"))
+    await slack_bot.shortcut("U0CARLA", STATUS, message_ts=opener)
+    answers = (await fake.wait_for("response_url", before + 2))[before:]
+    await slack_bot.idle()
+    assert any("Jan Fictief" in all_text(a.args) for a in answers)
+    assert all(a.args["response_type"] == "ephemeral" for a in answers)
+    assert len(fake.of("chat.postMessage")) == posted
     nothing_personal_in_channels(fake)
+
+
+async def test_only_signed_shortcuts_are_heard(slack_bot: SlackBot, fake_slack: FakeSlack,
+                                               services: Services) -> None:
+    fake = fake_slack
+    opener = await case_thread(slack_bot, fake, services)
+    answered = len(fake.of("response_url"))
+    status, _ = await slack_bot.shortcut("U0CARLA", STATUS, message_ts=opener, signed=False)
+    assert status == 401
+    status, _ = await slack_bot.shortcut("U0CARLA", SLUITEN, message_ts=opener,
+                                         timestamp=1_600_000_000)
+    assert status == 401
+    await slack_bot.idle()
+    await fake.work_done()
+    assert len(fake.of("response_url")) == answered and not fake.of("views.open")
 
 
 async def test_a_message_that_is_not_about_a_case(slack_bot: SlackBot, fake_slack: FakeSlack,
@@ -211,3 +235,26 @@ async def test_who_may_not_gets_the_refusal_of_the_button(
     assert not fake.of("views.open")
     assert await votes(services) == 0
     nothing_personal_in_channels(fake)
+
+
+async def test_case_at_matches_the_message_and_its_thread(services: Services) -> None:
+    from commands.threads import CASE_THREAD, ThreadPlace, case_at, record_place
+
+    await file(services)
+    async with services.sessions() as session:
+        case_id = await session.scalar(select(Case.id).where(Case.reference == REF))
+    assert case_id is not None
+    await record_place(services, "slack", CASE_THREAD, case_id,
+                       ThreadPlace("C0REGIE", "1790000000.000100", "1790000000.000050"))
+    await record_place(services, "slack", "tally", case_id,
+                       ThreadPlace("C0REGIE", "1790000000.000200", "1790000000.000100"))
+    assert await case_at(services, "slack", "C0REGIE", "1790000000.000100") == REF
+    assert await case_at(services, "slack", "C0REGIE", "1790000000.000050") == REF
+    assert await case_at(services, "slack", "C0REGIE", "1790000000.000300",
+                         "1790000000.000100") == REF
+    # the tally's own place is not the case's thread; other channels and platforms do not count
+    assert await case_at(services, "slack", "C0REGIE", "1790000000.000200") is None
+    assert await case_at(services, "slack", "C0WEST", "1790000000.000100") is None
+    assert await case_at(services, "telegram", "C0REGIE", "1790000000.000100") is None
+    assert await case_at(services, "slack", "", "1790000000.000100") is None
+    assert await case_at(services, "slack", "C0REGIE", "") is None
