@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from commands.context import Services
@@ -81,3 +81,24 @@ async def case_regieteam(
         return None
     async with services.sessions() as session:
         return await session.scalar(query)
+
+
+async def case_at(
+    services: Services, platform: str, channel: str, message_ref: str,
+    thread_ref: str | None = None,
+) -> str | None:
+    """The reference of the case whose thread holds this message: the message that starts
+    the thread, or any message in it (`thread_ref`, the thread it sits in). None when the
+    message is not about a case."""
+    refs = [ref for ref in (message_ref, thread_ref) if ref]
+    if not channel or not refs:
+        return None
+    async with services.sessions() as session:
+        return await session.scalar(
+            select(Case.reference)
+            .join(ThreadRef, ThreadRef.object_id == Case.id)
+            .where(ThreadRef.platform == platform, ThreadRef.purpose == CASE_THREAD,
+                   ThreadRef.channel == channel,
+                   or_(ThreadRef.message_ref.in_(refs), ThreadRef.thread_ref.in_(refs)))
+            .order_by(ThreadRef.id.desc())
+            .limit(1))

@@ -664,6 +664,26 @@ class SlackBot:
             "actions": [action],
         }, **options)
 
+    async def shortcut(
+        self, user: str, callback_id: str, *, channel: str = "C0REGIE",
+        message_ts: str = "1790000000.000001", thread_ts: str | None = None, **options: Any,
+    ) -> tuple[int, str]:
+        """A message shortcut (⋮ on a message) on the message `message_ts` in `channel`,
+        inside the thread `thread_ts` when given."""
+        n = next(self._seq)
+        message: dict[str, Any] = {"type": "message", "ts": message_ts, "user": BOT_USER,
+                                   "text": "…"}
+        if thread_ts is not None:
+            message["thread_ts"] = thread_ts
+        return await self.post_payload({
+            "type": "message_action", "callback_id": callback_id, "token": "legacy",
+            "trigger_id": self.trigger(), "action_ts": f"1790001{n:03d}.123456",
+            "team": {"id": "T0REGIE", "domain": "regie"}, "user": self._user(user),
+            "channel": {"id": channel, "name": "regieteam"}, "is_enterprise_install": False,
+            "enterprise": None, "message_ts": message_ts, "message": message,
+            "response_url": self.fake.response_url(f"sc{n}"),
+        }, **options)
+
     async def event(self, event: dict[str, Any], event_id: str, **options: Any) -> tuple[int, str]:
         body = json.dumps({
             "token": "legacy", "team_id": "T0REGIE", "api_app_id": "A0REGIE", "event": event,

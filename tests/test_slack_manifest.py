@@ -25,3 +25,17 @@ def test_manifest_has_commands_scopes_events_and_socket_mode() -> None:
     usage = " ".join(c.get("description", "") for c in manifest["features"]["slash_commands"])
     assert all(name in usage for name in ("stem", "besluit", "casemanager", "sluit", "rapport"))
     assert {"stem", "sluit", "rapport", "besluit", "casemanager"} <= set(COMMANDS)
+
+
+def test_every_message_shortcut_has_a_listener_and_fits_slack() -> None:
+    from bot.slack.shortcuts import SHORTCUTS
+
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    shortcuts = manifest["features"]["shortcuts"]
+    assert {s["callback_id"] for s in shortcuts} == set(SHORTCUTS)
+    assert len({s["callback_id"] for s in shortcuts}) == len(shortcuts)
+    for shortcut in shortcuts:
+        assert shortcut["type"] == "message"
+        assert 0 < len(shortcut["name"]) <= 24, shortcut
+        assert 0 < len(shortcut["description"]) <= 80, shortcut
+        assert len(shortcut["callback_id"]) <= 255

@@ -12,7 +12,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
 from bot.slack import commands as slash
-from bot.slack import flows, forms
+from bot.slack import flows, forms, shortcuts
 from bot.slack.dedupe import claim, request_key
 from bot.slack.payloads import MalformedPayload
 from commands.actions import perform
@@ -136,3 +136,4 @@ def register(adapter: SlackAdapter) -> None:
 
     flows.register(adapter)
     slash.register(adapter)
+    shortcuts.register(adapter)
