@@ -104,6 +104,10 @@ MALFORMED: dict[str, tuple[str, str]] = {
     "user without id": (urlencode({"payload": json.dumps({
         "type": "block_actions", "user": "Jan Huurder", "actions": []})}),
         "application/x-www-form-urlencoded"),
+    "shortcut without its message": (urlencode({"payload": json.dumps({
+        "type": "message_action", "callback_id": "regie_status", "trigger_id": "1.2",
+        "user": {"id": COORDINATOR}, "channel": {"id": "C0REGIE"}, "message": "Jan Huurder"})}),
+        "application/x-www-form-urlencoded"),
 }
 
 

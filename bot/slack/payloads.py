@@ -95,5 +95,11 @@ def check_shape(body: Mapping[str, Any]) -> None:
         actions = _require(body, "actions", list)
         if not actions or not all(isinstance(a, dict) for a in actions):
             raise MalformedPayload("actions heeft de verkeerde vorm")
+    elif kind == "message_action":
+        _require(_require(body, "user", dict), "id", str)
+        for key in ("callback_id", "trigger_id"):
+            _require(body, key, str)
+        _require(_require(body, "channel", dict), "id", str)
+        _require(_require(body, "message", dict), "ts", str)
     elif kind == "event_callback":
         _require(body, "event", dict)
