@@ -41,6 +41,7 @@ class Call:
     conversation: str | None
     activity: str | None
     body: dict[str, Any] = field(default_factory=dict)
+    made: str | None = None  # the id of the activity the connector made for this call
 
     @property
     def text(self) -> str:
@@ -113,10 +114,11 @@ class FakeTeams:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         return scheme == "Bearer" and token in self.issued
 
-    async def _record(self, request: web.Request, activity: str | None = None) -> Call:
+    async def _record(self, request: web.Request, activity: str | None = None,
+                      made: str | None = None) -> Call:
         body = await request.json()
         call = Call(request.method, request.path, request.match_info.get("conversation"),
-                    activity, body)
+                    activity, body, made)
         async with self.changed:
             self.calls.append(call)
             self.changed.notify_all()
@@ -125,8 +127,8 @@ class FakeTeams:
     async def _create(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return web.Response(status=401)
-        call = await self._record(request)
         new = str(next(self._ids))
+        call = await self._record(request, made=new)
         if call.body.get("isGroup"):
             channel = call.body["channelData"]["channel"]["id"]
             self.texts[new] = call.text
@@ -137,8 +139,8 @@ class FakeTeams:
     async def _send(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return web.Response(status=401)
-        call = await self._record(request)
         new = str(next(self._ids))
+        call = await self._record(request, made=new)
         self.texts[new] = call.text
         return web.json_response({"id": new})
 
