@@ -67,6 +67,7 @@ class Limit:
     times: int
     retry_after: str | None
     where: str | None
+    status: int = 429
 
 
 class FakeTeams:
@@ -182,11 +183,11 @@ class FakeTeams:
         if limit is None:
             return None
         limit.times -= 1
-        await self._record(request, request.match_info.get("activity"), status=429)
+        await self._record(request, request.match_info.get("activity"), status=limit.status)
         headers = {"Retry-After": limit.retry_after} if limit.retry_after is not None else {}
-        return web.json_response({"error": {"code": "TooManyRequests",
-                                            "message": "Too many requests"}},
-                                 status=429, headers=headers)
+        code = "TooManyRequests" if limit.status == 429 else "BotNotInConversationRoster"
+        return web.json_response({"error": {"code": code, "message": code}},
+                                 status=limit.status, headers=headers)
 
     # --- what the tests use -----------------------------------------------------------------
 
@@ -195,6 +196,15 @@ class FakeTeams:
         """Answer the next `times` connector calls (in conversation or channel `where`, or
         anywhere) with 429 and this Retry-After."""
         self.limits.append(Limit(times, retry_after, where))
+
+    def not_installed(self, channel: str, status: int = 403) -> None:
+        """Answer every call in `channel` with 403 (or 404), as when the app is not in its
+        team."""
+        self.limits.append(Limit(10**9, None, channel, status))
+
+    def installed(self, channel: str) -> None:
+        self.limits = [limit for limit in self.limits
+                       if not (limit.where == channel and limit.status in (403, 404))]
 
     def token(self, *, key: rsa.RSAPrivateKey | None = None, **claims: Any) -> str:
         now = int(time.time())

@@ -14,6 +14,10 @@
   conversations go on), tries again up to MAX_ATTEMPTS times in all, and then raises
   DeliveryFailed so the outbox tries later. A Retry-After over MAX_RETRY_AFTER is not waited
   for here.
+- App not installed: when a post in a channel gets 403 or 404, the app is not (or no longer)
+  in that team. This is logged once in Dutch (where: the Regieteam or partner, the team and
+  channel id; never a token), kept in `missing` for the health check, and `on_missing` is
+  told once (the adapter tells the coordinators). A later post that succeeds clears it.
 
 Outbound uses the Agents SDK's connector client with the bot's own token (client credentials).
 """
@@ -51,6 +55,18 @@ DEFAULT_RETRY_AFTER = 1.0  # when a 429 names no Retry-After
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
+NOT_INSTALLED = (403, 404)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A channel the bot cannot post in because the app is not in its team."""
+
+    kind: str  # "regieteam" or "partner"
+    id: str
+    name: str
+    team: str
+    channel: str
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,9 @@ class TeamsCourier:
         self.sleep = sleep
         # conversation (or channel) → monotonic time before which the connector asked for rest
         self._not_before: dict[str, float] = {}
+        # channel id → where the app is missing (see the module's docstring)
+        self.missing: dict[str, Missing] = {}
+        self.on_missing: Callable[[Missing], Awaitable[None]] | None = None
 
     # --- the Courier protocol -----------------------------------------------------------------
 
@@ -114,9 +133,39 @@ class TeamsCourier:
             channel = self.channel_for(item)
             if channel is None:
                 raise DeliveryFailed(f"geen Teams-kanaal voor {item.to.kind} {item.to.id}")
-            await self._deliver_to_channel(channel, item)
+            try:
+                await self._deliver_to_channel(channel, item)
+            except aiohttp.ClientResponseError as exc:
+                if exc.status in NOT_INSTALLED:
+                    await self._app_missing(item, channel)
+                    raise DeliveryFailed("Teams: de app staat niet in dit team") from exc
+                raise
+            self.missing.pop(channel.channel, None)
         except (aiohttp.ClientError, TimeoutError, TokenRejected, ValueError) as exc:
             raise DeliveryFailed(f"Teams: {type(exc).__name__}") from exc
+
+    async def _app_missing(self, item: Outgoing, channel: TeamsChannel) -> None:
+        if channel.channel in self.missing:
+            return  # said once
+        org = self.services.org
+        name = (org.regieteam(item.to.id).name if item.to.kind == "regieteam"
+                else org.partner(item.to.id).name)
+        missing = Missing(item.to.kind, item.to.id, name, channel.team, channel.channel)
+        self.missing[channel.channel] = missing
+        log.error("De Teams-app staat niet in het team van %s %s (team %s, kanaal %s). "
+                  "Voeg de app toe aan dat team; tot dan komen berichten daar niet aan.",
+                  item.to.kind, item.to.id, channel.team, channel.channel)
+        if self.on_missing is not None:
+            try:
+                await self.on_missing(missing)
+            except Exception:
+                log.exception("melden dat de Teams-app ontbreekt is mislukt")
+
+    def status(self) -> dict[str, Any]:
+        """For the health check: where the app is missing (names and ids, nothing else)."""
+        return {"ok": True, "mode": "http",
+                "app_ontbreekt": [f"{m.kind} {m.id} (team {m.team}, kanaal {m.channel})"
+                                  for m in self.missing.values()]}
 
     # --- members ------------------------------------------------------------------------------
 
