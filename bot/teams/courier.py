@@ -58,6 +58,10 @@ Sleep = Callable[[float], Awaitable[None]]
 NOT_INSTALLED = (403, 404)
 
 
+class _NotInstalled(Exception):
+    """The connector refused a new post in a channel (403/404)."""
+
+
 @dataclass(frozen=True)
 class Missing:
     """A channel the bot cannot post in because the app is not in its team."""
@@ -135,11 +139,9 @@ class TeamsCourier:
                 raise DeliveryFailed(f"geen Teams-kanaal voor {item.to.kind} {item.to.id}")
             try:
                 await self._deliver_to_channel(channel, item)
-            except aiohttp.ClientResponseError as exc:
-                if exc.status in NOT_INSTALLED:
-                    await self._app_missing(item, channel)
-                    raise DeliveryFailed("Teams: de app staat niet in dit team") from exc
-                raise
+            except _NotInstalled as exc:
+                await self._app_missing(item, channel)
+                raise DeliveryFailed("Teams: de app staat niet in dit team") from exc
             self.missing.pop(channel.channel, None)
         except (aiohttp.ClientError, TimeoutError, TokenRejected, ValueError) as exc:
             raise DeliveryFailed(f"Teams: {type(exc).__name__}") from exc
@@ -233,8 +235,15 @@ class TeamsCourier:
                             **({"tenant": {"id": self.tenant_id}} if self.tenant_id else {})},
             "activity": render.activity(message),
         })
-        created = await self._call(self.service_url, channel.channel,
-                                   lambda c: c.conversations.create_conversation(parameters))
+        try:
+            created = await self._call(self.service_url, channel.channel,
+                                       lambda c: c.conversations.create_conversation(parameters))
+        except aiohttp.ClientResponseError as exc:
+            # a new post refused: the app is not in the channel's team (a 404 on an update
+            # only means that message is gone)
+            if exc.status in NOT_INSTALLED:
+                raise _NotInstalled from exc
+            raise
         root = created.activity_id or created.id.rpartition("messageid=")[2]
         if not root:
             raise DeliveryFailed("Teams gaf geen id van het bericht terug")
