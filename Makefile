@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-quick bench-full install clean demo lock
+.PHONY: run test lint bench bench-quick bench-full install clean demo lock teams-app
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ lock: $(STAMP)
 	  deploy/build-requirements.in --universal --python-version 3.11 --generate-hashes \
 	  --no-header --quiet; } > deploy/requirements.lock.new
 	mv deploy/requirements.lock.new deploy/requirements.lock
+
+# The Teams app package (docs/teams.md): TEAMS_APP_ID=… make teams-app → var/regiebot-teams.zip
+teams-app:
+	$(PYTHON) deploy/teams/build_app.py var/regiebot-teams.zip
 
 # Benchmarks (docs/benchmarks.md): `make bench` < 10 min on 2 cores; `make bench-quick` only
 # checks that the harness runs end to end; `make bench-full` adds the 500.000-case history.

@@ -41,6 +41,8 @@ class Call:
     conversation: str | None
     activity: str | None
     body: dict[str, Any] = field(default_factory=dict)
+    made: str | None = None  # the id of the activity the connector made for this call
+    status: int = 200
 
     @property
     def text(self) -> str:
@@ -60,6 +62,14 @@ def new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+@dataclass
+class Limit:
+    times: int
+    retry_after: str | None
+    where: str | None
+    status: int = 429
+
+
 class FakeTeams:
     def __init__(self) -> None:
         self.key = new_key()
@@ -72,6 +82,7 @@ class FakeTeams:
         self.runner: web.AppRunner | None = None
         self.bot_url = ""
         self.texts: dict[str, str] = {}  # activity id → its current text
+        self.limits: list[Limit] = []
 
     # --- the server -------------------------------------------------------------------------
 
@@ -113,10 +124,11 @@ class FakeTeams:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         return scheme == "Bearer" and token in self.issued
 
-    async def _record(self, request: web.Request, activity: str | None = None) -> Call:
+    async def _record(self, request: web.Request, activity: str | None = None,
+                      made: str | None = None, status: int = 200) -> Call:
         body = await request.json()
         call = Call(request.method, request.path, request.match_info.get("conversation"),
-                    activity, body)
+                    activity, body, made, status)
         async with self.changed:
             self.calls.append(call)
             self.changed.notify_all()
@@ -125,8 +137,10 @@ class FakeTeams:
     async def _create(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return web.Response(status=401)
-        call = await self._record(request)
+        if (limited := await self._limited(request)) is not None:
+            return limited
         new = str(next(self._ids))
+        call = await self._record(request, made=new)
         if call.body.get("isGroup"):
             channel = call.body["channelData"]["channel"]["id"]
             self.texts[new] = call.text
@@ -137,8 +151,10 @@ class FakeTeams:
     async def _send(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return web.Response(status=401)
-        call = await self._record(request)
+        if (limited := await self._limited(request)) is not None:
+            return limited
         new = str(next(self._ids))
+        call = await self._record(request, made=new)
         self.texts[new] = call.text
         return web.json_response({"id": new})
 
@@ -148,12 +164,47 @@ class FakeTeams:
     async def _update(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return web.Response(status=401)
+        if (limited := await self._limited(request)) is not None:
+            return limited
         activity = request.match_info["activity"]
         call = await self._record(request, activity)
         self.texts[activity] = call.text
         return web.json_response({"id": activity})
 
+    async def _limited(self, request: web.Request) -> web.Response | None:
+        conversation = request.match_info.get("conversation")
+        if conversation is None:
+            body = await request.json()
+            conversation = ((body.get("channelData") or {}).get("channel") or {}).get("id") \
+                or (body.get("members") or [{}])[0].get("id")
+        where = str(conversation or "").partition(";messageid=")[0]
+        limit = next((limit for limit in self.limits
+                      if limit.times > 0 and limit.where in (None, where)), None)
+        if limit is None:
+            return None
+        limit.times -= 1
+        await self._record(request, request.match_info.get("activity"), status=limit.status)
+        headers = {"Retry-After": limit.retry_after} if limit.retry_after is not None else {}
+        code = "TooManyRequests" if limit.status == 429 else "BotNotInConversationRoster"
+        return web.json_response({"error": {"code": code, "message": code}},
+                                 status=limit.status, headers=headers)
+
     # --- what the tests use -----------------------------------------------------------------
+
+    def rate_limit(self, times: int, retry_after: str | None = "1", *,
+                   where: str | None = None) -> None:
+        """Answer the next `times` connector calls (in conversation or channel `where`, or
+        anywhere) with 429 and this Retry-After."""
+        self.limits.append(Limit(times, retry_after, where))
+
+    def not_installed(self, channel: str, status: int = 403) -> None:
+        """Answer every call in `channel` with 403 (or 404), as when the app is not in its
+        team."""
+        self.limits.append(Limit(10**9, None, channel, status))
+
+    def installed(self, channel: str) -> None:
+        self.limits = [limit for limit in self.limits
+                       if not (limit.where == channel and limit.status in (403, 404))]
 
     def token(self, *, key: rsa.RSAPrivateKey | None = None, **claims: Any) -> str:
         now = int(time.time())

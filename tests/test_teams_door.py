@@ -111,7 +111,7 @@ async def test_a_melding_is_announced_in_the_regieteam_channel_without_personal_
                                       and result.value in c.text)
     assert post.body["channelData"]["channel"]["id"] == OOST_CHANNEL
     assert post.body["isGroup"] is True
-    for personal in ("Fictief", "Teststraat", "6511"):
+    for personal in ("Fictief", "Verzonnenstraat", "6511"):
         assert personal not in str(post.body)
 
 

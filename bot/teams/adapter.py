@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from typing import Any
 
 from aiohttp import web
 from microsoft_agents.activity import Activity
@@ -26,7 +27,7 @@ from pydantic import ValidationError
 from bot.delivery import Deliveries
 from bot.settings import Settings, SettingsError
 from bot.teams.auth import BotCredentials, TokenRejected, TokenValidator, token_url
-from bot.teams.courier import Conversation, TeamsCourier
+from bot.teams.courier import Conversation, Missing, TeamsCourier
 from commands import audit
 from commands.actions import perform
 from commands.context import Services
@@ -35,7 +36,15 @@ from commands.dedupe import first_time, request_key
 from commands.forms import FORM_BUTTONS
 from commands.organisation import Member
 from commands.permissions import whom_to_ask
-from commands.replies import CommandRefused, FormInvalid, Message, OpenForm, Result
+from commands.replies import (
+    CommandRefused,
+    Destination,
+    FormInvalid,
+    Message,
+    OpenForm,
+    Outgoing,
+    Result,
+)
 from commands.text import run_text, split_words
 from messages import teams as render
 from messages.render import renderer
@@ -61,6 +70,19 @@ class TeamsAdapter:
         self.courier = TeamsCourier(services, credentials, app_id=settings.teams_app_id,
                                     tenant_id=settings.teams_tenant_id,
                                     service_url=settings.teams_service_url)
+        self.courier.on_missing = self.tell_coordinators
+
+    async def probe(self) -> dict[str, Any]:
+        """The health check's view of Teams: where the app is not installed yet."""
+        return self.courier.status()
+
+    async def tell_coordinators(self, missing: Missing) -> None:
+        """Tell the coordinators, on whichever door reaches them, where the app is missing."""
+        message = Message("teams/app_ontbreekt", {
+            "waar": missing.name, "team": missing.team, "kanaal": missing.channel})
+        await self.deliveries.deliver_all(
+            Outgoing(Destination("member", m.id), message)
+            for m in self.services.org.members if m.has_role("coordinator"))
 
     def add_routes(self, web_app: web.Application) -> None:
         web_app.router.add_post(ROUTE, self.messages)

@@ -9,6 +9,15 @@
 - Member → their 1:1 chat: the conversation captured when they wrote to the bot, or else a
   1:1 conversation the bot opens with their `teams_user` (Teams answers with the same one).
 - A message marked `personal` only ever goes to a member's 1:1 chat.
+- Rate limits: the connector answers 429 with Retry-After when a conversation gets too much.
+  The courier then waits that long before the next call in that conversation (other
+  conversations go on), tries again up to MAX_ATTEMPTS times in all, and then raises
+  DeliveryFailed so the outbox tries later. A Retry-After over MAX_RETRY_AFTER is not waited
+  for here.
+- App not installed: when a post in a channel gets 403 or 404, the app is not (or no longer)
+  in that team. This is logged once in Dutch (where: the Regieteam or partner, the team and
+  channel id; never a token), kept in `missing` for the health check, and `on_missing` is
+  told once (the adapter tells the coordinators). A later post that succeeds clears it.
 
 Outbound uses the Agents SDK's connector client with the bot's own token (client credentials).
 """
@@ -16,10 +25,14 @@ Outbound uses the Agents SDK's connector client with the bot's own token (client
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
+import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import aiohttp
 from microsoft_agents.activity import Activity, ConversationParameters
@@ -36,6 +49,28 @@ from messages import teams as render
 log = logging.getLogger(__name__)
 
 PLATFORM = "teams"
+MAX_ATTEMPTS = 4  # one call and three retries after a 429
+MAX_RETRY_AFTER = 60.0  # seconds; a longer wait is left to the outbox
+DEFAULT_RETRY_AFTER = 1.0  # when a 429 names no Retry-After
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+NOT_INSTALLED = (403, 404)
+
+
+class _NotInstalled(Exception):
+    """The connector refused a new post in a channel (403/404)."""
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A channel the bot cannot post in because the app is not in its team."""
+
+    kind: str  # "regieteam" or "partner"
+    id: str
+    name: str
+    team: str
+    channel: str
 
 
 @dataclass(frozen=True)
@@ -55,7 +90,7 @@ class TeamsCourier:
     platform = PLATFORM
 
     def __init__(self, services: Services, credentials: BotCredentials, *, app_id: str,
-                 tenant_id: str | None, service_url: str) -> None:
+                 tenant_id: str | None, service_url: str, sleep: Sleep = asyncio.sleep) -> None:
         self.services = services
         self.credentials = credentials
         self.app_id = app_id
@@ -64,6 +99,12 @@ class TeamsCourier:
         # 1:1 chats captured when a member wrote to the bot (member id → conversation)
         self.personal: dict[str, Conversation] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.sleep = sleep
+        # conversation (or channel) → monotonic time before which the connector asked for rest
+        self._not_before: dict[str, float] = {}
+        # channel id → where the app is missing (see the module's docstring)
+        self.missing: dict[str, Missing] = {}
+        self.on_missing: Callable[[Missing], Awaitable[None]] | None = None
 
     # --- the Courier protocol -----------------------------------------------------------------
 
@@ -96,9 +137,37 @@ class TeamsCourier:
             channel = self.channel_for(item)
             if channel is None:
                 raise DeliveryFailed(f"geen Teams-kanaal voor {item.to.kind} {item.to.id}")
-            await self._deliver_to_channel(channel, item)
+            try:
+                await self._deliver_to_channel(channel, item)
+            except _NotInstalled as exc:
+                await self._app_missing(item, channel)
+                raise DeliveryFailed("Teams: de app staat niet in dit team") from exc
+            self.missing.pop(channel.channel, None)
         except (aiohttp.ClientError, TimeoutError, TokenRejected, ValueError) as exc:
             raise DeliveryFailed(f"Teams: {type(exc).__name__}") from exc
+
+    async def _app_missing(self, item: Outgoing, channel: TeamsChannel) -> None:
+        if channel.channel in self.missing:
+            return  # said once
+        org = self.services.org
+        name = (org.regieteam(item.to.id).name if item.to.kind == "regieteam"
+                else org.partner(item.to.id).name)
+        missing = Missing(item.to.kind, item.to.id, name, channel.team, channel.channel)
+        self.missing[channel.channel] = missing
+        log.error("De Teams-app staat niet in het team van %s %s (team %s, kanaal %s). "
+                  "Voeg de app toe aan dat team; tot dan komen berichten daar niet aan.",
+                  item.to.kind, item.to.id, channel.team, channel.channel)
+        if self.on_missing is not None:
+            try:
+                await self.on_missing(missing)
+            except Exception:
+                log.exception("melden dat de Teams-app ontbreekt is mislukt")
+
+    def status(self) -> dict[str, Any]:
+        """For the health check: where the app is missing (names and ids, nothing else)."""
+        return {"ok": True, "mode": "http",
+                "app_ontbreekt": [f"{m.kind} {m.id} (team {m.team}, kanaal {m.channel})"
+                                  for m in self.missing.values()]}
 
     # --- members ------------------------------------------------------------------------------
 
@@ -120,8 +189,8 @@ class TeamsCourier:
             "isGroup": False, "bot": {"id": self.app_id},
             "members": [{"id": member.teams_user}], "tenantId": self.tenant_id,
         })
-        async with await self._client(self.service_url) as client:
-            created = await client.conversations.create_conversation(parameters)
+        created = await self._call(self.service_url, f"1:1 {member_id}",
+                                   lambda c: c.conversations.create_conversation(parameters))
         conversation = Conversation(self.service_url, created.id)
         self.personal[member_id] = conversation
         return conversation
@@ -166,8 +235,15 @@ class TeamsCourier:
                             **({"tenant": {"id": self.tenant_id}} if self.tenant_id else {})},
             "activity": render.activity(message),
         })
-        async with await self._client(self.service_url) as client:
-            created = await client.conversations.create_conversation(parameters)
+        try:
+            created = await self._call(self.service_url, channel.channel,
+                                       lambda c: c.conversations.create_conversation(parameters))
+        except aiohttp.ClientResponseError as exc:
+            # a new post refused: the app is not in the channel's team (a 404 on an update
+            # only means that message is gone)
+            if exc.status in NOT_INSTALLED:
+                raise _NotInstalled from exc
+            raise
         root = created.activity_id or created.id.rpartition("messageid=")[2]
         if not root:
             raise DeliveryFailed("Teams gaf geen id van het bericht terug")
@@ -176,25 +252,54 @@ class TeamsCourier:
     async def update(self, channel: TeamsChannel, place: ThreadPlace, message: Message) -> None:
         root = place.thread_ref or place.message_ref
         body = Activity.model_validate({**render.activity(message), "id": place.message_ref})
-        async with await self._client(self.service_url) as client:
-            await client.conversations.update_activity(
-                thread_conversation(channel.channel, root), place.message_ref, body)
+        await self._call(self.service_url, channel.channel,
+                         lambda c: c.conversations.update_activity(
+                             thread_conversation(channel.channel, root), place.message_ref,
+                             body))
 
     # --- sending ------------------------------------------------------------------------------
 
     async def send(self, conversation: Conversation, message: Message) -> str:
         """Post the message in the conversation; the id of the posted activity."""
         body = Activity.model_validate(render.activity(message))
-        async with await self._client(conversation.service_url) as client:
-            sent = await client.conversations.send_to_conversation(conversation.id, body)
+        sent = await self._call(conversation.service_url, _pace_key(conversation.id),
+                                lambda c: c.conversations.send_to_conversation(
+                                    conversation.id, body))
         return sent.id or ""
 
     async def reply(self, conversation: Conversation, to_activity: str, message: Message,
                     extra: dict[str, Any] | None = None) -> str:
         body = Activity.model_validate({**render.activity(message), **(extra or {})})
-        async with await self._client(conversation.service_url) as client:
-            sent = await client.conversations.reply_to_activity(conversation.id, to_activity, body)
+        sent = await self._call(conversation.service_url, _pace_key(conversation.id),
+                                lambda c: c.conversations.reply_to_activity(
+                                    conversation.id, to_activity, body))
         return sent.id or ""
+
+    async def _call(self, service_url: str, pace: str,
+                    call: Callable[[ConnectorClient], Awaitable[T]]) -> T:
+        """One connector call for conversation `pace`, retried after a 429 as the connector's
+        Retry-After says (see the module's docstring)."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            rest = self._not_before.get(pace, 0.0) - time.monotonic()
+            if rest > 0:
+                await self.sleep(rest)
+            try:
+                async with await self._client(service_url) as client:
+                    done = await call(client)
+            except aiohttp.ClientResponseError as exc:
+                if exc.status != 429:
+                    raise
+                wait = retry_after(exc.headers)
+                if attempt == MAX_ATTEMPTS or wait > MAX_RETRY_AFTER:
+                    log.warning("Teams vraagt om minder berichten; na %d pogingen opgegeven",
+                                attempt)
+                    raise DeliveryFailed("Teams: te veel berichten (429)") from exc
+                log.info("Teams vraagt om minder berichten; over %.1f s opnieuw", wait)
+                self._not_before[pace] = time.monotonic() + wait
+                continue  # the wait is at the top of the loop, for every call in `pace`
+            self._not_before.pop(pace, None)
+            return done
+        raise AssertionError("unreachable")
 
     async def _client(self, service_url: str) -> _Client:
         return _Client(ConnectorClient(service_url, await self.credentials.token()))
@@ -211,6 +316,29 @@ class _Client:
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.client.close()
+
+
+def _pace_key(conversation_id: str) -> str:
+    """Teams limits a channel with its threads as one conversation."""
+    return conversation_id.partition(";messageid=")[0]
+
+
+def retry_after(headers: Mapping[str, str] | None) -> float:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
+    raw = (headers or {}).get("Retry-After", "").strip()
+    if not raw:
+        return DEFAULT_RETRY_AFTER
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def split_key(key: str | None) -> tuple[str | None, int | None]:
