@@ -76,6 +76,7 @@ async def run_platforms(settings: Settings, stop: asyncio.Event | None = None) -
 
             teams = create_teams(services, settings, deliveries)
             teams.add_routes(web_app)
+            ops.platforms["teams"] = teams.probe
             stoppers.append(teams.stop)
         deliveries.couriers[:] = [ops.counted(courier) for courier in deliveries.couriers]
         from bot.scheduler import start_scheduler
