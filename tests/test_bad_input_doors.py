@@ -43,6 +43,7 @@ ODD_IDS = [HUGE, "2147483648", "-1", "0x10", "١٢٣"]
 REMINDER_BUTTONS = ("herinnering_ontvangen", "herinnering_gedaan", "herinnering_uitstellen")
 DOORS = ["console", "slack", "telegram"]
 TELEGRAM_LIMIT = 4096
+POSTPONE = ("15-01-2027", "Wacht op de schuldhulp.")  # within the 92 days a reminder may wait
 # The casusformulier up to the voortraject, in order: a good answer for each question.
 ORDER = ["wijk", "reden", "huishouden", "minderjarige_kinderen", "achterstand_bedrag",
          "achterstand_maanden", "dagvaarding", "zitting", "vonnis", "ontruiming", "voortraject",
@@ -201,32 +202,44 @@ class Door:
             expect)
 
     async def press(self, who: str, name: str, value: str, expect: str) -> str:
-        """Press the button `name` with `value`, as a forged but well-signed request would."""
+        """Press the button `name` with `value`, as a forged but well-signed request would. A
+        button that opens a form (Uitstellen) opens it on every door; the refusal comes when
+        the form is sent."""
+        form = name in FORM_BUTTONS
         if self.kind == "console":
-            return await self.type(who, f"/knop {name} {value}", expect)
+            said = await Script(self.services, who).run(f"/knop {name} {value}",
+                                                        *(POSTPONE if form else ()))
+            assert expect in said and (not form or "Tot wanneer" in said), said[:500]
+            return said
         if self.kind == "telegram":
-            user = TELEGRAM_USER[who]
-            mark = self.telegram.mark()
-            self.telegram.send_text(user, "/help")
-            shown = await self.telegram.next_call("sendMessage", user, after=mark)
-            mark = self.telegram.mark()
-            self.telegram.queue(self.telegram.callback_update(
-                user, self.telegram.message_of(shown), f"a|{name}|{value}"))
-            return str(await self.telegram.wait_for(lambda: next(
-                (c.text for c in self.telegram.calls[mark:] if expect in c.text
-                 and c.method in ("sendMessage", "answerCallbackQuery")), None), what=expect))
+            return await self._tap(who, name, value, expect, form)
         button = {"action_id": f"regie|{name}|0", "value": value,
                   "text": {"type": "plain_text", "text": name}}
         click = self.slack.click(SLACK_USER[who], button, channel=f"D{SLACK_USER[who]}")
-        if name not in FORM_BUTTONS:
+        if not form:
             return await self._slack(lambda: click, expect)
-        await self._slack(lambda: click, "")  # Slack opens the form at once (its trigger
-        form = self.fake_slack.last_view(FORM_BUTTONS[name])  # expires): refused on submission
-        return await self._slack(lambda: self._submitted(who, form), expect)
+        await self._slack(lambda: click, "Tot wanneer")
+        return await self._slack(lambda: self._submitted(
+            who, self.fake_slack.last_view(FORM_BUTTONS[name])), expect)
+
+    async def _tap(self, who: str, name: str, value: str, expect: str, form: bool) -> str:
+        fake, user = self.telegram, TELEGRAM_USER[who]
+        mark = fake.mark()
+        fake.send_text(user, "/help")
+        shown = await fake.next_call("sendMessage", user, after=mark)
+        mark = fake.mark()
+        fake.queue(fake.callback_update(user, fake.message_of(shown), f"a|{name}|{value}"))
+        for answer, asked in zip(POSTPONE if form else (), ("Tot wanneer", "Waarom"), strict=False):
+            await fake.next_call("sendMessage", user, after=mark, contains=asked)
+            mark = fake.mark()
+            fake.send_text(user, answer)
+        return str(await fake.wait_for(lambda: next(
+            (c.text for c in fake.calls[mark:] if expect in c.text
+             and c.method in ("sendMessage", "answerCallbackQuery")), None), what=expect))
 
     async def _submitted(self, who: str, form: dict[str, Any]) -> tuple[int, str]:
         status, answer = await self.slack.submit(
-            SLACK_USER[who], form, {"datum": "2027-01-15", "reden": "Wacht op de schuldhulp."})
+            SLACK_USER[who], form, {"datum": "2027-01-15", "reden": POSTPONE[1]})
         return status, json.dumps(answer, ensure_ascii=False)
 
     async def _slack(self, send: Any, expect: str) -> str:
@@ -254,7 +267,7 @@ def door(request: pytest.FixtureRequest, services: Services) -> Door:
                                                "arabische-cijfers"])
 async def test_an_odd_id_is_refused_on_every_door(services: Services, door: Door,
                                                   value: str) -> None:
-    lines = [("carla", f"/uitstellen {value} 15-01-2027 Wacht op de schuldhulp."),
+    lines = [("carla", f"/uitstellen {value} {' '.join(POSTPONE)}"),
              ("anna", f"/nazorg RT-2026-0001 {value} ja ja")]
     for who, line in lines:
         await door.type(who, line, start_of(await use_case_refusal(services, who, line)))
@@ -269,7 +282,7 @@ async def test_huge_references_and_long_messages_are_refused_on_every_door(
     services: Services, door: Door
 ) -> None:
     lines = ["/status RT-2026-999999999999", "/stem RT-2026-99999999999999999999 q1 ja",
-             f"/uitstellen RT-2026-{HUGE} 15-01-2027 Wacht op de schuldhulp."]
+             f"/uitstellen RT-2026-{HUGE} {' '.join(POSTPONE)}"]
     lines.append("/regie " + " ".join(["woord"] * 5000) if door.kind == "slack"
                  else ("/status " + "RT-2026-0001 " * 400)[:TELEGRAM_LIMIT])
     for line in lines:
