@@ -123,7 +123,14 @@ def submitted_form(data: Any) -> tuple[str, str, dict[str, Any]] | None:
         return None
     answers = {key: raw for key, raw in data.items()
                if key not in (MARK, FORM, "waarde") and isinstance(raw, str | int | float)}
-    return name[:64], given[:512], {key[:64]: str(raw) for key, raw in answers.items()}
+    return name[:64], given[:512], {key[:64]: _typed(raw) for key, raw in answers.items()}
+
+
+def _typed(raw: str | int | float) -> str:
+    """An input's value as text; a whole number from Input.Number without its ".0"."""
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    return str(raw)
 
 
 def form_answers(kinds: Mapping[str, str], typed: Mapping[str, str]) -> dict[str, Any]:
