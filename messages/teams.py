@@ -198,7 +198,8 @@ def _input(item: CardField) -> dict[str, Any]:
         if item.value not in (None, ""):
             element["value"] = str(item.value)[:MAX_INPUT_TEXT]
     element["id"] = item.name
-    element["label"] = item.label
+    element["label"] = item.label if not item.optional \
+        else f"{item.label} {renderer('plain').text('teams/optioneel')}"
     element["isRequired"] = not item.optional
     if item.error:
         element["errorMessage"] = item.error

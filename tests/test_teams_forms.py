@@ -78,7 +78,8 @@ async def test_the_melding_through_its_card(
     assert fields["zitting"]["type"] == "Input.Date"
     assert fields["minderjarige_kinderen"]["type"] == "Input.Number"
     assert {c["value"] for c in fields["huurder_geinformeerd"]["choices"]} == {"ja", "nee"}
-    assert fields["wijk"]["label"] == "Wijk"
+    assert fields["wijk"]["label"] == "Wijk" and fields["wijk"]["isRequired"] is True
+    assert fields["vonnis"]["label"].endswith("(optioneel)")
     assert any(b.get("text", "").startswith("Kies 'onbekend'") for b in card["body"])
     assert card["actions"][0]["data"][render.MARK] == render.FORM
 
@@ -98,6 +99,12 @@ async def test_the_melding_through_its_card(
     attention = [b["text"] for b in again["body"] if b.get("color") == "attention"]
     assert errors(again)["zitting"] in attention
     assert await cases(services) == 0
+
+    # the card's submit from a channel is not taken (form cards live in 1:1 chats only)
+    mark = fake.mark()
+    stray = in_channel(fake, "anna", value=fill(again, {}), reply_to=opened.made)
+    assert await fake.send(stray) == 200
+    assert fake.calls[mark:] == [] and await cases(services) == 0
 
     # put right on the same card: filed, the card replaced, the Regieteam told without names
     mark = fake.mark()

@@ -151,6 +151,10 @@ class TeamsAdapter:
         if personal:
             self.courier.remember_personal(member.id, conversation)
         if submitted is not None:
+            if not personal:
+                # form cards only live in 1:1 chats: what is typed there never goes elsewhere
+                log.warning("formulier van %s buiten een privégesprek genegeerd", member.id)
+                return
             services = self.services.asked("teams", f"formulier {submitted[0]}"[:40], member.id)
             card_id = activity.reply_to_id or activity.id or ""
             await self.submit_form(services, conversation, card_id, member, personal, *submitted)
