@@ -58,6 +58,34 @@ class Call:
         return found
 
 
+    @property
+    def card(self) -> dict[str, Any] | None:
+        """The Adaptive Card of a form (one with inputs), if the call holds one."""
+        inner = self.body.get("activity") if "activity" in self.body else self.body
+        for attachment in (inner or {}).get("attachments") or []:
+            content = attachment.get("content") or {}
+            if any(str(item.get("type", "")).startswith("Input.")
+                   for item in content.get("body") or []):
+                return dict(content)
+        return None
+
+
+def inputs(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A form card's inputs by id."""
+    return {item["id"]: item for item in card.get("body") or []
+            if str(item.get("type", "")).startswith("Input.")}
+
+
+def fill(card: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    """What Teams sends when the card's submit is pressed: the submit's data and every input's
+    value (as typed over what the card showed; several choices as "a,b"; empty as "")."""
+    value = dict(card["actions"][0]["data"])
+    for name, item in inputs(card).items():
+        given = answers.get(name, item.get("value", ""))
+        value[name] = ",".join(given) if isinstance(given, list) else str(given)
+    return value
+
+
 def new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -215,7 +243,7 @@ class FakeTeams:
 
     def activity(self, user: str, text: str = "", *, conversation: str = "a:1on1-test",
                  kind: str = "personal", mention: bool = False, value: Any = None,
-                 aad: str | None = None) -> dict[str, Any]:
+                 aad: str | None = None, reply_to: str | None = None) -> dict[str, Any]:
         activity_id = str(next(self._ids))
         body: dict[str, Any] = {
             "type": "message", "id": activity_id, "channelId": "msteams",
@@ -230,6 +258,8 @@ class FakeTeams:
                                  "mentioned": {"id": f"28:{APP_ID}", "name": "regiebot"}}]
         if value is not None:
             body["value"] = value
+        if reply_to is not None:
+            body["replyToId"] = reply_to
         return body
 
     async def send(self, activity: dict[str, Any], token: str | None = "valid") -> int:

@@ -1,6 +1,6 @@
 """The whole Regieteam flow in Microsoft Teams, over real HTTP with signed tokens against the
 fake connector: the agenda with a post per case, votes from three members with the tally
-updated in place, the chair's decision, the casemanager appointed and told in 1:1, a reminder
+updated in place, the chair's decision in its form (a card in 1:1), the casemanager appointed and told in 1:1, a reminder
 in the partner channel answered with "Gedaan". A name typed into free text reaches no channel
 post; personal data goes only to the 1:1 chat of the entitled."""
 
@@ -18,7 +18,7 @@ from commands.organisation import Organisation, parse_organisation
 from commands.reminders import dispatch_due
 from store.models import Case, Decision, Reminder, Vote
 from tests.conftest import EXAMPLE_ORG, Clock, Database
-from tests.faketeams import Call, FakeTeams, fake_teams, teams_bot, teams_deliveries
+from tests.faketeams import Call, FakeTeams, fake_teams, fill, teams_bot, teams_deliveries
 from tests.free_text_support import FIRST, LAST, assert_not_stored, note
 from tests.helpers import file
 from tests.reminders_support import ams
@@ -127,13 +127,25 @@ async def test_the_whole_flow_in_teams(
     assert len({(c.conversation, c.activity) for c in tallies[1:]}) == 1
     assert "3 van minimaal 3" in fake.texts[tallies[-1].activity or ""]
 
-    # the chair's decision: the button opens a form, which Teams has not yet; the text command
+    # the chair's decision: the button sends its form to the chair's 1:1 chat
     clock.set(ams(2026, 11, 24, 10, 30))
-    await press(fake, "carla", button(case_post, "besluit_vastleggen"),
-                "Formulieren werken in Teams nog niet", root=root)
-    await say(fake, "carla", f'besluit {REF} q1=ja q3=ja toelichting="{note("besluit")}"',
-              "Besluit")
+    mark = fake.mark()
+    await press(fake, "carla", button(case_post, "besluit_vastleggen"), "privé", root=root)
+    form = await fake.next_call(lambda c: c.card is not None, after=mark)
+    assert form.conversation == f"a:1on1-{USERS['carla']}" and form.card is not None
+    mark = fake.mark()
+    submitted = fake.activity(USERS["carla"], conversation=form.conversation or "",
+                              value=fill(form.card, {"q1": "ja", "q3": "ja",
+                                                     "q2_tekst": note("besluit")}),
+                              reply_to=form.made)
+    assert await fake.send(submitted) == 200
+    done = await fake.next_call(lambda c: c.method == "PUT" and c.activity == form.made,
+                                after=mark)
+    assert done.card is None and "besluit" in done.text.lower()
     assert await count(services, Decision) == 1
+    offer = await fake.next_call(lambda c: any(
+        b["data"].get("actie") == "casemanager_aanwijzen" for b in c.buttons), after=mark)
+    assert offer.conversation == form.conversation
 
     # the casemanager, appointed by text command and told in the 1:1 chat
     mark = fake.mark()

@@ -10,7 +10,9 @@ Then: an activity seen before is dropped (Teams redelivers); the sender is found
 mention is taken out of the words); a 1:1 message is remembered as the member's 1:1 chat.
 The words go to `commands.text.run_text`, as on every door; an `Action.Submit` button goes to
 the one action registry (`commands.actions.perform`). Answers go back into the conversation;
-personal answers only to the member's 1:1 chat.
+personal answers only to the member's 1:1 chat. A button or command that opens a form sends
+the form's card to the member's 1:1 chat (see `bot.teams.forms`); its submit is checked by
+the form's use case, and the card is updated in place with the errors or the outcome.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pydantic import ValidationError
 
 from bot.delivery import Deliveries
 from bot.settings import Settings, SettingsError
+from bot.teams import forms
 from bot.teams.auth import BotCredentials, TokenRejected, TokenValidator, token_url
 from bot.teams.courier import Conversation, Missing, TeamsCourier
 from commands import audit
@@ -33,7 +36,7 @@ from commands.actions import perform
 from commands.context import Services
 from commands.courier import DeliveryFailed
 from commands.dedupe import first_time, request_key
-from commands.forms import FORM_BUTTONS
+from commands.forms import FORM_BUTTONS, CaseForm
 from commands.organisation import Member
 from commands.permissions import whom_to_ask
 from commands.replies import (
@@ -135,8 +138,9 @@ class TeamsAdapter:
             return
         personal = activity.conversation.conversation_type in (None, "personal")
         button = render.pressed(activity.value)
-        words = None if button else self.words(activity, personal)
-        if button is None and words is None:
+        submitted = render.submitted_form(activity.value)
+        words = None if button or submitted else self.words(activity, personal)
+        if button is None and submitted is None and words is None:
             return  # a channel message that does not address the bot
         conversation = Conversation(activity.service_url, activity.conversation.id)
         member = self.services.org.member_by_teams(sender.id, sender.aad_object_id)
@@ -146,17 +150,31 @@ class TeamsAdapter:
             return
         if personal:
             self.courier.remember_personal(member.id, conversation)
+        if submitted is not None:
+            if not personal:
+                # form cards only live in 1:1 chats: what is typed there never goes elsewhere
+                log.warning("formulier van %s buiten een privégesprek genegeerd", member.id)
+                return
+            services = self.services.asked("teams", f"formulier {submitted[0]}"[:40], member.id)
+            card_id = activity.reply_to_id or activity.id or ""
+            await self.submit_form(services, conversation, card_id, member, personal, *submitted)
+            return
         purpose = f"knop {button[0]}" if button else (words[0] if words else "help")
         services = self.services.asked("teams", purpose[:40], member.id)
         try:
             if button is not None:
-                result = await self.press(services, member, *button)
+                opened = self.form_of_button(*button)
+                answer: Result | OpenForm = opened or await perform(services, member, *button)
             else:
                 assert words is not None
                 name = words[0].lstrip("/").lower() if words else "help"
                 answer = await run_text(services, member, name, words[1:],
                                         labels=renderer("plain"))
-                result = self.form_not_yet() if isinstance(answer, OpenForm) else answer
+            if isinstance(answer, OpenForm):
+                await self.open_form(services, conversation, activity.id or "", member,
+                                     personal, answer)
+                return
+            result = answer
         except CommandRefused as refused:
             result = Result(replies=[refused.message])
         except FormInvalid as invalid:
@@ -182,14 +200,81 @@ class TeamsAdapter:
             return None
         return split_words(_AT_TAG.sub(" ", text).replace("&nbsp;", " "))
 
-    async def press(self, services: Services, member: Member, name: str, value: str) -> Result:
-        if name in FORM_BUTTONS:
-            return self.form_not_yet()
-        return await perform(services, member, name, value)
-
     @staticmethod
-    def form_not_yet() -> Result:
-        return Result(replies=[Message("teams/formulier_nog_niet")])
+    def form_of_button(name: str, value: str) -> OpenForm | None:
+        form = FORM_BUTTONS.get(name)
+        return OpenForm(form, value) if form else None
+
+    # --- forms -------------------------------------------------------------------------------
+
+    async def open_form(self, services: Services, conversation: Conversation, activity_id: str,
+                        member: Member, personal: bool, opened: OpenForm) -> None:
+        """Send the form's card to the member's 1:1 chat; in a channel say only that it was
+        sent privately. A member who may not use the form hears why instead."""
+        form = forms.form_named(opened.name)
+        value = opened.reference or ""
+        if form is None:
+            raise CommandRefused("fout/onbekende_knop")
+        context = await forms.prepare(services, member, form, value)  # CommandRefused
+        body = render.card_activity(forms.card(services, member, form, value, context,
+                                               opened.values))
+        try:
+            chat = conversation if personal else await self.courier.personal_chat(member.id)
+            await self.courier.send_body(chat, body)
+        except DeliveryFailed:
+            log.warning("formulier voor %s kwam niet aan", member.id)
+            return
+        if not personal:
+            await self.courier.reply(conversation, activity_id, Message("algemeen/prive_gestuurd"))
+
+    async def submit_form(self, services: Services, conversation: Conversation, card_id: str,
+                          member: Member, personal: bool, name: str, value: str,
+                          typed: dict[str, str]) -> None:
+        """Check and record a form's answers with its use case; the card shows the errors
+        (with everything typed) or is replaced by the outcome."""
+        form = forms.form_named(name)
+        if form is None:
+            return
+        key = request_key("teams-form", _short(conversation.id), card_id[:64])
+        context: dict[str, Any] = {}
+        try:
+            context = await forms.prepare(services, member, form, value)
+            given = forms.answers(services, member, form, context, typed)
+            result = await form.submit(services, member, value, given, key)
+        except FormInvalid as invalid:
+            await self._card_again(services, conversation, card_id, member, form, value, context,
+                                   typed, invalid.errors)
+            return
+        except CommandRefused as refused:
+            asked = [f.name for f in forms.fields(services, member, form, context)]
+            at = form.field_for(refused.message, asked)
+            if at is not None:
+                await self._card_again(services, conversation, card_id, member, form, value,
+                                       context, typed, {at: refused.message})
+            else:
+                await self._replace_card(conversation, card_id, refused.message)
+            return
+        shown = next((r for r in result.replies if not r.actions
+                      and (personal or not r.personal)), None)
+        await self._replace_card(conversation, card_id, shown or Message("teams/formulier_klaar"))
+        if shown is not None and personal:
+            await audit.record_delivered(services, shown)
+        if await first_time(services, key + ":klaar"):
+            rest = Result(replies=[r for r in result.replies if r is not shown],
+                          outgoing=result.outgoing)
+            await self.respond(services, conversation, card_id, member, personal, rest)
+
+    async def _card_again(self, services: Services, conversation: Conversation, card_id: str,
+                          member: Member, form: CaseForm, value: str, context: dict[str, Any],
+                          typed: dict[str, str], errors: dict[str, Message]) -> None:
+        body = render.card_activity(forms.card(services, member, form, value, context,
+                                               forms.answers(services, member, form, context,
+                                                             typed), errors))
+        await self.courier.update_body(conversation, card_id, body)
+
+    async def _replace_card(self, conversation: Conversation, card_id: str,
+                            message: Message) -> None:
+        await self.courier.update_body(conversation, card_id, render.activity(message))
 
     async def respond(self, services: Services, conversation: Conversation, activity_id: str,
                       member: Member, personal: bool, result: Result) -> None:

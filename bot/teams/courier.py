@@ -275,6 +275,22 @@ class TeamsCourier:
                                     conversation.id, to_activity, body))
         return sent.id or ""
 
+    async def send_body(self, conversation: Conversation, body: dict[str, Any]) -> str:
+        """Post an activity built elsewhere (a form's card); the id of the posted activity."""
+        made = Activity.model_validate(body)
+        sent = await self._call(conversation.service_url, _pace_key(conversation.id),
+                                lambda c: c.conversations.send_to_conversation(
+                                    conversation.id, made))
+        return sent.id or ""
+
+    async def update_body(self, conversation: Conversation, activity_id: str,
+                          body: dict[str, Any]) -> None:
+        """Replace activity `activity_id` in the conversation (a form's card) with `body`."""
+        made = Activity.model_validate({**body, "id": activity_id})
+        await self._call(conversation.service_url, _pace_key(conversation.id),
+                         lambda c: c.conversations.update_activity(
+                             conversation.id, activity_id, made))
+
     async def _call(self, service_url: str, pace: str,
                     call: Callable[[ConnectorClient], Awaitable[T]]) -> T:
         """One connector call for conversation `pace`, retried after a 429 as the connector's
