@@ -129,7 +129,8 @@ async def test_only_the_leader_runs_jobs_and_the_other_takes_over(
         await wait_for(lambda: a.runs["reminders.dispatch"] == 1)
         await add_due_reminders(services, 30, ams(2026, 11, 24, 7, 30), prefix="voor")
         a.run_soon("reminders.dispatch")
-        await wait_for(lambda: len(first.sent) == 30)
+        await wait_for(lambda: a.runs["reminders.dispatch"] == 2)  # sent and recorded
+        assert len(first.sent) == 30
         tried = b.lock_attempts  # the follower asks for the lock twice more, is refused, sends nothing
         await wait_for(lambda: b.lock_attempts >= tried + 2)
         assert not b.is_leader and sum(b.runs.values()) == 0 and second.sent == []
@@ -138,7 +139,8 @@ async def test_only_the_leader_runs_jobs_and_the_other_takes_over(
         await wait_for(lambda: b.is_leader and b.runs["reminders.dispatch"] == 1)
         await add_due_reminders(services, 10, ams(2026, 11, 24, 7, 45), prefix="na")
         b.run_soon("reminders.dispatch")
-        await wait_for(lambda: len(second.sent) == 10)
+        await wait_for(lambda: b.runs["reminders.dispatch"] == 2)  # sent and recorded
+        assert len(second.sent) == 10
         assert len(first.sent) == 30
         rows = await reminders_of(services)
         assert len(rows) == 40 and all(r.sent_at and r.attempts == 1 for r in rows)
