@@ -24,6 +24,18 @@ class ThreadPlace:
     thread_ref: str | None = None
 
 
+def split_update_key(key: str | None) -> tuple[str | None, int | None]:
+    """`tally:7` → ("tally", 7): what a message edited in place is about; (None, None) when
+    the key is missing or not of that shape."""
+    if not key or ":" not in key:
+        return None, None
+    purpose, _, raw_id = key.partition(":")
+    try:
+        return purpose[:24], int(raw_id)
+    except ValueError:
+        return None, None
+
+
 async def find_place(
     services: Services, platform: str, purpose: str, object_id: int
 ) -> ThreadPlace | None:

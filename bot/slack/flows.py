@@ -25,6 +25,7 @@ from commands.melding import FormField, require_melder
 from commands.organisation import Member
 from commands.permissions import whom_to_ask
 from commands.replies import CommandRefused, FormInvalid, Message, Result
+from messages.form_texts import FORM_TEXTS
 from messages.labels import choice_labels
 from messages.render import renderer
 from messages.slack import Block, context_note, mrkdwn_section
@@ -34,54 +35,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Answers = dict[str, Any]
-GEEN_NAMEN = "slack.hint.geen_namen"
+REFINED = frozenset({"terugkoppeling", "huishouden"})  # completed from the database once open
+REFRESHES_HOME = frozenset({"sluiten"})  # publish the member's App Home again after submitting
 
 
 @dataclass(frozen=True)
 class Modal:
-    """How Slack shows one form: title, submit button, and each field's label and hint."""
+    """How Slack shows one form: the shared wording, and Slack's own two switches."""
 
     title: str
     intro: str  # the template of the explanation at the top
     labels: Mapping[str, tuple[str, str | None]]
-    submit_label: str = "slack.knop.versturen"
+    submit_label: str
     refine: bool = False        # complete the modal from the database after it opened
     refresh_home: bool = False  # publish the member's App Home again after a submission
 
 
 MODALS: dict[str, Modal] = {
-    "stappen": Modal("slack.titel.stappen", "slack/stappen_uitleg", {
-        "stappen": ("slack.veld.stappen", None),
-        "stappen_tekst": ("veld.stappen_tekst", GEEN_NAMEN)}),
-    "besluit": Modal("slack.titel.besluit", "slack/besluit_uitleg", {
-        "q1": ("slack.veld.q1", None), "q2": ("slack.veld.q2", "slack.hint.q2_meerderheid"),
-        "q2_tekst": ("veld.stappen_tekst", None), "q3": ("slack.veld.q3", None),
-        "reden": ("slack.veld.reden_afwijking", "slack.hint.reden_afwijking")},
-        submit_label="slack.knop.vastleggen"),
-    "casemanager": Modal("slack.titel.casemanager", "slack/casemanager_uitleg", {
-        "casemanager": ("slack.veld.casemanager", None),
-        "termijn": ("slack.veld.termijn", "slack.hint.termijn"),
-        "weken": ("slack.veld.weken", "slack.hint.weken")}, submit_label="slack.knop.vastleggen"),
-    "terugkoppeling": Modal("slack.titel.terugkoppeling", "slack/terugkoppeling_uitleg", {
-        "tekst": ("slack.veld.terugkoppeling", GEEN_NAMEN),
-        "termijn_houdt": ("slack.veld.termijn_houdt", None),
-        "nieuwe_termijn": ("slack.veld.nieuwe_termijn", "slack.hint.nieuwe_termijn")},
-        refine=True),
-    "uitstellen": Modal("slack.titel.uitstellen", "slack/uitstellen_uitleg", {
-        "datum": ("slack.veld.uitstel_datum", None), "reden": ("slack.veld.uitstel_reden", GEEN_NAMEN)}),
-    "huishouden": Modal("slack.titel.huishouden", "slack/huishouden_uitleg", {
-        "huishouden": ("veld.huishouden", "slack.hint.huishouden"),
-        "kinderen": ("veld.minderjarige_kinderen", None),
-        "reden": ("veld.correctie_reden", GEEN_NAMEN)},
-        submit_label="slack.knop.vastleggen", refine=True),
-    "sluiten": Modal("slack.titel.sluiten", "slack/sluiten_uitleg", {
-        "uitkomst": ("slack.veld.uitkomst", None),
-        "opvang": ("slack.veld.opvang", "slack.hint.opvang"),
-        "opvang_toelichting": ("slack.veld.opvang_toelichting", "slack.hint.opvang_toelichting"),
-        "gemeld_bij": ("slack.veld.gemeld_bij", "slack.hint.gemeld_bij"),
-        "gemeld_op": ("slack.veld.gemeld_op", None),
-        "reden": ("slack.veld.reden_sluiten", GEEN_NAMEN)},
-        submit_label="slack.knop.afsluiten", refresh_home=True),
+    name: Modal(texts.title, texts.intro, texts.labels, texts.submit, refine=name in REFINED,
+                refresh_home=name in REFRESHES_HOME)
+    for name, texts in FORM_TEXTS.items() if name != "melding"  # melding: bot/slack/forms.py
 }
 DONE_TITLE = "slack.titel.klaar"
 

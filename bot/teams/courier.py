@@ -43,7 +43,7 @@ from commands.context import Services
 from commands.courier import DeliveryFailed
 from commands.organisation import TeamsChannel
 from commands.replies import Message, Outgoing
-from commands.threads import CASE_THREAD, ThreadPlace, find_place, record_place
+from commands.threads import CASE_THREAD, ThreadPlace, find_place, record_place, split_update_key
 from messages import teams as render
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ class TeamsCourier:
     # --- channels -----------------------------------------------------------------------------
 
     async def _deliver_to_channel(self, channel: TeamsChannel, item: Outgoing) -> None:
-        purpose, object_id = split_key(item.update_key)
+        purpose, object_id = split_update_key(item.update_key)
         if purpose is None or object_id is None:
             await self._post(channel, item.message, item.thread_case)
             return
@@ -355,13 +355,3 @@ def retry_after(headers: Mapping[str, str] | None) -> float:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def split_key(key: str | None) -> tuple[str | None, int | None]:
-    if not key or ":" not in key:
-        return None, None
-    purpose, _, raw_id = key.partition(":")
-    try:
-        return purpose[:24], int(raw_id)
-    except ValueError:
-        return None, None

@@ -10,7 +10,6 @@ card with a short text. The card, its answers and their errors are never logged.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from commands.context import Services
@@ -20,56 +19,11 @@ from commands.organisation import Member
 from commands.permissions import whom_to_ask
 from commands.replies import CommandRefused, Message
 from messages import teams as render
+from messages.form_texts import FORM_TEXTS
 from messages.labels import choice_labels
 from messages.render import renderer
 
-GEEN_NAMEN = "slack.hint.geen_namen"
-
-
-@dataclass(frozen=True)
-class CardForm:
-    """How Teams shows one form: title, explanation, submit button, each field's label and hint
-    (the same texts as the Slack modal)."""
-
-    title: str
-    intro: str
-    labels: Mapping[str, tuple[str, str | None]]
-    submit: str = "slack.knop.versturen"
-
-
-CARDS: dict[str, CardForm] = {
-    "melding": CardForm("slack.titel.melding", "slack/melding_uitleg", {}),
-    "stappen": CardForm("slack.titel.stappen", "slack/stappen_uitleg", {
-        "stappen": ("slack.veld.stappen", None),
-        "stappen_tekst": ("veld.stappen_tekst", GEEN_NAMEN)}),
-    "besluit": CardForm("slack.titel.besluit", "slack/besluit_uitleg", {
-        "q1": ("slack.veld.q1", None), "q2": ("slack.veld.q2", "slack.hint.q2_meerderheid"),
-        "q2_tekst": ("veld.stappen_tekst", None), "q3": ("slack.veld.q3", None),
-        "reden": ("slack.veld.reden_afwijking", "slack.hint.reden_afwijking")},
-        submit="slack.knop.vastleggen"),
-    "casemanager": CardForm("slack.titel.casemanager", "slack/casemanager_uitleg", {
-        "casemanager": ("slack.veld.casemanager", None),
-        "termijn": ("slack.veld.termijn", "slack.hint.termijn"),
-        "weken": ("slack.veld.weken", "slack.hint.weken")}, submit="slack.knop.vastleggen"),
-    "terugkoppeling": CardForm("slack.titel.terugkoppeling", "slack/terugkoppeling_uitleg", {
-        "tekst": ("slack.veld.terugkoppeling", GEEN_NAMEN),
-        "termijn_houdt": ("slack.veld.termijn_houdt", None),
-        "nieuwe_termijn": ("slack.veld.nieuwe_termijn", "slack.hint.nieuwe_termijn")}),
-    "uitstellen": CardForm("slack.titel.uitstellen", "slack/uitstellen_uitleg", {
-        "datum": ("slack.veld.uitstel_datum", None),
-        "reden": ("slack.veld.uitstel_reden", GEEN_NAMEN)}),
-    "huishouden": CardForm("slack.titel.huishouden", "slack/huishouden_uitleg", {
-        "huishouden": ("veld.huishouden", "slack.hint.huishouden"),
-        "kinderen": ("veld.minderjarige_kinderen", None),
-        "reden": ("veld.correctie_reden", GEEN_NAMEN)}, submit="slack.knop.vastleggen"),
-    "sluiten": CardForm("slack.titel.sluiten", "slack/sluiten_uitleg", {
-        "uitkomst": ("slack.veld.uitkomst", None),
-        "opvang": ("slack.veld.opvang", "slack.hint.opvang"),
-        "opvang_toelichting": ("slack.veld.opvang_toelichting", "slack.hint.opvang_toelichting"),
-        "gemeld_bij": ("slack.veld.gemeld_bij", "slack.hint.gemeld_bij"),
-        "gemeld_op": ("slack.veld.gemeld_op", None),
-        "reden": ("slack.veld.reden_sluiten", GEEN_NAMEN)}, submit="slack.knop.afsluiten"),
-}
+CARDS = FORM_TEXTS  # the same wording as the Slack modal
 
 # answers that show every field a form may ask, all at once (the casusformulier's questions
 # that depend on another answer show too, optional)

@@ -29,7 +29,7 @@ from bot.telegram import storage
 from commands.context import Services
 from commands.organisation import Member
 from commands.replies import Action, Message, Outgoing, to_member
-from commands.threads import CASE_THREAD, case_reference, case_regieteam
+from commands.threads import CASE_THREAD, case_reference, case_regieteam, split_update_key
 from messages import telegram as tg
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class TelegramCourier:
             raise DeliveryFailed(f"Telegram: {type(exc).__name__}") from exc
 
     async def _deliver(self, chat: int, item: Outgoing) -> None:
-        purpose, object_id = _split_key(item.update_key)
+        purpose, object_id = split_update_key(item.update_key)
         if purpose is None or object_id is None:
             thread_id, reply_to = await self._place(chat, item, purpose, object_id)
             await self.send(chat, item.message, thread_id=thread_id, reply_to=reply_to)
@@ -256,13 +256,3 @@ class TelegramCourier:
         if member.regieteams:
             return list(member.regieteams)
         return [t.id for t in org.regieteams]
-
-
-def _split_key(key: str | None) -> tuple[str | None, int | None]:
-    if not key or ":" not in key:
-        return None, None
-    purpose, _, raw_id = key.partition(":")
-    try:
-        return purpose[:24], int(raw_id)
-    except ValueError:
-        return None, None
