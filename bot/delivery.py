@@ -9,23 +9,43 @@ Telegram at once).
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Iterable
 
-from commands.courier import Courier, DeliveryFailed
+from commands import outbox
+from commands.context import Services
+from commands.courier import Courier, DeliveryFailed, NoRoute
 from commands.replies import Outgoing
 
-__all__ = ["Courier", "Deliveries", "DeliveryFailed", "NoRoute"]
+__all__ = ["Courier", "Deliveries", "DeliveryFailed", "NoRoute", "Sending", "worker_id"]
 
 log = logging.getLogger(__name__)
+Sending = outbox.Sending
 
 
-class NoRoute(DeliveryFailed):
-    """No platform knows where this destination is."""
+def worker_id() -> str:
+    """This process, as it signs its claims on messages and reminders."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class Deliveries:
     def __init__(self, couriers: Iterable[Courier] = ()) -> None:
         self.couriers: list[Courier] = list(couriers)
+        self.worker_id = worker_id()
+
+    async def send(self, services: Services, items: Iterable[Outgoing]) -> Sending:
+        """Send a command's messages through the outbox: those the command did not queue in
+        its own transaction are queued first, then all are sent now. What cannot be sent
+        now stays in the outbox for the dispatcher (`commands.outbox`)."""
+        items = list(items)
+        if not items:
+            return Sending()
+        if any(item.outbox_id is None for item in items):
+            async with services.transaction() as session:
+                items = await outbox.queue(session, services, items)
+        return await outbox.send_now(services, self, self.worker_id, items)
 
     def add(self, courier: Courier) -> None:
         self.couriers.append(courier)

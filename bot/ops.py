@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import case, func, select, text
 
 from bot.delivery import Courier, DeliveryFailed
+from commands import outbox
 from commands.context import Services
 from commands.replies import Outgoing
 from store.models import Reminder
@@ -72,6 +73,8 @@ class Operations:
     # --- health ---------------------------------------------------------------------------
     async def health(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, dict[str, Any]] = {"database": await self._database()}
+        if checks["database"]["ok"]:
+            checks["outbox"] = await self._outbox()
         if self.scheduler is not None:
             checks["scheduler"] = self._scheduler(self.scheduler)
         for name, probe in self.platforms.items():
@@ -87,6 +90,16 @@ class Operations:
                 await asyncio.wait_for(session.execute(text("SELECT 1")), self.database_timeout)
             return {"ok": True}
         except Exception as exc:  # any failure is "down"; only its type is shown
+            return {"ok": False, "error": type(exc).__name__}
+
+    async def _outbox(self) -> dict[str, Any]:
+        """How many messages wait to be sent (a platform that refuses them shows here)."""
+        try:
+            async with self.services.sessions() as session:
+                waiting = await asyncio.wait_for(outbox.waiting_count(session),
+                                                 self.database_timeout)
+            return {"ok": True, "waiting": waiting}
+        except Exception as exc:
             return {"ok": False, "error": type(exc).__name__}
 
     def _scheduler(self, scheduler: BotScheduler) -> dict[str, Any]:

@@ -25,9 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -45,8 +42,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
-from bot.delivery import Deliveries
+from bot.delivery import Deliveries, worker_id
 from bot.settings import Settings
+from commands import outbox
 from commands.agenda import scheduled_agenda
 from commands.context import Services
 from commands.digest import weekly_digest
@@ -176,10 +174,6 @@ class _BoundExecutor(AsyncIOExecutor):  # type: ignore[misc]
 # --- the scheduler ---------------------------------------------------------------------------
 
 
-def _worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
 def _libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -193,7 +187,7 @@ class BotScheduler:
         drain_seconds: float = 60,
     ) -> None:
         self.services, self.deliveries, self.settings = services, deliveries, settings
-        self.worker_id = _worker_id()
+        self.worker_id = worker_id()
         self.name = name or self.worker_id
         self.timezone = ZoneInfo(settings.timezone)
         self.dispatch_seconds, self.lock_retry_seconds = dispatch_seconds, lock_retry_seconds
@@ -297,6 +291,8 @@ class BotScheduler:
         )
         scheduler.add_listener(self._job_finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         await release_claims_of_others(self.services, self.worker_id)
+        await outbox.release_claims_of_others(self.services,
+                                              (self.worker_id, self.deliveries.worker_id))
         scheduler.start(paused=True)
         await asyncio.to_thread(self._install_jobs, scheduler)
         self.scheduler, self.is_leader = scheduler, True
@@ -316,6 +312,7 @@ class BotScheduler:
             if self._in_flight:
                 await asyncio.wait(set(self._in_flight), timeout=self.drain_seconds)
             await release_claims(self.services, self.worker_id)
+            await outbox.release_claims(self.services, (self.worker_id, self.deliveries.worker_id))
             scheduler.shutdown(wait=False)
             await asyncio.sleep(0)
         finally:
@@ -383,21 +380,27 @@ class BotScheduler:
             self.scheduler.modify_job(job_id, next_run_time=datetime.now(self.timezone))
 
     async def dispatch(self) -> int:
-        return await dispatch_due(self.services, self.deliveries, self.worker_id,
-                                  should_stop=lambda: self._draining)
+        """The outbox's waiting messages, then the due reminders; return how many were sent."""
+        stop = lambda: self._draining  # noqa: E731
+        messages = await outbox.dispatch_outbox(self.services, self.deliveries, self.worker_id,
+                                                should_stop=stop)
+        return messages + await dispatch_due(self.services, self.deliveries, self.worker_id,
+                                             should_stop=stop)
 
     async def post_agenda(self, regieteam_id: str) -> None:
         """Build and post the agenda of the coming meeting (at the cut-off)."""
         items = await scheduled_agenda(self.services, regieteam_id)
-        await self.deliveries.deliver_all(items)
+        await self.deliveries.send(self.services, items)
 
     async def remind_non_voters(self, regieteam_id: str) -> None:
         """Before the meeting: a private note to members who have not voted yet."""
-        await self.deliveries.deliver_all(await remind_non_voters(self.services, regieteam_id))
+        await self.deliveries.send(self.services,
+                                   await remind_non_voters(self.services, regieteam_id))
 
     async def forget_old_deliveries(self) -> None:
         async with self.services.transaction() as session:
             await forget_old_deliveries(session, self.services.now())
+            await outbox.forget_finished(session, self.services.now())
 
     async def retention(self) -> None:
         """The daily clean-up: delivery bookkeeping, and household data past its retention."""
@@ -408,7 +411,7 @@ class BotScheduler:
 
     async def post_digest(self) -> None:
         """The weekly digest for the coordinator(s)."""
-        await self.deliveries.deliver_all(await weekly_digest(self.services))
+        await self.deliveries.send(self.services, await weekly_digest(self.services))
 
 
 async def start_scheduler(

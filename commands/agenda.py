@@ -23,6 +23,7 @@ from commands.actions import action
 from commands.cases import case_by_reference, case_summary, dialect_of, is_urgent
 from commands.context import Services
 from commands.organisation import Member, Organisation
+from commands.outbox import queue_result
 from commands.permissions import is_chair_of, may_vote, require_chair, sees_all, whom_to_ask
 from commands.replies import Action, CommandRefused, Message, Outgoing, Result, to_regieteam
 from commands.words import UNDECIDED_PHASES, ActionName, Phase
@@ -284,9 +285,10 @@ async def _agenda_outgoing(session: AsyncSession, services: Services, meeting: M
     for entry in await agenda_entries(session, meeting):
         result.send(channel, case_thread_message(services, entry),
                     update_key=f"case_thread:{entry.case.id}")
-    result.reply("agenda/geplaatst", team=services.org.regieteam(meeting.regieteam_id).name,
-                 datum=meeting.meeting_date)
-    return result
+    await queue_result(session, services, result)
+    return result.confirm("agenda/geplaatst", "agenda/wordt_geplaatst",
+                          team=services.org.regieteam(meeting.regieteam_id).name,
+                          datum=meeting.meeting_date)
 
 
 @action(ActionName.AGENDA_PLAATSEN)
@@ -344,7 +346,8 @@ async def add_urgent(services: Services, member: Member, reference: str) -> Resu
             return Result().reply("agenda/al_op_agenda", referentie=case.reference,
                                   datum=meeting.meeting_date)
         item = await _add_item(session, services, meeting, case, "nieuw", True, member.id)
-        result = Result(outgoing=_addendum_outgoing(services, meeting, AgendaEntry(item, case)))
+        result = await queue_result(session, services, Result(
+            outgoing=_addendum_outgoing(services, meeting, AgendaEntry(item, case))))
     return result.reply("agenda/spoed_toegevoegd", referentie=case.reference,
                         datum=meeting.meeting_date)
 

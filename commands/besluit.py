@@ -21,6 +21,7 @@ from commands.agenda import agenda_entries, current_meeting_date, meeting_for, t
 from commands.cases import case_by_reference, current_decision, member_name, open_discussion
 from commands.context import Services
 from commands.organisation import Member
+from commands.outbox import queue_result
 from commands.permissions import require_chair
 from commands.replies import CommandRefused, Message, Result, to_partner, to_regieteam
 from commands.stemmen import CHOICES, STEPS, Tally, tally_for, tally_outgoing
@@ -88,7 +89,8 @@ async def record_decision(services: Services, member: Member, reference: str, *,
                       q1=decision.q1, q2=decision.q2_steps, q3=decision.q3,
                       afwijking=decision.deviation_reason is not None)
         await reminders.sync_case_reminders(session, services, case)
-    return _decision_result(services, case, item, tally, decision)
+        return await queue_result(session, services,
+                                  _decision_result(services, case, item, tally, decision))
 
 
 def _decide(services: Services, member: Member, case: Case, item: AgendaItem, tally: Tally,
@@ -179,11 +181,12 @@ async def reopen_decision(services: Services, member: Member, reference: str, re
         events.record(session, case, "decision_reopened", member.id, services.now(),
                       decision=decision.id)
         await reminders.sync_case_reminders(session, services, case)
-    result = Result(value=decision.id)
-    shared = {"referentie": case.reference, "door": member.name}
-    result.send(to_regieteam(case.regieteam_id),
-                Message("besluit/heropend", shared, (show_action(case.reference),)),
-                thread_case=case.id)
+        result = Result(value=decision.id)
+        shared = {"referentie": case.reference, "door": member.name}
+        result.send(to_regieteam(case.regieteam_id),
+                    Message("besluit/heropend", shared, (show_action(case.reference),)),
+                    thread_case=case.id)
+        await queue_result(session, services, result)
     return result.reply("besluit/heropend", **shared)
 
 
@@ -204,10 +207,12 @@ async def publish_besluitenlijst(services: Services, member: Member,
         meeting.besluitenlijst_at = services.now()
         events.record(session, None, "besluitenlijst_published", member.id, services.now(),
                       meeting=meeting.id)
-    result = Result(value=meeting.id)
-    result.send(to_regieteam(team), Message("besluit/besluitenlijst", data),
-                update_key=f"besluitenlijst:{meeting.id}")
-    return result.reply("besluit/besluitenlijst_geplaatst", team=data["team"], datum=meeting.meeting_date)
+        result = Result(value=meeting.id)
+        result.send(to_regieteam(team), Message("besluit/besluitenlijst", data),
+                    update_key=f"besluitenlijst:{meeting.id}")
+        await queue_result(session, services, result)
+    return result.confirm("besluit/besluitenlijst_geplaatst", "besluit/besluitenlijst_wacht",
+                          team=data["team"], datum=meeting.meeting_date)
 
 
 async def _latest_started_meeting(session: AsyncSession, services: Services, team: str) -> Meeting:

@@ -17,6 +17,7 @@ from commands import events, reminders
 from commands.cases import case_by_reference, case_summary, current_decision
 from commands.context import Services
 from commands.organisation import Member
+from commands.outbox import queue_result
 from commands.permissions import require_chair
 from commands.replies import Action, CommandRefused, Message, Result, to_member, to_partner, to_regieteam
 from commands.validation import FieldProblem, parse_date
@@ -86,7 +87,8 @@ async def appoint(services: Services, member: Member, reference: str, casemanage
         assignment = await _assign(session, services, member, case, casemanager, scenario,
                                    termijn_date, weeks, current)
         await reminders.sync_case_reminders(session, services, case)
-    return _appointed(services, member, case, casemanager, assignment)
+        return await queue_result(session, services,
+                                  _appointed(services, member, case, casemanager, assignment))
 
 
 async def _current_assignment(session: AsyncSession, case: Case) -> Assignment | None:

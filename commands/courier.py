@@ -16,6 +16,10 @@ class DeliveryFailed(RuntimeError):
     """A platform did not accept a message (error answer, rate limit, network)."""
 
 
+class NoRoute(DeliveryFailed):
+    """No platform knows where this destination is."""
+
+
 class Courier(Protocol):
     platform: str
 

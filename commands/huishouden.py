@@ -17,6 +17,7 @@ from commands import events, reminders
 from commands.cases import case_by_reference
 from commands.context import Services
 from commands.organisation import Member, Organisation
+from commands.outbox import queue_result
 from commands.permissions import is_chair_of, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_partner, to_regieteam
 from commands.validation import FieldProblem, check_free_text, parse_whole_number
@@ -140,14 +141,15 @@ async def correct_household(
                       categorieen_voor=before_categories, categorieen=after_categories,
                       kinderen_voor=before_children, kinderen=after_children, beschermd=protected)
         await reminders.sync_case_reminders(session, services, case)
-    facts = {"referentie": case.reference, "huishouden": after_categories, "kinderen": after_children,
-             "beschermd": protected, "nu_beschermd": protected and not was_protected,
-             "door": member.name}
-    result = Result(value=case.reference)
-    result.send(to_regieteam(case.regieteam_id), Message("huishouden/gecorrigeerd", facts),
-                thread_case=case.id)
-    if not (member.has_role("melder") and member.partner == case.corporation_id):
-        result.send(to_partner(case.corporation_id), Message("huishouden/gecorrigeerd", facts))
+        facts = {"referentie": case.reference, "huishouden": after_categories,
+                 "kinderen": after_children, "beschermd": protected,
+                 "nu_beschermd": protected and not was_protected, "door": member.name}
+        result = Result(value=case.reference)
+        result.send(to_regieteam(case.regieteam_id), Message("huishouden/gecorrigeerd", facts),
+                    thread_case=case.id)
+        if not (member.has_role("melder") and member.partner == case.corporation_id):
+            result.send(to_partner(case.corporation_id), Message("huishouden/gecorrigeerd", facts))
+        await queue_result(session, services, result)
     return result.reply("huishouden/gecorrigeerd", **facts)
 
 

@@ -24,6 +24,7 @@ from commands.cases import case_summary, dialect_of
 from commands.cases import is_urgent as is_urgent
 from commands.context import Services
 from commands.organisation import Member, Organisation
+from commands.outbox import queue_result
 from commands.permissions import require_role, whom_to_ask
 from commands.replies import CommandRefused, FormInvalid, Message, Result, to_regieteam
 from commands.validation import (
@@ -316,9 +317,9 @@ async def file_melding(
         case = await _store_case(services, session, member, form, submission_key)
         addendum = await add_to_posted_agenda(session, services, case)
         await reminders.sync_case_reminders(session, services, case)
-    result = announce_filed(services, case)
-    result.outgoing.extend(addendum)
-    return result
+        result = announce_filed(services, case)
+        result.outgoing.extend(addendum)
+        return await queue_result(session, services, result)
 
 
 async def _by_submission(session: AsyncSession, key: str) -> Case | None:

@@ -69,6 +69,7 @@ class Outgoing:
     # for a message edited in place (a tally): how to make it afresh just before it is sent,
     # so that of several updates racing to one message the last one shows the latest state
     refresh: Callable[[], Awaitable[Message]] | None = field(default=None, compare=False)
+    outbox_id: int | None = None  # its row in the outbox, once queued (`commands.outbox`)
 
     async def current(self) -> Message:
         """The message to send now: made afresh when it can be, else as it was made."""
@@ -97,6 +98,12 @@ class FileToMake:
     title: str
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    delivered: Message
+    waiting: Message
+
+
 @dataclass
 class Result:
     """What a command answers the acting member, and what it sends elsewhere."""
@@ -105,10 +112,25 @@ class Result:
     outgoing: list[Outgoing] = field(default_factory=list)
     files: list[Attachment | FileToMake] = field(default_factory=list)
     value: Any = None  # the object the command produced (reference, ids), for adapters and tests
+    # a reply that depends on whether `outgoing` arrived: "staat in het kanaal" or "wordt zo
+    # geplaatst" (see `replies_after`)
+    confirmation: Confirmation | None = None
 
     def reply(self, template: str, **data: Any) -> Result:
         self.replies.append(Message(template, data))
         return self
+
+    def confirm(self, delivered: str, waiting: str, **data: Any) -> Result:
+        """Answer with `delivered` once every outgoing message arrived, else with `waiting`."""
+        self.confirmation = Confirmation(Message(delivered, data), Message(waiting, data))
+        return self
+
+    def replies_after(self, delivered: bool) -> list[Message]:
+        """The replies to give once the outgoing messages were sent (`delivered`) or not."""
+        if self.confirmation is None:
+            return list(self.replies)
+        chosen = self.confirmation.delivered if delivered else self.confirmation.waiting
+        return [*self.replies, chosen]
 
     def send(self, to: Destination, message: Message, **options: Any) -> Result:
         self.outgoing.append(Outgoing(to, message, **options))

@@ -26,6 +26,7 @@ from commands.cases import case_by_reference, case_summary
 from commands.context import Services
 from commands.huishouden import care_desk, is_protected
 from commands.organisation import Member
+from commands.outbox import queue_result
 from commands.permissions import is_chair_of, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_member, to_partner, to_regieteam
 from commands.toelichting import refuse_household_words, show_action
@@ -283,7 +284,7 @@ async def close_with(services: Services, member: Member, reference: str, closing
         events.record(session, case, "case_closed", member.id, now, uitkomst=checked.outcome,
                       **({"opvang": checked.shelter} if checked.shelter else {}))
         await reminders.sync_case_reminders(session, services, case)
-    return _closed(services, member, case, checked)
+        return await queue_result(session, services, _closed(services, member, case, checked))
 
 
 def _closed(services: Services, member: Member, case: Case, checked: CheckedClosing) -> Result:

@@ -26,6 +26,7 @@ from commands.agenda import has_decision
 from commands.cases import case_by_reference, member_name, open_discussion
 from commands.context import Services
 from commands.organisation import Member
+from commands.outbox import queue_result
 from commands.permissions import may_vote, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_regieteam
 from commands.toelichting import refuse_household_words
@@ -95,17 +96,18 @@ def tally_message(services: Services, case: Case, tally: Tally, closed: bool) ->
 
 def tally_outgoing(result: Result, services: Services, case: Case, item: AgendaItem,
                    tally: Tally, closed: bool) -> None:
-    item_id = item.id
-
-    async def fresh() -> Message:
-        async with services.transaction() as session:
-            current = await session.get_one(AgendaItem, item_id)
-            fresh_case = await session.get_one(Case, current.case_id)
-            return tally_message(services, fresh_case, await tally_for(session, services, current),
-                                 closed or await has_decision(session, current))
-
     result.send(to_regieteam(case.regieteam_id), tally_message(services, case, tally, closed),
-                thread_case=case.id, update_key=f"tally:{item.id}", refresh=fresh)
+                thread_case=case.id, update_key=f"tally:{item.id}")
+
+
+async def fresh_tally(services: Services, item_id: int) -> Message:
+    """The tally of an agenda item as it is now: the outbox makes it afresh just before it is
+    sent, so that of several updates racing to one message the last one shows every vote."""
+    async with services.transaction() as session:
+        item = await session.get_one(AgendaItem, item_id)
+        case = await session.get_one(Case, item.case_id)
+        return tally_message(services, case, await tally_for(session, services, item),
+                             await has_decision(session, item))
 
 
 async def open_item_for_vote(session: AsyncSession, services: Services, case: Case) -> AgendaItem:
@@ -155,9 +157,10 @@ async def cast_vote(services: Services, member: Member, reference: str, question
             events.record(session, case, change.event, member.id, services.now(),
                           question=question, choice=choice, steps=steps)
             tally = await tally_for(session, services, item)
-    result = Result(value=item.id)
-    if change is not VoteChange.SAME:  # a repeated click changes nothing: no event, no new tally
-        tally_outgoing(result, services, case, item, tally, closed=False)
+        result = Result(value=item.id)
+        if change is not VoteChange.SAME:  # a repeated click changes nothing: no event, no tally
+            tally_outgoing(result, services, case, item, tally, closed=False)
+            await queue_result(session, services, result)
     return result.reply("stemmen/ontvangen", referentie=case.reference, vraag=question,
                         stem=choice, stappen=steps or [], gewijzigd=change is VoteChange.CHANGED,
                         ongewijzigd=change is VoteChange.SAME)

@@ -13,6 +13,7 @@ from commands import events
 from commands.agenda import AgendaEntry, agenda_entries, meeting_start, next_meeting_date
 from commands.context import Services
 from commands.organisation import Member
+from commands.outbox import queue
 from commands.replies import Message, Outgoing, to_member
 from commands.words import Phase
 from store.models import Decision, Event, Meeting, Vote
@@ -47,7 +48,7 @@ async def remind_non_voters(services: Services, regieteam_id: str) -> list[Outgo
                                     if (e.item.id, member.id) not in voted])]
         events.record(session, None, SENT, None, services.now(), meeting=meeting.id,
                       regieteam=regieteam_id, aantal=len(outgoing))
-    return outgoing
+        return await queue(session, services, outgoing)
 
 
 async def _already_sent(session: AsyncSession, meeting: Meeting) -> bool:

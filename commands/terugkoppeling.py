@@ -16,6 +16,7 @@ from commands.casemanager import CONDITION_STATES, parse_termijn
 from commands.cases import case_by_reference, case_summary
 from commands.context import Services
 from commands.organisation import Member
+from commands.outbox import queue_result
 from commands.permissions import is_chair_of, may_vote, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_regieteam
 from commands.toelichting import refuse_household_words, show_action
@@ -75,13 +76,14 @@ async def give_feedback(services: Services, member: Member, reference: str, text
         elif not termijn_holds:
             await add_to_next_meeting(session, services, case, "termijn", member.id)
         await reminders.sync_case_reminders(session, services, case)
-    data = {**case_summary(services, case), "door": member.name, "voorwaarden": states,
-            "termijn_houdt": termijn_holds, "termijn": case.termijn,
-            "volgende": case.next_terugkoppeling, "nieuwe_termijn": new_date}
-    result = Result(value=case.reference)
-    result.send(to_regieteam(case.regieteam_id),
-                Message("terugkoppeling/gegeven", data, (show_action(case.reference),)),
-                thread_case=case.id)
+        data = {**case_summary(services, case), "door": member.name, "voorwaarden": states,
+                "termijn_houdt": termijn_holds, "termijn": case.termijn,
+                "volgende": case.next_terugkoppeling, "nieuwe_termijn": new_date}
+        result = Result(value=case.reference)
+        result.send(to_regieteam(case.regieteam_id),
+                    Message("terugkoppeling/gegeven", data, (show_action(case.reference),)),
+                    thread_case=case.id)
+        await queue_result(session, services, result)
     return result.reply("terugkoppeling/ontvangen", **data, dubbel=False)
 
 

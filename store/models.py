@@ -451,6 +451,36 @@ class ChannelPace(Base):
     next_post_at: Mapped[datetime]
 
 
+class OutboxMessage(Base):
+    """A message waiting to reach a channel or a member: written in the same transaction as the
+    change that causes it, and sent by the dispatcher (`commands.outbox`). What it says is
+    encrypted (it may name a case's free text in a decision list); the rows are deleted a week
+    after they were sent, given up or replaced."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_waiting", "sent_at", "cancelled_at", "failed_at", "id"),
+        Index("ix_outbox_update_key", "update_key"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime]
+    destination_kind: Mapped[str] = mapped_column(String(16))
+    destination_id: Mapped[str] = mapped_column(String(64))
+    thread_case: Mapped[int | None] = mapped_column(Integer)
+    update_key: Mapped[str | None] = mapped_column(String(120))
+    template: Mapped[str] = mapped_column(String(120))
+    payload: Mapped[bytes] = encrypted()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+
 class FormDraft(Base):
     """A form in progress (e.g. a Telegram conversation); the answers are encrypted."""
 

@@ -93,9 +93,11 @@ NOT_FREE_TEXT: frozenset[str] = frozenset({
     "nazorg_checks.answered_by",
     "events.kind", "events.actor_id",
     "processed_requests.key", "form_drafts.key",
+    "outbox.destination_kind", "outbox.destination_id", "outbox.update_key", "outbox.template",
+    "outbox.claimed_by", "outbox.cancel_reason", "outbox.last_error",
     # encrypted, and handled as whole rows: deleted on erasure (personal data, drafts) or kept
     "case_personal_data.tenant_name", "case_personal_data.address", "case_personal_data.postcode",
-    "form_drafts.data", "key_check.token",
+    "form_drafts.data", "key_check.token", "outbox.payload",
 })
 
 

@@ -81,7 +81,8 @@ class ConsoleChat:
     async def handle_result(self, result: Result | None) -> None:
         if result is None:
             return
-        for message in result.replies:
+        sending = await self.deliveries.send(self.services, result.outgoing)
+        for message in result.replies_after(sending.complete):
             self.say(message)
             await audit.record_delivered(self.services, message)
         for attachment in await attachments(result.files):
@@ -89,7 +90,6 @@ class ConsoleChat:
             path = self.files_dir / attachment.filename
             path.write_bytes(attachment.content)
             self.say_text("console/bestand", titel=attachment.title, pad=str(path))
-        await self.deliveries.deliver_all(result.outgoing)
 
     # --- the loop ------------------------------------------------------------------------
 

@@ -153,9 +153,10 @@ class SlackAdapter:
                 log.warning("slack: privé-antwoord niet bezorgd (status %s)", response.status_code)
 
     async def answer(self, member: Member, result: Result, respond: AsyncRespond | None) -> None:
-        """Deliver a command's result: replies to the member, outgoing messages, files."""
-        await self.say_privately(member, result.replies, respond)
-        await self.deliveries.deliver_all(result.outgoing)
+        """Deliver a command's result: outgoing messages first (through the outbox), then the
+        replies to the member (which may say whether the messages arrived), then files."""
+        sending = await self.deliveries.send(self.services, result.outgoing)
+        await self.say_privately(member, result.replies_after(sending.complete), respond)
         if result.files:
             await self.courier.upload_to_member(member, await attachments(result.files))
 

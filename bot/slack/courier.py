@@ -7,11 +7,13 @@
 - A message marked `personal` only goes to a member's DM, never to a channel.
 - Posts to one channel are paced (Slack allows about one message per second per channel); the
   slots are reserved in the database, so several bot processes share one pace.
-- At most once, even when Slack's answer comes late: a message with an `update_key` carries
-  that key in its message metadata. When an earlier attempt ended without a clear answer (a
-  timeout, a dropped connection, a 5xx), the courier first looks for the key in the
-  channel's recent history (or the thread's replies) and, when found, keeps that message
-  instead of posting a second one.
+- At most once, even when Slack's answer comes late: every message carries a marker in its
+  message metadata, its `update_key` or else its outbox id ("bericht:<id>"). When an earlier
+  attempt ended without a clear answer (a timeout, a dropped connection, a 5xx), the courier
+  first looks for the marker in the channel's recent history (or the thread's replies) and,
+  when found, keeps that message instead of posting a second one. A long message posted in
+  several parts carries the marker on each part; when the first part is found, the rest is
+  taken to have arrived too.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from store.pacing import reserve_slot
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
 MARKER_TYPE = "regiebot_bericht"
+OUTBOX_MARKER = "bericht"  # marker "bericht:<outbox id>" on a post that is not edited later
 HISTORY_LOOKBACK = 100
 
 
@@ -124,17 +127,27 @@ class SlackCourier:
         if item.update_key and (key := _parse_update_key(item.update_key)):
             await self._post_or_update(key, channel, item, thread_ts)
             return
+        marker = f"{OUTBOX_MARKER}:{item.outbox_id}" if item.outbox_id is not None else None
         if starts_thread and item.thread_case is not None:
-            marker = f"{CASE_THREAD}:{item.thread_case}"
-            async with self._locks[marker], named_lock(self.services.sessions, f"slack:{marker}"):
+            place = f"{CASE_THREAD}:{item.thread_case}"
+            async with self._locks[place], named_lock(self.services.sessions, f"slack:{place}"):
                 ref = await self._ref(CASE_THREAD, item.thread_case)
                 if ref is not None:
-                    await self.post(channel, item.message, thread_ts=ref.message_ref)
+                    await self._post_once(channel, item, ref.message_ref, marker)
                     return
-                ts = await self.post(channel, item.message)
+                ts = await self._post_once(channel, item, None, marker)
                 await self._store(CASE_THREAD, item.thread_case, channel, ts, None)
             return
-        await self.post(channel, item.message, thread_ts=thread_ts)
+        await self._post_once(channel, item, thread_ts, marker)
+
+    async def _post_once(self, channel: str, item: Outgoing, thread_ts: str | None,
+                         marker: str | None) -> str:
+        """Post a message from the outbox; when an earlier attempt may have arrived, first
+        look for it (by its marker) and keep that one instead of posting a second."""
+        if marker and item.retry and (ts := await self._marked(marker, channel, thread_ts)):
+            log.info("slack: bericht stond er al; niet opnieuw geplaatst")
+            return ts
+        return await self.post(channel, item.message, thread_ts=thread_ts, marker=marker)
 
     async def _post_or_update(
         self, key: tuple[str, int], channel: str, item: Outgoing, thread_ts: str | None
@@ -163,6 +176,17 @@ class SlackCourier:
     async def _earlier_copy(self, marker: str, channel: str, thread_ts: str | None) -> ThreadPlace | None:
         """The message posted earlier under `marker`, found in the channel's recent history or
         the thread's replies; it is recorded as the reference, so it is updated from now on."""
+        ts = await self._marked(marker, channel, thread_ts)
+        if ts is None:
+            return None
+        log.info("slack: %s stond er al; niet opnieuw geplaatst", marker.split(":")[0])
+        purpose, _, object_id = marker.partition(":")
+        await self._store(purpose, int(object_id), channel, ts, thread_ts)
+        return await self._ref(purpose, int(object_id))
+
+    async def _marked(self, marker: str, channel: str, thread_ts: str | None) -> str | None:
+        """The ts of the message carrying `marker` in the channel's recent history (or the
+        thread's replies), if there is one."""
         if thread_ts:
             response = await self.client.conversations_replies(
                 channel=channel, ts=thread_ts, limit=HISTORY_LOOKBACK, include_all_metadata=True)
@@ -173,10 +197,7 @@ class SlackCourier:
             metadata = found.get("metadata") or {}
             if (metadata.get("event_type") == MARKER_TYPE
                     and (metadata.get("event_payload") or {}).get("sleutel") == marker):
-                log.info("slack: %s stond er al; niet opnieuw geplaatst", marker.split(":")[0])
-                purpose, _, object_id = marker.partition(":")
-                await self._store(purpose, int(object_id), channel, str(found["ts"]), thread_ts)
-                return await self._ref(purpose, int(object_id))
+                return str(found["ts"])
         return None
 
     async def post(

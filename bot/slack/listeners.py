@@ -18,7 +18,7 @@ from bot.slack.payloads import MalformedPayload
 from commands.actions import perform
 from commands.dedupe import once
 from commands.melding import file_melding, require_melder
-from commands.replies import CommandRefused, FormInvalid, Message
+from commands.replies import CommandRefused, FormInvalid, Message, Outgoing, to_member
 from messages.slack import ACTION_PREFIX, parse_action_id
 
 if TYPE_CHECKING:
@@ -74,9 +74,9 @@ def register(adapter: SlackAdapter) -> None:
         done = result.replies[0] if result.replies else Message("slack/al_verwerkt")
         await ack(response_action="update",
                   view=forms.message_modal("slack.titel.melding_klaar", done))
-        if await claim(services, key + ":klaar"):
-            await adapter.courier.send_to_member(member, result.replies)
-            await adapter.deliveries.deliver_all(result.outgoing)
+        if await claim(services, key + ":klaar"):  # the copy in the melder's DM, once
+            confirmation = [Outgoing(to_member(member.id), reply) for reply in result.replies]
+            await adapter.deliveries.send(services, [*result.outgoing, *confirmation])
 
     # --- buttons ---------------------------------------------------------------------------
     @app.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}\|"))

@@ -83,9 +83,9 @@ class TeamsAdapter:
         """Tell the coordinators, on whichever door reaches them, where the app is missing."""
         message = Message("teams/app_ontbreekt", {
             "waar": missing.name, "team": missing.team, "kanaal": missing.channel})
-        await self.deliveries.deliver_all(
+        await self.deliveries.send(self.services, [
             Outgoing(Destination("member", m.id), message)
-            for m in self.services.org.members if m.has_role("coordinator"))
+            for m in self.services.org.with_role("coordinator")])
 
     def add_routes(self, web_app: web.Application) -> None:
         web_app.router.add_post(ROUTE, self.messages)
@@ -280,14 +280,14 @@ class TeamsAdapter:
                       member: Member, personal: bool, result: Result) -> None:
         """Answer in the conversation (personal data only in the member's 1:1 chat) and
         deliver the rest of the result wherever it goes."""
-        for message in result.replies:
+        sending = await self.deliveries.send(services, result.outgoing)
+        for message in result.replies_after(sending.complete):
             if message.personal and not personal:
                 await self._send_privately(services, conversation, activity_id, member, message)
                 continue
             await self.courier.reply(conversation, activity_id, message)
             if personal:
                 await audit.record_delivered(services, message)
-        await self.deliveries.deliver_all(result.outgoing)
 
     async def _send_privately(self, services: Services, conversation: Conversation,
                               activity_id: str, member: Member, message: Message) -> None:

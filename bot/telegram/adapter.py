@@ -295,7 +295,8 @@ class TelegramAdapter:
         """Answer the acting member in `chat` (personal data only in their private chat) and
         deliver the rest of the result wherever it goes."""
         private = member.telegram_user
-        for message in result.replies:
+        sending = await self.deliveries.send(self.services, result.outgoing)
+        for message in result.replies_after(sending.complete):
             if message.personal and chat != private:
                 await self._send_privately(chat, member, message, thread_id)
             else:
@@ -311,7 +312,6 @@ class TelegramAdapter:
                 await self.application.bot.send_document(
                     chat, attachment.content, filename=attachment.filename,
                     caption=attachment.title[: tg.MAX_CAPTION], message_thread_id=thread_id)
-        await self.deliveries.deliver_all(result.outgoing)
 
     async def respond_privately(self, update: Update, member: Member, result: Result) -> None:
         """Need-to-know: overviews, timelines, figures and files go to the member's private
@@ -322,7 +322,9 @@ class TelegramAdapter:
         if chat == private:
             await self.respond(chat, member, result, topic)
             return
-        content = Result(replies=result.replies, files=result.files, value=result.value)
+        sending = await self.deliveries.send(self.services, result.outgoing)
+        content = Result(replies=result.replies_after(sending.complete), files=result.files,
+                         value=result.value)
         try:
             await self.respond(private, member, content)
         except TelegramError as exc:
@@ -332,7 +334,6 @@ class TelegramAdapter:
                                     thread_id=topic, markup=self._deep_link_markup("start"))
         else:
             await self.courier.send(chat, Message("algemeen/prive_gestuurd"), thread_id=topic)
-        await self.deliveries.deliver_all(result.outgoing)
 
     async def _send_privately(self, group: int, member: Member, message: Message,
                               thread_id: int | None) -> None:

@@ -234,10 +234,7 @@ class TelegramCourier:
             notice = Message("telegram/dm_mislukt", {
                 "naam": member.name, "partner": partner.name, "referentie": reference,
             })
-            try:
-                await self.deliveries.deliver(Outgoing(to_member(chair.id), notice))
-            except DeliveryFailed:
-                log.warning("voorzitter %s niet bereikt over mislukt bericht", chair.id)
+            await self.deliveries.send(self.services, [Outgoing(to_member(chair.id), notice)])
 
     def _username(self) -> str:
         try:

@@ -11,9 +11,9 @@ time gets an `escalatie` to the coordinators. Delivery goes through the Courier 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -21,7 +21,8 @@ from sqlalchemy import or_, select, update
 from commands import events
 from commands.context import Services
 from commands.courier import DeliveryFailed, Sender
-from commands.reminders.message import is_late, reminder_outgoing
+from commands.dispatcher import CLAIM_TIMEOUT, MAX_ATTEMPTS, backoff, per_destination
+from commands.reminders.message import destination, is_late, reminder_outgoing
 from commands.reminders.rows import insert_reminders, is_aftercare, new_reminder, series_of
 from commands.reminders.rules import CLOSED, DONE, ESCALATING, SERIES_KINDS, coordinators
 from commands.reminders.sync import sync_case_reminders
@@ -31,15 +32,11 @@ from store.models import Case, Reminder
 
 log = logging.getLogger(__name__)
 
-CLAIM_TIMEOUT = timedelta(minutes=15)  # a claim older than this (crashed worker) is taken over
-MAX_ATTEMPTS = 6  # then failed_at is set and the coordinators are told
+__all__ = ["BATCH", "CLAIM_TIMEOUT", "MAX_ATTEMPTS", "backoff", "dispatch_due",
+           "release_claims", "release_claims_of_others"]
+
 BATCH = 100
 SUPERSEDED = "samengevoegd met een latere herinnering"
-
-
-def backoff(attempts: int) -> timedelta:
-    """1, 2, 4, 8, 16 … minutes after the n-th failure, at most an hour."""
-    return min(timedelta(minutes=2 ** max(0, attempts - 1)), timedelta(hours=1))
 
 
 # --- escalation and failure reports ----------------------------------------------------------
@@ -133,12 +130,11 @@ def _newest_of_each_series(rows: Sequence[Reminder]) -> set[int]:
     return {row.id for row in newest.values()}
 
 
-async def _deliver_batch(
-    services: Services, sender: Sender, ids: list[int]
-) -> AsyncIterator[list[_Outcome]]:
-    """Deliver a claimed batch. Yields first the rows that need no message, then each
-    delivery's outcome as soon as it is known, so that it is recorded at once: a crash in the
-    middle of a batch does not send what was already sent a second time."""
+async def _sort_batch(
+    services: Services, ids: list[int]
+) -> tuple[list[_Outcome], list[tuple[Reminder, Case | None]]]:
+    """Split a claimed batch into the rows that need no message (with the reason) and the
+    rows to send, in due order."""
     async with services.transaction() as session:
         rows = (await session.scalars(select(Reminder).where(Reminder.id.in_(ids)))).all()
         case_ids = {r.case_id for r in rows if r.case_id}
@@ -162,10 +158,25 @@ async def _deliver_batch(
             skipped.append(_Outcome(row.id, False, skip_reason=DONE))
         else:
             to_send.append((row, case))
+    return skipped, to_send
+
+
+async def _deliver_batch(services: Services, sender: Sender, ids: list[int]) -> int:
+    """Deliver a claimed batch, one worker per destination (`commands.dispatcher`). Each
+    delivery's outcome is recorded as soon as it is known, so a crash in the middle of a
+    batch does not send what was already sent a second time."""
+    skipped, to_send = await _sort_batch(services, ids)
     if skipped:
-        yield skipped
-    for row, case in to_send:
-        yield [await _deliver_one(services, sender, row, case)]
+        await _record(services, skipped)
+    sent = 0
+
+    async def send(pair: tuple[Reminder, Case | None]) -> None:
+        nonlocal sent
+        recorded = await _record(services, [await _deliver_one(services, sender, *pair)])
+        sent += recorded
+
+    await per_destination(to_send, lambda pair: destination(pair[0]), send)
+    return sent
 
 
 async def _deliver_one(
@@ -249,8 +260,7 @@ async def dispatch_due(
         ids = await _claim(services, worker_id, batch)
         if not ids:
             break
-        async for outcomes in _deliver_batch(services, sender, ids):
-            total += await _record(services, outcomes)
+        total += await _deliver_batch(services, sender, ids)
     return total
 
 

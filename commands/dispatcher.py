@@ -1,0 +1,46 @@
+"""Delivering claimed messages: one queue per destination, several destinations at once.
+
+Both the outbox (`commands.outbox`) and the reminders (`commands.reminders.dispatch`) claim rows
+in the database and hand them here. Each destination (a channel, a member's chat) gets one
+worker that sends its messages in order; the workers run side by side under one bound. A
+channel that is rate limited or answers slowly holds up only itself: the platform's
+Retry-After is honoured by its courier, inside that channel's worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from datetime import timedelta
+from typing import TypeVar
+
+T = TypeVar("T")
+
+CLAIM_TIMEOUT = timedelta(minutes=15)  # a claim older than this (crashed worker) is taken over
+MAX_ATTEMPTS = 6  # then the message is given up and the coordinators are told
+WORKERS = 8  # destinations served at the same time
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8, 16 … minutes after the n-th failure, at most an hour."""
+    return min(timedelta(minutes=2 ** max(0, attempts - 1)), timedelta(hours=1))
+
+
+async def per_destination(
+    items: Iterable[T], destination: Callable[[T], Hashable],
+    send: Callable[[T], Awaitable[None]], *, workers: int = WORKERS,
+) -> None:
+    """Send `items` with one worker per destination (in the given order within each), at most
+    `workers` destinations at a time. `send` records its own outcome and does not raise."""
+    queues: defaultdict[Hashable, list[T]] = defaultdict(list)
+    for item in items:
+        queues[destination(item)].append(item)
+    bound = asyncio.Semaphore(workers)
+
+    async def serve(queue: list[T]) -> None:
+        async with bound:
+            for item in queue:
+                await send(item)
+
+    await asyncio.gather(*(serve(queue) for queue in queues.values()))

@@ -1,0 +1,368 @@
+"""The outbox: every message the bot sends to a channel or a member goes through it.
+
+- A command writes its messages with `queue` in the same transaction as the change that causes
+  them: once the change is stored, so are its messages, whatever the platform does next.
+- The door that ran the command sends them at once (`send_now`); what cannot be sent then
+  (a platform error, a crash) is sent by the dispatcher (`dispatch_outbox`), which the
+  scheduler runs every minute, with retries and backoff. After MAX_ATTEMPTS the message is
+  given up and the coordinators are told, as for reminders.
+- Rows are claimed atomically before they are sent, so two senders never send one row. A row
+  that was tried before, or whose sender stopped while it had it, goes out marked `retry`: a
+  courier that can look (Slack) first checks whether the earlier attempt arrived after all.
+- An edit in place (a tally, `update_key`) replaces a waiting older version of the same
+  message: only the latest is sent. A tally is made afresh just before it is sent.
+- What a message says is stored encrypted; finished rows are deleted after FINISHED_KEPT.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from commands.context import Services
+from commands.courier import DeliveryFailed, NoRoute, Sender
+from commands.dispatcher import CLAIM_TIMEOUT, MAX_ATTEMPTS, backoff, per_destination
+from commands.replies import Action, Destination, Message, Outgoing, Result, ViewToRecord, to_member
+from store.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+FINISHED_KEPT = timedelta(days=7)
+REPLACED = "vervangen door een nieuwere versie"
+NO_ROUTE = "geen kanaal voor deze bestemming"
+REPORT_TEMPLATE = "bezorging/niet_bezorgd"
+INTERRUPTED = "onderbroken"  # claimed by a process that stopped: it may have been sent
+
+Refresher = Callable[[Services, int], Awaitable[Message]]
+
+
+# --- what a row holds ------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value for `value`; dates and times are tagged so that they come back as such."""
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value) if isinstance(value, set | frozenset) else value
+        return [_plain(item) for item in items]
+    return value
+
+
+def _typed(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.keys() == {"$datetime"}:
+            return datetime.fromisoformat(value["$datetime"])
+        if value.keys() == {"$date"}:
+            return date.fromisoformat(value["$date"])
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return value
+
+
+def _payload(message: Message) -> dict[str, Any]:
+    return {
+        "data": _plain(dict(message.data)),
+        "actions": [asdict(action) for action in message.actions],
+        "personal": message.personal,
+        "view": asdict(message.view) if message.view else None,
+    }
+
+
+def _message(template: str, payload: dict[str, Any]) -> Message:
+    view = payload.get("view")
+    return Message(
+        template, _typed(payload.get("data") or {}),
+        actions=tuple(Action(**action) for action in payload.get("actions") or ()),
+        personal=bool(payload.get("personal")),
+        view=ViewToRecord(**view) if view else None,
+    )
+
+
+def outgoing_of(services: Services, row: OutboxMessage) -> Outgoing:
+    """The message of a row, ready for a courier."""
+    message = _message(row.template, json.loads(services.cipher.decrypt(row.payload)))
+    refresh = _refresh_for(services, row.update_key)
+    return Outgoing(
+        Destination(row.destination_kind, row.destination_id),  # type: ignore[arg-type]
+        message, thread_case=row.thread_case, update_key=row.update_key,
+        retry=row.attempts > 0 or row.last_error is not None, refresh=refresh, outbox_id=row.id,
+    )
+
+
+def _refresh_for(services: Services, update_key: str | None) -> Callable[[], Awaitable[Message]] | None:
+    """For a message edited in place whose content can be made afresh (a tally): how."""
+    purpose, _, raw_id = (update_key or "").partition(":")
+    refresher = _refreshers().get(purpose)
+    if refresher is None or not raw_id.isdigit():
+        return None
+    object_id = int(raw_id)
+    return lambda: refresher(services, object_id)
+
+
+def _refreshers() -> dict[str, Refresher]:
+    from commands.stemmen import fresh_tally  # the use case that owns the message
+
+    return {"tally": fresh_tally}
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+async def queue(session: AsyncSession, services: Services,
+                items: Iterable[Outgoing]) -> list[Outgoing]:
+    """Write the messages in the caller's transaction; return them with their outbox ids.
+    A message already queued is returned as it is."""
+    now, queued, rows = services.now(), [], []
+    for item in items:
+        if item.outbox_id is not None:
+            queued.append(item)
+            continue
+        if item.update_key:
+            await _replace_waiting(session, item.update_key, now)
+        row = OutboxMessage(
+            created_at=now, destination_kind=item.to.kind, destination_id=item.to.id,
+            thread_case=item.thread_case, update_key=item.update_key,
+            template=item.message.template, attempts=0,
+            payload=services.cipher.encrypt(json.dumps(_payload(item.message))),
+        )
+        session.add(row)
+        rows.append((len(queued), row))
+        queued.append(item)
+    if rows:
+        await session.flush()
+    for index, row in rows:
+        queued[index] = replace(queued[index], outbox_id=row.id,
+                                refresh=_refresh_for(services, row.update_key))
+    return queued
+
+
+async def queue_result(session: AsyncSession, services: Services, result: Result) -> Result:
+    """Queue a command's outgoing messages in its transaction (see `queue`)."""
+    result.outgoing = await queue(session, services, result.outgoing)
+    return result
+
+
+async def _replace_waiting(session: AsyncSession, update_key: str, now: datetime) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.update_key == update_key, _waiting(),
+               OutboxMessage.claimed_at.is_(None))
+        .values(cancelled_at=now, cancel_reason=REPLACED)
+        .execution_options(synchronize_session=False))
+
+
+def _waiting() -> Any:
+    return (OutboxMessage.sent_at.is_(None) & OutboxMessage.cancelled_at.is_(None)
+            & OutboxMessage.failed_at.is_(None))
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sending:
+    """What became of messages sent now: `sent` arrived; `waiting` are left for the
+    dispatcher (a platform error, or another sender has them)."""
+
+    sent: int = 0
+    waiting: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.waiting == 0
+
+
+async def send_now(services: Services, sender: Sender, worker_id: str,
+                   items: Sequence[Outgoing]) -> Sending:
+    """Send these queued messages now, each destination in its own worker."""
+    ids = [item.outbox_id for item in items if item.outbox_id is not None]
+    if not ids:
+        return Sending()
+    rows = await _claim(services, worker_id, BATCH, only=ids)
+    sent = await _deliver(services, sender, rows)
+    return Sending(sent=sent, waiting=len(ids) - sent)
+
+
+async def dispatch_outbox(
+    services: Services, sender: Sender, worker_id: str, *, batch: int = BATCH,
+    max_batches: int = 1000, should_stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Send every waiting message whose time has come; return how many were sent."""
+    total = 0
+    for _ in range(max_batches):
+        if should_stop():
+            break
+        rows = await _claim(services, worker_id, batch)
+        if not rows:
+            break
+        total += await _deliver(services, sender, rows)
+    return total
+
+
+async def _claim(services: Services, worker_id: str, limit: int,
+                 only: Sequence[int] | None = None) -> list[OutboxMessage]:
+    now = services.now()
+    async with services.transaction() as session:
+        due = (
+            select(OutboxMessage.id)
+            .where(_waiting(),
+                   or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+                   or_(OutboxMessage.claimed_at.is_(None),
+                       OutboxMessage.claimed_at < now - CLAIM_TIMEOUT))
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if only is not None:
+            due = due.where(OutboxMessage.id.in_(only))
+        if session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        claimed = (await session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(claimed_at=now, claimed_by=worker_id)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False))).all()
+        if not claimed:
+            return []
+        rows = (await session.scalars(select(OutboxMessage).where(
+            OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id))).all()
+        session.expunge_all()
+        return list(rows)
+
+
+async def _deliver(services: Services, sender: Sender, rows: list[OutboxMessage]) -> int:
+    sent = 0
+
+    async def send(row: OutboxMessage) -> None:
+        nonlocal sent
+        error = await _send_one(services, sender, row)
+        await _record(services, row, error)
+        sent += error is None
+
+    await per_destination(rows, lambda row: (row.destination_kind, row.destination_id), send)
+    return sent
+
+
+async def _send_one(services: Services, sender: Sender, row: OutboxMessage) -> str | None:
+    """Deliver one row; None when it arrived, else what went wrong (never the message)."""
+    try:
+        await sender.deliver(outgoing_of(services, row))
+        return None
+    except NoRoute:
+        return NO_ROUTE
+    except DeliveryFailed as exc:
+        return str(exc)[:300] or type(exc).__name__
+    except Exception as exc:  # a bug must not lose the message: retry and report
+        log.exception("bericht %s: bezorgen mislukt door een fout", row.id)
+        return type(exc).__name__
+
+
+async def _record(services: Services, row: OutboxMessage, error: str | None) -> None:
+    now = services.now()
+    values: dict[str, Any] = {"claimed_at": None, "claimed_by": None,
+                              "attempts": OutboxMessage.attempts + 1}
+    report: list[Outgoing] = []
+    if error is None:
+        values.update(sent_at=now, last_error=None, next_attempt_at=None)
+    elif error == NO_ROUTE:
+        log.warning("bericht %s (%s): geen kanaal voor %s %s", row.id, row.template,
+                    row.destination_kind, row.destination_id)
+        values.update(cancelled_at=now, cancel_reason=NO_ROUTE)
+    elif row.attempts + 1 >= MAX_ATTEMPTS:
+        log.error("bericht %s (%s) niet bezorgd na %s pogingen", row.id, row.template,
+                  row.attempts + 1)
+        values.update(failed_at=now, last_error=error, next_attempt_at=None)
+        report = _failure_report(services, row)
+    else:
+        retry_at = now + backoff(row.attempts + 1)
+        log.warning("bericht %s (%s): poging %s mislukt, opnieuw om %s", row.id, row.template,
+                    row.attempts + 1, retry_at.isoformat())
+        values.update(last_error=error, next_attempt_at=retry_at)
+    async with services.transaction() as session:
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
+                              .values(**values).execution_options(synchronize_session=False))
+        await queue(session, services, report)
+
+
+def _failure_report(services: Services, row: OutboxMessage) -> list[Outgoing]:
+    """A note to the coordinator(s) that a message could not be delivered."""
+    if row.template == REPORT_TEMPLATE:
+        return []  # a report that cannot be delivered is logged, not reported again
+    org = services.org
+    if row.destination_kind == "regieteam":
+        where = org.regieteam(row.destination_id).name
+    elif row.destination_kind == "partner":
+        where = org.partner(row.destination_id).name
+    else:
+        found = org.member(row.destination_id)
+        where = found.name if found else row.destination_id
+    data = json.loads(services.cipher.decrypt(row.payload)).get("data") or {}
+    note = Message(REPORT_TEMPLATE, {"bestemming": where, "pogingen": row.attempts + 1,
+                                     "referentie": data.get("referentie")})
+    return [Outgoing(to_member(member.id), note) for member in org.with_role("coordinator")]
+
+
+# --- after a stop, and clean-up --------------------------------------------------------------
+
+
+async def release_claims_of_others(services: Services, keep: Iterable[str]) -> int:
+    """Free the messages claimed by processes that are gone (see the reminders' version):
+    they go out at once instead of after CLAIM_TIMEOUT."""
+    async with services.transaction() as session:
+        released = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.claimed_at.is_not(None), _waiting(),
+                   or_(OutboxMessage.claimed_by.is_(None),
+                       OutboxMessage.claimed_by.not_in(list(keep))))
+            .values(claimed_at=None, claimed_by=None, last_error=INTERRUPTED)
+            .execution_options(synchronize_session=False))
+    count = int(getattr(released, "rowcount", 0) or 0)
+    if count:
+        log.info("%s berichten vrijgegeven die een gestopt proces had geclaimd", count)
+    return count
+
+
+async def release_claims(services: Services, workers: Iterable[str]) -> int:
+    """Give back what these workers claimed but did not finish (a stop mid-batch), so that
+    another process sends it at once."""
+    try:
+        async with services.transaction() as session:
+            released = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.claimed_by.in_(list(workers)), _waiting())
+                .values(claimed_at=None, claimed_by=None, last_error=INTERRUPTED)
+                .execution_options(synchronize_session=False))
+            return int(getattr(released, "rowcount", 0) or 0)
+    except Exception as exc:  # the database is gone: the claims expire after CLAIM_TIMEOUT
+        log.warning("berichtclaims niet vrijgegeven (%s)", type(exc).__name__)
+        return 0
+
+
+async def forget_finished(session: AsyncSession, now: datetime) -> int:
+    """Delete rows sent, given up or replaced more than FINISHED_KEPT ago."""
+    before = now - FINISHED_KEPT
+    result = await session.execute(delete(OutboxMessage).where(or_(
+        OutboxMessage.sent_at < before, OutboxMessage.cancelled_at < before,
+        OutboxMessage.failed_at < before)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def waiting_count(session: AsyncSession) -> int:
+    """How many messages still wait to be sent (the health check shows it)."""
+    from sqlalchemy import func
+
+    return int(await session.scalar(select(func.count(OutboxMessage.id)).where(_waiting())) or 0)
