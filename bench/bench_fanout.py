@@ -149,10 +149,10 @@ TELEGRAM_PER_SECOND = 30
 
 async def _telegram(kind: str, url: str, config: Path, fake: FakeProcess, window: float) -> None:
     """The same even fan-out through the Telegram courier, 20/min per group, 30/s overall."""
-    from telegram import Bot
+    from telegram.ext import ExtBot
 
     from bot.delivery import Deliveries
-    from bot.telegram.courier import TelegramCourier
+    from bot.telegram.courier import ChatPacer, TelegramCourier
     from commands.context import Services
     from commands.organisation import load_organisation
     from commands.reminders import dispatch_due
@@ -164,7 +164,7 @@ async def _telegram(kind: str, url: str, config: Path, fake: FakeProcess, window
     engine = make_engine(url)
     services = Services(sessions=make_sessionmaker(engine), org=load_organisation(config),
                         cipher=PersonalDataCipher(BENCH_KEY))
-    bot = Bot(token=TOKEN, base_url=f"{fake.base_url}/bot")
+    bot = ExtBot(token=TOKEN, base_url=f"{fake.base_url}/bot", rate_limiter=ChatPacer())
     try:
         await _fill(services, counts)
         await fake.post("/reset", {})

@@ -3,7 +3,8 @@
 It answers the methods the bot calls with real response shapes, feeds queued updates through
 `getUpdates` (or posts them to a webhook), keeps the messages it "sent" so edits can be
 checked, and records every call. It can answer 429 (`retry_after`) and 403 (a user who never
-pressed /start) on demand.
+pressed /start) on demand: per method (`rate_limits`), per chat (`refuse_chat`), or as Telegram
+does when a group chat gets more than its limit (`limit_groups`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ class Call:
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
     result: dict[str, Any] | None = None
+    status: int = 200
 
     @property
     def chat_id(self) -> int | None:
@@ -81,6 +84,9 @@ class FakeTelegram:
         self._handed_refs: list[dict[str, Any]] = []
         self.forbidden: set[int] = set()
         self.rate_limits: dict[str, list[int]] = {}
+        self.chat_refusals: dict[int, list[int]] = {}
+        self.group_limit: tuple[int, float] | None = None
+        self._group_sent: dict[int, list[float]] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.webhook: dict[str, Any] | None = None
         self.url = ""
@@ -136,6 +142,7 @@ class FakeTelegram:
         params = await self._params(request)
         call = Call(method, params)
         response = await self._answer(method, params, call)
+        call.status = response.status
         # Recorded once the answer is complete (its result, the stored message) and before it
         # leaves: a test that sees the call sees all of it, and the bot cannot have the answer
         # of a call that is not recorded yet.
@@ -144,16 +151,56 @@ class FakeTelegram:
             self._changed.set()
         return response
 
+    # --- limits -------------------------------------------------------------------------------
+
+    def refuse_chat(self, chat_id: int, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next `times` calls for `chat_id` with 429 and `retry_after` (seconds)."""
+        self.chat_refusals.setdefault(chat_id, []).extend([retry_after] * times)
+
+    def limit_groups(self, per: int, seconds: float) -> None:
+        """As Telegram: a group chat that gets more than `per` messages in `seconds` is
+        answered 429 with the `retry_after` until a message leaves that window."""
+        self.group_limit = (per, seconds)
+
+    def _over_group_limit(self, method: str, params: dict[str, Any]) -> int | None:
+        if self.group_limit is None or not method.startswith("send"):
+            return None
+        chat_id = int(params.get("chat_id") or 0)
+        if chat_id >= 0:
+            return None
+        per, seconds = self.group_limit
+        now = time.monotonic()
+        sent = [at for at in self._group_sent.get(chat_id, []) if at > now - seconds]
+        self._group_sent[chat_id] = sent
+        if len(sent) < per:
+            sent.append(now)
+            return None
+        return max(1, math.ceil(sent[0] + seconds - now))
+
+    @staticmethod
+    def _too_many(retry_after: int) -> web.Response:
+        return web.json_response(
+            {"ok": False, "error_code": 429,
+             "description": f"Too Many Requests: retry after {retry_after}",
+             "parameters": {"retry_after": retry_after}},
+            status=429,
+        )
+
+    def refused(self, chat_id: int | None = None) -> list[Call]:
+        """The calls answered 429 (for `chat_id`)."""
+        return [c for c in self.calls
+                if c.status == 429 and (chat_id is None or c.chat_id == chat_id)]
+
     async def _answer(self, method: str, params: dict[str, Any], call: Call) -> web.Response:
+        refusals = self.chat_refusals.get(call.chat_id or 0) if "chat_id" in params else None
+        if refusals:
+            return self._too_many(refusals.pop(0))
         pending = self.rate_limits.get(method)
         if pending:
-            retry_after = pending.pop(0)
-            return web.json_response(
-                {"ok": False, "error_code": 429,
-                 "description": f"Too Many Requests: retry after {retry_after}",
-                 "parameters": {"retry_after": retry_after}},
-                status=429,
-            )
+            return self._too_many(pending.pop(0))
+        over = self._over_group_limit(method, params)
+        if over is not None:
+            return self._too_many(over)
         handler: Callable[[dict[str, Any]], Any] | None = getattr(
             self, f"_m_{method.lower()}", None
         )

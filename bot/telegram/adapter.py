@@ -22,10 +22,10 @@ from aiohttp import web
 from telegram import BotCommand, CallbackQuery, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
+    BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -38,7 +38,7 @@ from bot.delivery import Deliveries
 from bot.settings import Settings, SettingsError, new_request_secret
 from bot.telegram import storage
 from bot.telegram.casework import FLOWS
-from bot.telegram.courier import TelegramCourier, is_not_started
+from bot.telegram.courier import ChatPacer, TelegramCourier, is_not_started
 from bot.telegram.flows import Conversations
 from bot.telegram.melding import MeldingForm
 from commands import audit
@@ -76,7 +76,7 @@ Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 class TelegramAdapter:
     def __init__(self, services: Services, settings: Settings, deliveries: Deliveries,
-                 *, rate_limiter: AIORateLimiter | None = None) -> None:
+                 *, rate_limiter: BaseRateLimiter[int] | None = None) -> None:
         if not settings.telegram_bot_token:
             raise ValueError("TELEGRAM_BOT_TOKEN ontbreekt")
         self.services = services
@@ -94,7 +94,7 @@ class TelegramAdapter:
             .token(settings.telegram_bot_token)
             .base_url(f"{api}/bot")
             .base_file_url(f"{api}/file/bot")
-            .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
+            .rate_limiter(rate_limiter or ChatPacer())
             .job_queue(None)
         )
         if self.webhook_url:
@@ -580,7 +580,7 @@ def _topic(update: Update) -> int | None:
 
 
 def create_telegram(services: Services, settings: Settings, deliveries: Deliveries,
-                    *, rate_limiter: AIORateLimiter | None = None) -> TelegramAdapter:
+                    *, rate_limiter: BaseRateLimiter[int] | None = None) -> TelegramAdapter:
     """Build the adapter and register its courier with `deliveries`."""
     adapter = TelegramAdapter(services, settings, deliveries, rate_limiter=rate_limiter)
     deliveries.add(adapter.courier)

@@ -9,20 +9,34 @@
 - `thread_case` puts a message in that thread (the topic, or a reply to the case message).
 - A private message to a member who never pressed /start fails (Forbidden): their partner
   group is asked to have them press /start, and the Regieteam chair hears the message failed.
+
+Pacing (`ChatPacer`, the Bot's rate limiter, so every call of the bot is counted): at most 20
+messages a minute per group chat and 30 a second overall; private chats only have the overall
+limit. A `RetryAfter` (429 with `retry_after`) holds only the chat it came from for that long,
+then the call is tried again, at most `MAX_RETRIES` times; after that, or when Telegram asks
+for a wait longer than `MAX_RETRY_AFTER`, the delivery fails (DeliveryFailed) and is left to the
+outbox. Other chats go on meanwhile. python-telegram-bot's own `AIORateLimiter` has the same
+two limits but halts every chat on a `RetryAfter`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+import time
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import timedelta
+from typing import Any, TypeGuard
 
+from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram import Message as TgMessage
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.constants import FloodLimit, ParseMode
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import BaseRateLimiter
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.delivery import Deliveries, DeliveryFailed
 from bot.telegram import storage
@@ -35,6 +49,126 @@ from messages import telegram as tg
 log = logging.getLogger(__name__)
 
 NOTICE_TEMPLATES = ("telegram/vraag_start", "telegram/dm_mislukt")
+
+PER_SECOND = int(FloodLimit.MESSAGES_PER_SECOND)  # 30, all chats together
+PER_GROUP = int(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP)  # 20 a minute in one group chat
+GROUP_PERIOD = 60.0
+MAX_RETRIES = 3  # tries after a RetryAfter, on top of the first call
+MAX_RETRY_AFTER = 60.0  # seconds; a longer wait is left to the outbox
+
+ChatKey = int | str | None
+ApiCall = Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]]
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """The wait a RetryAfter asks for, in seconds (an int or a timedelta, by PTB's setting)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+
+
+def chat_key(chat_id: object) -> ChatKey:
+    """The chat a call goes to: an int id (groups are negative), an @name, or None."""
+    if chat_id is None or isinstance(chat_id, int):
+        return chat_id
+    try:
+        return int(str(chat_id))
+    except ValueError:
+        return str(chat_id)
+
+
+def is_group(chat: ChatKey) -> TypeGuard[int | str]:
+    """Groups and channels: a negative id, or an @name (only those have one)."""
+    return isinstance(chat, str) or (isinstance(chat, int) and chat < 0)
+
+
+class ChatPacer(BaseRateLimiter[int]):
+    """The Bot's rate limiter: Telegram's limits per group and overall, RetryAfter per chat
+    (see the module's docstring). `rate_limit_args` of a call overrides `max_retries`."""
+
+    def __init__(
+        self, *, per_second: float = PER_SECOND, per_group: float = PER_GROUP,
+        group_period: float = GROUP_PERIOD, max_retries: int = MAX_RETRIES,
+        max_retry_after: float = MAX_RETRY_AFTER,
+    ) -> None:
+        self.max_retries = max_retries
+        self.max_retry_after = max_retry_after
+        self._overall = AsyncLimiter(per_second, 1)
+        self._per_group = per_group
+        self._group_period = group_period
+        self._groups: dict[int | str, AsyncLimiter] = {}
+        self._not_before: dict[ChatKey, float] = {}
+        self._waiting: Counter[ChatKey] = Counter()
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def process_request(
+        self, callback: ApiCall, args: Any, kwargs: dict[str, Any], endpoint: str,
+        data: dict[str, Any], rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        chat = chat_key(data.get("chat_id"))
+        retries = self.max_retries if rate_limit_args is None else rate_limit_args
+        for attempt in range(retries + 1):
+            try:
+                await self._paced(chat)
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                wait = retry_seconds(exc)
+                # the chat waits, also for the calls after this one
+                until = time.monotonic() + wait
+                self._not_before[chat] = max(until, self._not_before.get(chat, 0.0))
+                if attempt == retries or wait > self.max_retry_after:
+                    log.warning("Telegram vraagt om minder berichten (%s); na %d pogingen "
+                                "opgegeven", endpoint, attempt + 1)
+                    raise
+                log.info("Telegram vraagt om minder berichten (%s); over %.1f s opnieuw",
+                         endpoint, wait)
+        raise AssertionError("unreachable")
+
+    def waiting(self, chat: ChatKey) -> int:
+        """How many calls for `chat` are waiting for their turn now."""
+        return self._waiting[chat]
+
+    async def _paced(self, chat: ChatKey) -> None:
+        """Wait until a call for `chat` may go: its RetryAfter, its group limit, the overall one."""
+        self._waiting[chat] += 1
+        try:
+            await self._held(chat)
+            if is_group(chat):
+                await self._group(chat).acquire()
+                await self._held(chat)  # a RetryAfter may have come in meanwhile
+            if chat is not None:
+                await self._overall.acquire()
+        finally:
+            self._waiting[chat] -= 1
+            if not self._waiting[chat]:
+                del self._waiting[chat]
+
+    async def _held(self, chat: ChatKey) -> None:
+        """Wait out a RetryAfter of this chat (only this chat)."""
+        while chat in self._not_before:
+            rest = self._not_before[chat] - time.monotonic()
+            if rest <= 0:
+                del self._not_before[chat]
+                return
+            if rest > self.max_retry_after:
+                raise RetryAfter(int(rest) + 1)
+            await asyncio.sleep(rest)  # then look again: the hold may have been extended
+
+    def _group(self, chat: int | str) -> AsyncLimiter:
+        limiter = self._groups.get(chat)
+        if limiter is None:
+            if len(self._groups) > 512:  # forget groups whose capacity is full again
+                for key, idle in list(self._groups.items()):
+                    if idle.has_capacity(idle.max_rate):
+                        del self._groups[key]
+            limiter = self._groups[chat] = AsyncLimiter(self._per_group, self._group_period)
+        return limiter
 
 
 def is_not_started(exc: TelegramError) -> bool:
@@ -81,6 +215,8 @@ class TelegramCourier:
             raise DeliveryFailed("persoonsgegevens gaan nooit naar een groep")
         try:
             await self._deliver(chat, item)
+        except RetryAfter as exc:
+            raise DeliveryFailed("Telegram: te veel berichten (RetryAfter)") from exc
         except TelegramError as exc:
             if item.to.kind == "member" and is_not_started(exc):
                 member = self.services.org.member(item.to.id)
