@@ -62,7 +62,9 @@ class Deliveries:
                 await courier.deliver(item)
                 reached += 1
             except DeliveryFailed as exc:
-                failures.append(f"{courier.platform}: {exc}")
+                said = str(exc)
+                failures.append(said if said.startswith(f"{courier.platform}:")
+                                else f"{courier.platform}: {said}")
         if failures:
             raise DeliveryFailed("; ".join(failures))
         if reached == 0:

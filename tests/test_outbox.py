@@ -1,0 +1,229 @@
+"""The outbox: a command's messages are stored with its change, sent at once when the platform
+answers, and later (with retries) when it does not. Nothing is lost when Slack fails, nothing
+is posted twice when its answer comes late, and the chair is told the truth about the agenda.
+
+The platform is the fake Slack Web API over real HTTP; its failures are switched on in the fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import func, select
+
+from bot.delivery import Deliveries
+from bot.slack.courier import SlackCourier, make_web_client
+from commands import agenda, outbox, stemmen
+from commands.context import Services
+from commands.dispatcher import MAX_ATTEMPTS, backoff
+from commands.replies import CommandRefused
+from store.models import OutboxMessage
+from tests.conftest import Clock, member
+from tests.fakeslack import BOT_TOKEN, FakeSlack, SlackBot, all_text
+from tests.helpers import file
+from tests.test_meeting_rules import at
+
+TIMEOUT = 1  # the client's timeout; the fake answers later than this when asked to
+REGIE = "C0REGIE"
+
+
+@pytest.fixture
+async def client(fake_slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
+    yield make_web_client(BOT_TOKEN, fake_slack.api_url, timeout=TIMEOUT)
+
+
+def slack(services: Services, client: AsyncWebClient) -> Deliveries:
+    """A fresh Slack door, as after a restart (nothing remembered in memory)."""
+    return Deliveries([SlackCourier(services, client, pace_seconds=0)])
+
+
+async def rows(services: Services) -> list[OutboxMessage]:
+    async with services.sessions() as session:
+        return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
+
+
+def waiting(found: list[OutboxMessage]) -> list[OutboxMessage]:
+    return [r for r in found if r.sent_at is None and r.cancelled_at is None and r.failed_at is None]
+
+
+def texts(fake: FakeSlack, channel: str) -> list[str]:
+    return [all_text(m) for m in fake.posted.get(channel, [])]
+
+
+async def later(services: Services, clock: Clock, deliveries: Deliveries) -> int:
+    """The dispatcher's next round, once the backoff of a first failure has passed."""
+    clock.advance(seconds=backoff(1).total_seconds() + 1)
+    return await outbox.dispatch_outbox(services, deliveries, "dispatcher")
+
+
+async def test_a_command_stores_its_messages_with_its_change(services: Services, clock: Clock) -> None:
+    clock.set(at(11, 19, 10))
+    result = await file(services)
+    stored = await rows(services)
+    assert result.outgoing and [item.outbox_id for item in result.outgoing] == [r.id for r in stored]
+    assert {r.template for r in stored} == {"melding/aangekondigd"}
+    assert all(b"RT-" not in r.payload for r in stored)  # what it says is encrypted
+    with pytest.raises(CommandRefused):  # a refused command stores no message
+        await agenda.post_agenda(services, member(services.org, "anna"), "oost")
+    assert len(await rows(services)) == len(stored)
+
+
+@pytest.mark.parametrize("body", ['{"ok": false, "error": "fatal_error"}', "Internal Server Error"],
+                         ids=["json", "plain-text"])
+async def test_a_melding_filed_while_slack_fails_is_announced_once_it_recovers(
+        body: str, services: Services, clock: Clock, fake_slack: FakeSlack,
+        client: AsyncWebClient) -> None:
+    clock.set(at(11, 19, 10))
+    result = await file(services)
+    fake_slack.fail("chat.postMessage", times=1, status=500, body=body)
+    sending = await slack(services, client).send(services, result.outgoing)
+    assert not sending.complete and not fake_slack.posted.get(REGIE)
+    [row] = waiting(await rows(services))
+    assert row.attempts == 1 and row.last_error in ("slack: fatal_error", "slack: HTTP 500")
+    fake_slack.all_answered()
+    assert await later(services, clock, slack(services, client)) == 1
+    assert len(texts(fake_slack, REGIE)) == 1 and str(result.value) in texts(fake_slack, REGIE)[0]
+    assert await later(services, clock, slack(services, client)) == 0  # and only once
+
+
+async def test_the_chair_is_told_the_agenda_is_placed_only_when_it_is(
+        services: Services, clock: Clock, fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    clock.set(at(11, 19, 10))
+    filed = await file(services)
+    assert (await slack(services, client).send(services, filed.outgoing)).complete
+    chair = member(services.org, "carla")
+    result = await agenda.post_agenda(services, chair, "oost")
+    fake_slack.fail("chat.postMessage", times=len(result.outgoing), status=500)
+    sending = await slack(services, client).send(services, result.outgoing)
+    assert [m.template for m in result.replies_after(sending.complete)] == ["agenda/wordt_geplaatst"]
+    fake_slack.all_answered()
+    assert await later(services, clock, slack(services, client)) == len(result.outgoing)
+    assert any("Agenda" in text for text in texts(fake_slack, REGIE))
+    again = await agenda.post_agenda(services, chair, "oost")  # posted again: updated in place
+    sending = await slack(services, client).send(services, again.outgoing)
+    assert [m.template for m in again.replies_after(sending.complete)] == ["agenda/geplaatst"]
+
+
+async def test_a_late_answer_from_slack_does_not_give_a_second_post(
+        services: Services, clock: Clock, fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    clock.set(at(11, 19, 10))
+    result = await file(services)
+    fake_slack.answer_late("chat.postMessage", seconds=TIMEOUT * 3)
+    sending = await slack(services, client).send(services, result.outgoing)
+    assert not sending.complete
+    fake_slack.all_answered()
+    assert await later(services, clock, slack(services, client)) == 1
+    assert len(fake_slack.posted[REGIE]) == 1  # the late post was found by its marker
+    marker = fake_slack.posted[REGIE][0]["metadata"]["event_payload"]["sleutel"]
+    assert marker == f"bericht:{result.outgoing[0].outbox_id}"
+    assert fake_slack.of("conversations.history")
+
+
+async def test_only_the_latest_version_of_an_edited_message_waits(
+        services: Services, clock: Clock, fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    clock.set(at(11, 19, 10))
+    reference = str((await file(services)).value)
+    await agenda.post_agenda(services, member(services.org, "carla"), "oost")
+    votes = [await stemmen.cast_vote(services, member(services.org, who), reference, "q1", "ja")
+             for who in ("carla", "dirk", "fatima")]
+    tallies = [r for r in await rows(services) if r.update_key and r.update_key.startswith("tally:")]
+    assert [r.cancel_reason for r in tallies] == [outbox.REPLACED, outbox.REPLACED, None]
+    assert await outbox.dispatch_outbox(services, slack(services, client), "dispatcher") > 0
+    tally_posts = [t for t in texts(fake_slack, REGIE) if f"Stemmen {reference}" in t]
+    assert len(tally_posts) == 1 and "3 van minimaal 3" in tally_posts[0]
+    assert not fake_slack.of("chat.update")
+    assert votes[0].outgoing[0].outbox_id == tallies[0].id
+
+
+async def test_what_a_stopped_process_had_claimed_goes_out_at_the_next_start(
+        services: Services, clock: Clock, fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    clock.set(at(11, 19, 10))
+    result = await file(services)
+    claimed = await outbox._claim(services, "gestopt", 10)
+    assert [r.id for r in claimed] == [item.outbox_id for item in result.outgoing]
+    assert await outbox.dispatch_outbox(services, slack(services, client), "nieuw") == 0
+    assert await outbox.release_claims_of_others(services, ["nieuw"]) == 1
+    assert await outbox.dispatch_outbox(services, slack(services, client), "nieuw") == 1
+    assert fake_slack.of("conversations.history")  # it may have been sent: looked first
+    assert len(fake_slack.posted[REGIE]) == 1
+
+
+async def test_a_message_that_keeps_failing_is_reported_to_the_coordinators(
+        services: Services, clock: Clock, fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    clock.set(at(11, 19, 10))
+    result = await file(services)
+    fake_slack.fail("chat.postMessage", times=MAX_ATTEMPTS, status=500)
+    await slack(services, client).send(services, result.outgoing)
+    for attempt in range(1, MAX_ATTEMPTS):
+        clock.advance(seconds=backoff(attempt).total_seconds() + 1)
+        await outbox.dispatch_outbox(services, slack(services, client), "dispatcher")
+    found = await rows(services)
+    given_up = next(r for r in found if r.id == result.outgoing[0].outbox_id)
+    assert given_up.failed_at is not None and given_up.attempts == MAX_ATTEMPTS
+    reports = [r for r in found if r.template == outbox.REPORT_TEMPLATE]
+    coordinators = {m.id for m in services.org.with_role("coordinator")}
+    assert {r.destination_id for r in reports} == coordinators
+    assert all(r.sent_at is not None for r in reports)  # the report itself went out
+
+
+async def test_a_destination_no_platform_knows_is_not_retried(services: Services, clock: Clock) -> None:
+    clock.set(at(11, 19, 10))
+    result = await file(services)
+    sending = await Deliveries().send(services, result.outgoing)
+    assert not sending.complete
+    [row] = await rows(services)
+    assert row.cancel_reason == outbox.NO_ROUTE and row.next_attempt_at is None
+
+
+async def test_finished_messages_are_forgotten_after_a_week(services: Services, clock: Clock) -> None:
+    clock.set(at(11, 19, 10))
+    await file(services)
+    await Deliveries().send(services, [])
+    async with services.transaction() as session:
+        await session.execute(OutboxMessage.__table__.update().values(sent_at=clock()))
+    clock.advance(seconds=(outbox.FINISHED_KEPT.total_seconds() + 60))
+    async with services.transaction() as session:
+        assert await outbox.forget_finished(session, services.now()) == 1
+        assert await session.scalar(select(func.count(OutboxMessage.id))) == 0
+
+
+# --- through the Slack door, over signed HTTP ------------------------------------------------
+
+
+async def test_slack_down_while_a_melding_is_filed_loses_nothing(
+        slack_bot: SlackBot, fake_slack: FakeSlack, services: Services, clock: Clock) -> None:
+    """The modal says the melding was filed; the announcement and the melder's copy wait in
+    the outbox and go out, once, when Slack is back."""
+    from tests.test_slack_flow import REF, melding_values
+
+    clock.set(at(11, 19, 10))
+    await slack_bot.slash("U0ANNA", "/melding")
+    await fake_slack.wait_for("views.open")
+    fake_slack.fail("chat.postMessage", times=2, status=500)
+    _, answer = await slack_bot.submit("U0ANNA", fake_slack.last_view("melding"), melding_values())
+    assert answer["response_action"] == "update"
+    await slack_bot.idle()
+    assert not fake_slack.posted.get(REGIE)
+    assert len(waiting(await rows(services))) == 2
+    assert await later(services, clock, slack_bot.deliveries) == 2
+    assert [REF in text for text in texts(fake_slack, REGIE)] == [True]
+    dm = [c for c in fake_slack.of("chat.postMessage") if c.args["channel"] != REGIE]
+    assert len(dm) == 1 and REF in all_text(dm[0].args)
+    assert await later(services, clock, slack_bot.deliveries) == 0
+
+
+async def test_agenda_posted_while_slack_fails_says_it_comes_later(
+        slack_bot: SlackBot, fake_slack: FakeSlack, services: Services, clock: Clock) -> None:
+    clock.set(at(11, 19, 10))
+    filed = await file(services)
+    await slack_bot.deliveries.send(services, filed.outgoing)
+    fake_slack.fail("chat.postMessage", times=2, status=500)
+    status, _ = await slack_bot.slash("U0CARLA", "/agenda", "plaats", channel=REGIE)
+    assert status == 200
+    await slack_bot.idle()
+    said = " ".join(all_text(c.args) for c in fake_slack.of("response_url"))
+    assert "zo" in said and "staat in het kanaal" not in said and "Er ging iets mis" not in said
+    assert await later(services, clock, slack_bot.deliveries) == 2
+    assert any("Agenda" in text for text in texts(fake_slack, REGIE))
