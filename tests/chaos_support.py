@@ -278,9 +278,13 @@ class Run:
             after = self.kills_at[self.step]
             sent = asyncio.Event()
             sending = asyncio.create_task(self._post(path, body, headers(attempt), sent))
-            await until(lambda: sending.done() or (sent.is_set() and (
-                len(self.slack.calls) + len(self.telegram.calls) >= calls_before + after)),
-                STEP_WAIT)
+            waiting = asyncio.create_task(sent.wait())
+            await asyncio.wait({sending, waiting}, timeout=STEP_WAIT,
+                               return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            if after:
+                await until(lambda: sending.done() or len(self.slack.calls)
+                            + len(self.telegram.calls) >= calls_before + after, STEP_WAIT)
             await self.bot.kill()
             result = await sending
             self.kill_log.append(f"stap {self.step} ({what}) na {after} platform-aanroepen, "
