@@ -32,6 +32,10 @@ BOT_USER = "UBOT"
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
 TEXT_LIMIT = 40_000
+# what chaos() disturbs by default: the calls that deliver or look up messages
+CHAOS_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral", "conversations.open",
+                 "conversations.history", "conversations.replies")
+CHAOS_FAULTS = ("json500", "429", "text500", "late", "drop")
 
 
 @dataclass
@@ -56,6 +60,11 @@ class FakeSlack:
         self._rate_limits: dict[str, list[int]] = {}
         self._faults: dict[str, list[tuple[str, float, str]]] = {}
         self.posted: dict[str, list[dict[str, Any]]] = {}  # channel → messages, as history has them
+        # (channel, ts) → the message as it stands after edits: thread_ts, first and final
+        # text and blocks, and how often it was edited
+        self.final: dict[tuple[str, str], dict[str, Any]] = {}
+        self._chaos: tuple[Any, float, frozenset[str], float, tuple[str, ...]] | None = None
+        self.injected: list[tuple[str, str]] = []  # (method, fault) of every fault chaos() made
         self._ts = count(1)
         self._ids = count(1)
         self._lock = threading.Lock()
@@ -126,6 +135,9 @@ class FakeSlack:
             self._rate_limits.clear()
             self._faults.clear()
             self.posted.clear()
+            self.final.clear()
+            self._chaos = None
+            self.injected.clear()
 
     # --- test helpers ----------------------------------------------------------------------
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
@@ -155,6 +167,34 @@ class FakeSlack:
         """Do what the next `times` calls ask, then close the connection without an answer."""
         with self._lock:
             self._faults.setdefault(method, []).extend([("drop", 0.0, "")] * times)
+
+    def chaos(self, rng: Any, rate: float, *, methods: tuple[str, ...] = CHAOS_METHODS,
+              late_seconds: float = 2.0, kinds: tuple[str, ...] = CHAOS_FAULTS) -> None:
+        """From now on answer each call of `methods` with a fault, with chance `rate`, drawn
+        from `rng` (a `random.Random`, so a seed fixes the sequence): a JSON 500, a 429 with
+        Retry-After, a plain-text 500 (none of these do what was asked), an answer only after
+        `late_seconds`, or a dropped connection (both of these do it). `rate` 0 stops it."""
+        with self._lock:
+            self._chaos = (rng, rate, frozenset(methods), late_seconds, kinds) if rate else None
+
+    def _chaos_fault(self, method: str) -> tuple[str, float, str] | None:
+        """The fault chaos() draws for this call, if any (holding the lock)."""
+        if self._chaos is None:
+            return None
+        rng, rate, methods, late, kinds = self._chaos
+        if method not in methods or rng.random() >= rate:
+            return None
+        kind = rng.choice(kinds)
+        self.injected.append((method, kind))
+        if kind == "json500":
+            return ("json", 500.0, json.dumps({"ok": False, "error": "internal_error"}))
+        if kind == "429":
+            return ("429", 1.0, "")
+        if kind == "text500":
+            return ("fail", 500.0, "Internal Server Error")
+        if kind == "late":
+            return ("late", late, "")
+        return ("drop", 0.0, "")
 
     def of(self, *methods: str) -> list[Call]:
         """The answered calls of these methods, in the order they were answered."""
@@ -319,6 +359,16 @@ class FakeSlack:
         with self._lock:
             faults = self._faults.get(method)
             fault = faults.pop(0) if faults else None
+            if fault is None:
+                fault = self._chaos_fault(method)
+        if fault is not None and fault[0] == "429":
+            response = web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                         headers={"Retry-After": str(int(fault[1]))})
+            return await self._answered(request, response, Call(f"{method}#429", args))
+        if fault is not None and fault[0] == "json":
+            response = web.Response(status=int(fault[1]), text=fault[2],
+                                    content_type="application/json")
+            return await self._answered(request, response, Call(f"{method}#{int(fault[1])}", args))
         if fault is not None and fault[0] == "fail":
             response = web.Response(status=int(fault[1]), text=fault[2])
             return await self._answered(request, response, Call(f"{method}#{int(fault[1])}", args))
@@ -374,6 +424,9 @@ class FakeSlack:
         if metadata:
             message["metadata"] = metadata
         self.posted.setdefault(str(args["channel"]), []).append(message)
+        self.final[(str(args["channel"]), ts)] = {
+            "thread_ts": args.get("thread_ts"), "first_text": args.get("text"),
+            "text": args.get("text"), "blocks": args.get("blocks"), "edits": 0}
         return {"ok": True, "channel": args["channel"], "ts": ts, "message": message}
 
     def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -392,6 +445,10 @@ class FakeSlack:
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         if problem := self._message_answer("chat.update", args):
             return problem
+        edited = self.final.get((str(args["channel"]), str(args.get("ts"))))
+        if edited is not None:
+            edited.update(text=args.get("text"), blocks=args.get("blocks"),
+                          edits=edited["edits"] + 1)
         return {"ok": True, "channel": args["channel"], "ts": args.get("ts"), "text": args.get("text")}
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,10 @@ from commands.context import Services
 TOKEN = "123456:TEST-token"
 BOT_ID = 123456
 BOT_USERNAME = "regieteam_test_bot"
+# what chaos() disturbs by default: the calls that send or change messages
+CHAOS_METHODS = ("sendMessage", "sendPhoto", "sendDocument", "editMessageText",
+                 "editMessageReplyMarkup", "answerCallbackQuery")
+CHAOS_FAULTS = ("json500", "429", "text500", "late", "drop")
 
 
 @dataclass
@@ -97,6 +101,55 @@ class FakeTelegram:
         self._new_update = asyncio.Event()
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._chaos: tuple[Any, float, frozenset[str], float, tuple[str, ...]] | None = None
+        self.injected: list[tuple[str, str]] = []  # (method, fault) of every fault chaos() made
+
+    # --- faults -------------------------------------------------------------------------------
+
+    def chaos(self, rng: Any, rate: float, *, methods: tuple[str, ...] = CHAOS_METHODS,
+              late_seconds: float = 2.0, kinds: tuple[str, ...] = CHAOS_FAULTS) -> None:
+        """From now on answer each call of `methods` with a fault, with chance `rate`, drawn
+        from `rng` (a `random.Random`, so a seed fixes the sequence): a JSON 500, a 429 with
+        retry_after, a plain-text 500 (none of these do what was asked), an answer only after
+        `late_seconds`, or a dropped connection (both of these do it). `rate` 0 stops it."""
+        self._chaos = (rng, rate, frozenset(methods), late_seconds, kinds) if rate else None
+
+    def _chaos_fault(self, method: str) -> str | None:
+        if self._chaos is None:
+            return None
+        rng, rate, methods, _late, kinds = self._chaos
+        if method not in methods or rng.random() >= rate:
+            return None
+        kind = str(rng.choice(kinds))
+        self.injected.append((method, kind))
+        return kind
+
+    async def _faulty(self, request: web.Request, method: str, params: dict[str, Any],
+                      kind: str) -> web.Response:
+        """Answer a call with the fault `kind` (see chaos())."""
+        if kind == "json500":
+            self.calls.append(Call(f"{method}#500", params))
+            return self._error(500, "Internal Server Error")
+        if kind == "429":
+            self.calls.append(Call(f"{method}#429", params))
+            return web.json_response(
+                {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
+                 "parameters": {"retry_after": 1}}, status=429)
+        if kind == "text500":
+            self.calls.append(Call(f"{method}#500", params))
+            return web.Response(status=500, text="Internal Server Error")
+        call = Call(method, params)
+        response = await self._answer(method, params, call)
+        self.calls.append(call)
+        self._changed.set()
+        if kind == "late":
+            assert self._chaos is not None
+            await asyncio.sleep(self._chaos[3])
+            return response
+        self.calls.append(Call(f"{method}#drop", params))
+        if request.transport is not None:
+            request.transport.close()
+        raise ConnectionResetError("verbinding verbroken door de nep-Telegram")
 
     # --- server -------------------------------------------------------------------------------
 
@@ -140,6 +193,9 @@ class FakeTelegram:
             )
         method = request.match_info["method"]
         params = await self._params(request)
+        fault = self._chaos_fault(method)
+        if fault is not None:
+            return await self._faulty(request, method, params, fault)
         call = Call(method, params)
         response = await self._answer(method, params, call)
         call.status = response.status
