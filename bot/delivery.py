@@ -8,9 +8,11 @@ Telegram at once).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -23,6 +25,7 @@ __all__ = ["Courier", "Deliveries", "DeliveryFailed", "NoRoute", "Sending", "wor
 
 log = logging.getLogger(__name__)
 Sending = outbox.Sending
+COALESCE_SECONDS = 0.25  # quick edits of one tally within this window are sent as one
 
 
 def worker_id() -> str:
@@ -34,6 +37,9 @@ class Deliveries:
     def __init__(self, couriers: Iterable[Courier] = ()) -> None:
         self.couriers: list[Courier] = list(couriers)
         self.worker_id = worker_id()
+        self._edited_at: dict[str, float] = {}  # update key → when its last edit was sent
+        self._trailing: set[str] = set()  # update keys whose latest edit waits for its window
+        self._sending: dict[str, asyncio.Event] = {}  # update key → set once its send ended
 
     async def send(self, services: Services, items: Iterable[Outgoing]) -> Sending:
         """Send a command's messages through the outbox: those the command did not queue in
@@ -45,7 +51,51 @@ class Deliveries:
         if any(item.outbox_id is None for item in items):
             async with services.transaction() as session:
                 items = await outbox.queue(session, services, items)
-        return await outbox.send_now(services, self, self.worker_id, items)
+        edits = [item for item in items if outbox.coalesces(item.update_key)]
+        now = [item.outbox_id for item in items if item not in edits and item.outbox_id]
+        sending = await outbox.send_now(services, self, self.worker_id, now)
+        for edit in edits:
+            sending += await self._send_edit(services, edit)
+        return sending
+
+    async def _send_edit(self, services: Services, item: Outgoing) -> Sending:
+        """Edits of one message (a tally) in quick succession: the first is sent at once. An
+        edit that comes while one is being sent, or within COALESCE_SECONDS after, waits for
+        that; then only the latest version is sent (the outbox has replaced the older waiting
+        ones, and a tally is made afresh just before it is sent)."""
+        key = str(item.update_key)
+        if key in self._trailing:
+            return Sending(waiting=1)  # the request that waits already sends the latest
+        sending = self._sending.get(key)
+        ids = [item.outbox_id] if item.outbox_id else []
+        if (sending is not None and not sending.is_set()) or self._window_left(key) > 0:
+            self._trailing.add(key)
+            try:
+                if sending is not None:
+                    await sending.wait()
+                await asyncio.sleep(self._window_left(key))  # the coalescing window itself
+            finally:
+                self._trailing.discard(key)
+            latest = await outbox.latest_waiting(services, key)
+            ids = [latest] if latest else []
+        done = self._sending[key] = asyncio.Event()
+        try:
+            return await outbox.send_now(services, self, self.worker_id, ids)
+        finally:
+            self._remember_edit(key)
+            done.set()
+
+    def _window_left(self, key: str) -> float:
+        return max(0.0, self._edited_at.get(key, float("-inf")) + COALESCE_SECONDS
+                   - time.monotonic())
+
+    def _remember_edit(self, key: str) -> None:
+        moment = time.monotonic()
+        if len(self._edited_at) > 1000:  # forget windows that have long passed
+            self._edited_at = {k: at for k, at in self._edited_at.items()
+                               if moment - at < COALESCE_SECONDS}
+            self._sending = {k: e for k, e in self._sending.items() if k in self._edited_at}
+        self._edited_at[key] = moment
 
     def add(self, courier: Courier) -> None:
         self.couriers.append(courier)

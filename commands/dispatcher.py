@@ -29,10 +29,13 @@ def backoff(attempts: int) -> timedelta:
 
 async def per_destination(
     items: Iterable[T], destination: Callable[[T], Hashable],
-    send: Callable[[T], Awaitable[None]], *, workers: int = WORKERS,
+    send: Callable[[T], Awaitable[bool | None]], *, workers: int = WORKERS,
+    after_failure: Callable[[list[T]], Awaitable[None]] | None = None,
 ) -> None:
     """Send `items` with one worker per destination (in the given order within each), at most
-    `workers` destinations at a time. `send` records its own outcome and does not raise."""
+    `workers` destinations at a time. `send` records its own outcome and does not raise; it
+    returns False when the item was not delivered. With `after_failure`, a destination's
+    worker then stops and hands it the items it did not try, so that they keep their order."""
     queues: defaultdict[Hashable, list[T]] = defaultdict(list)
     for item in items:
         queues[destination(item)].append(item)
@@ -40,7 +43,10 @@ async def per_destination(
 
     async def serve(queue: list[T]) -> None:
         async with bound:
-            for item in queue:
-                await send(item)
+            for n, item in enumerate(queue):
+                if await send(item) is False and after_failure is not None:
+                    if queue[n + 1:]:
+                        await after_failure(queue[n + 1:])
+                    return
 
     await asyncio.gather(*(serve(queue) for queue in queues.values()))

@@ -9,6 +9,9 @@
 - Rows are claimed atomically before they are sent, so two senders never send one row. A row
   that was tried before, or whose sender stopped while it had it, goes out marked `retry`: a
   courier that can look (Slack) first checks whether the earlier attempt arrived after all.
+- Messages to one destination keep their order: while an older one waits for its retry, the
+  newer ones wait behind it (a case's thread is started by its own first message, not by a
+  tally that overtook it). Other destinations go on.
 - An edit in place (a tally, `update_key`) replaces a waiting older version of the same
   message: only the latest is sent. A tally is made afresh just before it is sent.
 - What a message says is stored encrypted; finished rows are deleted after FINISHED_KEPT.
@@ -25,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from commands.context import Services
 from commands.courier import DeliveryFailed, NoRoute, Sender
@@ -39,6 +43,7 @@ FINISHED_KEPT = timedelta(days=7)
 REPLACED = "vervangen door een nieuwere versie"
 NO_ROUTE = "geen kanaal voor deze bestemming"
 REPORT_TEMPLATE = "bezorging/niet_bezorgd"
+COALESCED = frozenset({"tally"})  # edits in place that may be sent as one
 INTERRUPTED = "onderbroken"  # claimed by a process that stopped: it may have been sent
 
 Refresher = Callable[[Services, int], Awaitable[Message]]
@@ -185,16 +190,31 @@ class Sending:
     def complete(self) -> bool:
         return self.waiting == 0
 
+    def __add__(self, other: Sending) -> Sending:
+        return Sending(self.sent + other.sent, self.waiting + other.waiting)
+
 
 async def send_now(services: Services, sender: Sender, worker_id: str,
-                   items: Sequence[Outgoing]) -> Sending:
+                   ids: Sequence[int]) -> Sending:
     """Send these queued messages now, each destination in its own worker."""
-    ids = [item.outbox_id for item in items if item.outbox_id is not None]
     if not ids:
         return Sending()
     rows = await _claim(services, worker_id, BATCH, only=ids)
     sent = await _deliver(services, sender, rows)
     return Sending(sent=sent, waiting=len(ids) - sent)
+
+
+def coalesces(update_key: str | None) -> bool:
+    """Whether quick edits of this message may be sent as one (a tally)."""
+    return (update_key or "").partition(":")[0] in COALESCED
+
+
+async def latest_waiting(services: Services, update_key: str) -> int | None:
+    """The id of the newest waiting version of a message edited in place."""
+    async with services.sessions() as session:
+        return await session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.update_key == update_key, _waiting())
+            .order_by(OutboxMessage.id.desc()).limit(1))
 
 
 async def dispatch_outbox(
@@ -216,10 +236,20 @@ async def dispatch_outbox(
 async def _claim(services: Services, worker_id: str, limit: int,
                  only: Sequence[int] | None = None) -> list[OutboxMessage]:
     now = services.now()
+    earlier = aliased(OutboxMessage)
+    held_up = (
+        select(earlier.id)
+        .where(earlier.destination_kind == OutboxMessage.destination_kind,
+               earlier.destination_id == OutboxMessage.destination_id,
+               earlier.id < OutboxMessage.id,
+               earlier.sent_at.is_(None), earlier.cancelled_at.is_(None),
+               earlier.failed_at.is_(None), earlier.next_attempt_at > now)
+        .exists()
+    )
     async with services.transaction() as session:
         due = (
             select(OutboxMessage.id)
-            .where(_waiting(),
+            .where(_waiting(), ~held_up,
                    or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
                    or_(OutboxMessage.claimed_at.is_(None),
                        OutboxMessage.claimed_at < now - CLAIM_TIMEOUT))
@@ -247,14 +277,26 @@ async def _claim(services: Services, worker_id: str, limit: int,
 async def _deliver(services: Services, sender: Sender, rows: list[OutboxMessage]) -> int:
     sent = 0
 
-    async def send(row: OutboxMessage) -> None:
+    async def send(row: OutboxMessage) -> bool:
         nonlocal sent
         error = await _send_one(services, sender, row)
         await _record(services, row, error)
         sent += error is None
+        return error is None or error == NO_ROUTE
 
-    await per_destination(rows, lambda row: (row.destination_kind, row.destination_id), send)
+    async def untried(rows: list[OutboxMessage]) -> None:
+        await _unclaim(services, [row.id for row in rows])
+
+    await per_destination(rows, lambda row: (row.destination_kind, row.destination_id), send,
+                          after_failure=untried)
     return sent
+
+
+async def _unclaim(services: Services, ids: list[int]) -> None:
+    async with services.transaction() as session:
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                              .values(claimed_at=None, claimed_by=None)
+                              .execution_options(synchronize_session=False))
 
 
 async def _send_one(services: Services, sender: Sender, row: OutboxMessage) -> str | None:

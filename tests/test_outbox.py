@@ -7,6 +7,7 @@ The platform is the fake Slack Web API over real HTTP; its failures are switched
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -18,7 +19,8 @@ from bot.slack.courier import SlackCourier, make_web_client
 from commands import agenda, outbox, stemmen
 from commands.context import Services
 from commands.dispatcher import MAX_ATTEMPTS, backoff
-from commands.replies import CommandRefused
+from commands.replies import CommandRefused, Outgoing
+from messages.render import renderer
 from store.models import OutboxMessage
 from tests.conftest import Clock, member
 from tests.fakeslack import BOT_TOKEN, FakeSlack, SlackBot, all_text
@@ -227,3 +229,53 @@ async def test_agenda_posted_while_slack_fails_says_it_comes_later(
     assert "zo" in said and "staat in het kanaal" not in said and "Er ging iets mis" not in said
     assert await later(services, clock, slack_bot.deliveries) == 2
     assert any("Agenda" in text for text in texts(fake_slack, REGIE))
+
+
+# --- quick edits of one tally are sent as one -------------------------------------------------
+
+
+class GatedCourier:
+    """A platform whose first answer waits until the test opens the gate."""
+
+    platform = "fake"
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.delivered: list[str] = []
+
+    def can_reach(self, item: Outgoing) -> bool:
+        return True
+
+    async def deliver(self, item: Outgoing) -> None:
+        message = await item.current()
+        if not self.entered.is_set():
+            self.entered.set()
+            await self.gate.wait()
+        self.delivered.append(renderer("plain").render(message))
+
+
+async def test_votes_while_a_tally_is_being_sent_give_one_more_edit(
+        services: Services, clock: Clock) -> None:
+    clock.set(at(11, 19, 10))
+    reference = str((await file(services)).value)
+    await outbox.dispatch_outbox(services, Deliveries([GatedCourier()]), "vooraf")  # not a tally
+    await agenda.post_agenda(services, member(services.org, "carla"), "oost")
+    courier = GatedCourier()
+    deliveries = Deliveries([courier])
+    await outbox.dispatch_outbox(services, Deliveries([GatedCourier()]), "vooraf")
+
+    async def vote(who: str) -> None:
+        result = await stemmen.cast_vote(services, member(services.org, who), reference, "q1", "ja")
+        await deliveries.send(services, result.outgoing)
+
+    first = asyncio.create_task(vote("carla"))
+    await courier.entered.wait()  # the first tally is on its way
+    others = [asyncio.create_task(vote(who)) for who in ("dirk", "fatima")]
+    done, _ = await asyncio.wait(others, return_when=asyncio.FIRST_COMPLETED)
+    assert len(done) == 1  # one of them leaves the latest version to the other
+    courier.gate.set()
+    await asyncio.gather(first, *others)
+    tallies = [text for text in courier.delivered if f"Stemmen {reference}" in text]
+    assert len(tallies) == 2
+    assert "1 van minimaal 3" in tallies[0] and "3 van minimaal 3" in tallies[1]

@@ -153,10 +153,15 @@ class SlackAdapter:
                 log.warning("slack: privé-antwoord niet bezorgd (status %s)", response.status_code)
 
     async def answer(self, member: Member, result: Result, respond: AsyncRespond | None) -> None:
-        """Deliver a command's result: outgoing messages first (through the outbox), then the
-        replies to the member (which may say whether the messages arrived), then files."""
-        sending = await self.deliveries.send(self.services, result.outgoing)
-        await self.say_privately(member, result.replies_after(sending.complete), respond)
+        """Deliver a command's result: the replies to the member first, then the outgoing
+        messages (through the outbox), then files. A reply that says whether the messages
+        arrived ("staat in het kanaal") comes after them."""
+        if result.confirmation is None:
+            await self.say_privately(member, result.replies, respond)
+            await self.deliveries.send(self.services, result.outgoing)
+        else:
+            sending = await self.deliveries.send(self.services, result.outgoing)
+            await self.say_privately(member, result.replies_after(sending.complete), respond)
         if result.files:
             await self.courier.upload_to_member(member, await attachments(result.files))
 
