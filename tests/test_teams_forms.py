@@ -14,6 +14,8 @@ from commands.context import Services
 from commands.replies import Action
 from commands.words import ActionName
 from messages import teams as render
+from messages.form_texts import FORM_TEXTS
+from messages.render import renderer
 from store.models import Case
 from tests.conftest import Clock
 from tests.faketeams import Call, FakeTeams, fake_teams, fill, inputs, teams_bot, teams_deliveries
@@ -180,3 +182,16 @@ async def test_a_form_a_member_may_not_use_is_refused(
                                          conversation=chat("dirk"))) == 200
     answer = await fake.next_call(lambda c: True, after=mark)
     assert answer.card is None and "voorzitter" in answer.text
+
+
+def test_form_wording_is_shared_and_not_slack_s_own() -> None:
+    """The Teams card and the Slack modal read the same neutral keys; every one has a text."""
+    plain = renderer("plain")
+    for name, texts in FORM_TEXTS.items():
+        keys = [texts.title, texts.submit,
+                *(key for pair in texts.labels.values() for key in pair if key)]
+        for key in keys:
+            assert not key.startswith("slack."), (name, key)
+            assert plain.label(key) != key, (name, key)
+        assert texts.intro.startswith("formulier/")
+        assert plain.text(texts.intro, referentie=REF)

@@ -19,7 +19,7 @@ from commands.organisation import Member
 from commands.permissions import whom_to_ask
 from commands.replies import CommandRefused, Message
 from messages import teams as render
-from messages.form_texts import FORM_TEXTS
+from messages.form_texts import CONDITIONS_NOTE, FORM_TEXTS, PERSONAL_DATA_NOTE
 from messages.labels import choice_labels
 from messages.render import renderer
 
@@ -85,10 +85,10 @@ def card(services: Services, member: Member, form: CaseForm, value: str, context
             max_length=form_field.max_length, maximum=form_field.maximum))
     notes = {}
     if form.name == "melding":
-        notes["huurder_naam"] = plain.text("slack/melding_persoonsgegevens")
+        notes["huurder_naam"] = plain.text(PERSONAL_DATA_NOTE)
     elif any(n.startswith(CONDITION_PREFIX) for n in names):
         first = next(n for n in names if n.startswith(CONDITION_PREFIX))
-        notes[first] = plain.text("slack/voorwaarden_uitleg")
+        notes[first] = plain.text(CONDITIONS_NOTE)
     return render.form_card(plain.label(shown.title), plain.text(shown.intro, referentie=value),
                             items, plain.label(shown.submit), render.form_data(form.name, value),
                             notes)
