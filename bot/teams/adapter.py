@@ -269,7 +269,7 @@ class TeamsAdapter:
                           typed: dict[str, str], errors: dict[str, Message]) -> None:
         body = render.card_activity(forms.card(services, member, form, value, context,
                                                forms.answers(services, member, form, context,
-                                                             typed), errors))
+                                                             typed, applying_only=False), errors))
         await self.courier.update_body(conversation, card_id, body)
 
     async def _replace_card(self, conversation: Conversation, card_id: str,
