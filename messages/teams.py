@@ -107,6 +107,7 @@ class CardField:
     optional: bool = False
     max_length: int = 0
     maximum: int = 0
+    only_if: str | None = None  # when a field applies only after another answer: which
 
 
 def form_data(form: str, value: str) -> dict[str, str]:
@@ -198,8 +199,12 @@ def _input(item: CardField) -> dict[str, Any]:
         if item.value not in (None, ""):
             element["value"] = str(item.value)[:MAX_INPUT_TEXT]
     element["id"] = item.name
-    element["label"] = item.label if not item.optional \
-        else f"{item.label} {renderer('plain').text('teams/optioneel')}"
+    if item.only_if:
+        element["label"] = f"{item.label} {item.only_if}"
+    elif item.optional:
+        element["label"] = f"{item.label} {renderer('plain').text('teams/optioneel')}"
+    else:
+        element["label"] = item.label
     element["isRequired"] = not item.optional
     if item.error:
         element["errorMessage"] = item.error

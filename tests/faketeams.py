@@ -1,5 +1,12 @@
-"""A fake Microsoft Teams on 127.0.0.1: a token issuer (OpenID metadata, JWKS, client
-credentials) and a connector service (conversations, activities), over real HTTP.
+"""A fake Microsoft Teams on 127.0.0.1: the issuer of the tokens Teams sends (OpenID metadata,
+JWKS), an Entra ID authority for the bot's own token (client credentials) and a connector
+service (conversations, activities), over real HTTP.
+
+The authority is what the Agents SDK's MSAL provider talks to: HTTPS with a certificate made
+per test (trusted through REQUESTS_CA_BUNDLE), OpenID metadata and a token endpoint. Its path
+is `/adfs`, the one form of a non-Microsoft authority host MSAL takes without asking
+login.microsoftonline.com whether it knows the host (its instance discovery). It runs in a
+thread of its own: MSAL reads the metadata without await.
 
 The RSA key is made per test; `token()` signs what Teams would send, `send()` posts an
 activity to the bot's `/api/messages` with it. Every connector call is recorded; tests wait on
@@ -9,17 +16,26 @@ them with `wait_for` / `next_call`, never on a pause.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
 import itertools
+import ssl
+import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import jwt
 import pytest
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from bot.delivery import Deliveries
 from bot.settings import Settings
@@ -98,6 +114,101 @@ class Limit:
     status: int = 429
 
 
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as PEM files in `folder`."""
+    key = new_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=2))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "authority.pem", folder / "authority.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.TraditionalOpenSSL,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+class Authority:
+    """Entra ID for the bot's own token, over HTTPS, served by a thread with its own loop."""
+
+    PATH = "/adfs"
+
+    def __init__(self, issued: list[str]) -> None:
+        self.issued = issued  # shared with the connector, which accepts only these tokens
+        self.requests: list[dict[str, str]] = []  # the token requests' forms
+        self._folder = tempfile.TemporaryDirectory(prefix="faketeams-")
+        self.cert_file, self._key_file = self_signed(Path(self._folder.name))
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}{self.PATH}"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.url}/oauth2/v2.0/token"
+
+    def start(self) -> None:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._serve(ready),),
+                                        name="fake-entra", daemon=True)
+        self._thread.start()
+        if not ready.wait(WAIT_SECONDS):
+            raise RuntimeError("de nep-Entra start niet")
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        if self._thread is not None:
+            self._thread.join(WAIT_SECONDS)
+        self._folder.cleanup()
+
+    async def _serve(self, ready: threading.Event) -> None:
+        self._loop, self._stopped = asyncio.get_running_loop(), asyncio.Event()
+        app = web.Application()
+        app.router.add_get(f"{self.PATH}/.well-known/openid-configuration", self._metadata)
+        app.router.add_post(f"{self.PATH}/oauth2/v2.0/token", self._token)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_file, self._key_file)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+        await site.start()
+        server = site._server
+        assert isinstance(server, asyncio.Server)
+        self.port = server.sockets[0].getsockname()[1]
+        ready.set()
+        await self._stopped.wait()
+        await runner.cleanup()
+
+    async def _metadata(self, _request: web.Request) -> web.Response:
+        return web.json_response({"issuer": self.url, "token_endpoint": self.token_url,
+                                  "authorization_endpoint": f"{self.url}/oauth2/v2.0/authorize"})
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = {key: str(value) for key, value in (await request.post()).items()}
+        self.requests.append(form)
+        if form.get("client_id") != APP_ID or form.get("client_secret") != APP_PASSWORD:
+            return web.json_response({"error": "invalid_client"}, status=401)
+        if form.get("grant_type") != "client_credentials" \
+                or form.get("scope") != "https://api.botframework.com/.default":
+            return web.json_response({"error": "invalid_request"}, status=400)
+        token = f"bot-token-{len(self.issued) + 1}"
+        self.issued.append(token)
+        return web.json_response({"access_token": token, "token_type": "Bearer",
+                                  "expires_in": 3600})
+
+
 class FakeTeams:
     def __init__(self) -> None:
         self.key = new_key()
@@ -105,6 +216,7 @@ class FakeTeams:
         self.url = f"http://127.0.0.1:{self.port}"
         self.calls: list[Call] = []
         self.issued: list[str] = []
+        self.authority = Authority(self.issued)
         self.changed = asyncio.Condition()
         self._ids = itertools.count(1_700_000_000_001)
         self.runner: web.AppRunner | None = None
@@ -118,7 +230,6 @@ class FakeTeams:
         app = web.Application()
         app.router.add_get("/.well-known/openidconfiguration", self._metadata)
         app.router.add_get("/keys", self._keys)
-        app.router.add_post("/token", self._token)
         app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._reply)
@@ -126,10 +237,12 @@ class FakeTeams:
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        await asyncio.to_thread(self.authority.start)
 
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+        await asyncio.to_thread(self.authority.stop)
 
     async def _metadata(self, _request: web.Request) -> web.Response:
         return web.json_response({"issuer": self.url, "jwks_uri": f"{self.url}/keys",
@@ -138,15 +251,6 @@ class FakeTeams:
     async def _keys(self, _request: web.Request) -> web.Response:
         public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
         return web.json_response({"keys": [{**public, "kid": KID, "use": "sig", "alg": "RS256"}]})
-
-    async def _token(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        if form.get("client_id") != APP_ID or form.get("client_secret") != APP_PASSWORD:
-            return web.json_response({"error": "invalid_client"}, status=401)
-        token = f"bot-token-{len(self.issued) + 1}"
-        self.issued.append(token)
-        return web.json_response({"access_token": token, "token_type": "Bearer",
-                                  "expires_in": 3600})
 
     def _authorised(self, request: web.Request) -> bool:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -291,15 +395,16 @@ class FakeTeams:
 def teams_settings(fake: FakeTeams) -> Settings:
     return Settings.model_validate({
         "TEAMS_APP_ID": APP_ID, "TEAMS_APP_PASSWORD": APP_PASSWORD, "TEAMS_TENANT_ID": TENANT,
-        "TEAMS_API_URL": fake.url, "TEAMS_TOKEN_URL": f"{fake.url}/token",
+        "TEAMS_API_URL": fake.url, "TEAMS_TOKEN_URL": fake.authority.token_url,
         "TEAMS_SERVICE_URL": fake.url,
     })
 
 
 @pytest.fixture
-async def fake_teams() -> AsyncIterator[FakeTeams]:
+async def fake_teams(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTeams]:
     fake = FakeTeams()
     await fake.start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake.authority.cert_file))
     yield fake
     await fake.stop()
 

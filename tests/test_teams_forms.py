@@ -5,6 +5,7 @@ its button in the channel, sent to the chair's 1:1 chat and completed there."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,10 +15,12 @@ from commands.context import Services
 from commands.replies import Action
 from commands.words import ActionName
 from messages import teams as render
+from messages.form_texts import FORM_TEXTS
+from messages.render import renderer
 from store.models import Case
 from tests.conftest import Clock
 from tests.faketeams import Call, FakeTeams, fake_teams, fill, inputs, teams_bot, teams_deliveries
-from tests.helpers import valid_answers
+from tests.helpers import file, valid_answers
 from tests.reminders_support import ams, decide, new_case
 from tests.test_log_safety import Capture, restore_logging, wide_open_log
 from tests.test_teams_flow import OOST, USERS, in_a_channel, in_channel, org
@@ -80,6 +83,9 @@ async def test_the_melding_through_its_card(
     assert {c["value"] for c in fields["huurder_geinformeerd"]["choices"]} == {"ja", "nee"}
     assert fields["wijk"]["label"] == "Wijk" and fields["wijk"]["isRequired"] is True
     assert fields["vonnis"]["label"].endswith("(optioneel)")
+    assert fields["reden_anders"]["label"] == "Andere reden (alleen invullen als je bij " \
+        "'Waarom dreigt huisuitzetting?' kiest voor 'anders')"
+    assert fields["regieteam"]["label"].endswith("kiest voor 'Centrum' of 'onbekend')")
     assert any(b.get("text", "").startswith("Kies 'onbekend'") for b in card["body"])
     assert card["actions"][0]["data"][render.MARK] == render.FORM
 
@@ -180,3 +186,96 @@ async def test_a_form_a_member_may_not_use_is_refused(
                                          conversation=chat("dirk"))) == 200
     answer = await fake.next_call(lambda c: True, after=mark)
     assert answer.card is None and "voorzitter" in answer.text
+
+
+def test_form_wording_is_shared_and_not_slack_s_own() -> None:
+    """The Teams card and the Slack modal read the same neutral keys; every one has a text."""
+    plain = renderer("plain")
+    for name, texts in FORM_TEXTS.items():
+        keys = [texts.title, texts.submit,
+                *(key for pair in texts.labels.values() for key in pair if key)]
+        for key in keys:
+            assert not key.startswith("slack."), (name, key)
+            assert plain.label(key) != key, (name, key)
+        assert texts.intro.startswith("formulier/")
+        assert plain.text(texts.intro, referentie=REF)
+
+
+async def test_questions_that_depend_on_another_answer(
+    services: Services, fake_teams: FakeTeams, teams_bot: TeamsAdapter, clock: Clock,
+) -> None:
+    """The shelter and care-desk questions of "Casus sluiten" only apply after one outcome:
+    their label says which, and what was typed in them counts only with that outcome."""
+    fake = fake_teams
+    clock.set(ams(2026, 11, 24, 10, 30))
+    await file(services)  # a family with minor children: reported to Jeugdbescherming
+    mark = fake.mark()
+    assert await fake.send(fake.activity(USERS["carla"], f"sluit {REF}",
+                                         conversation=chat("carla"))) == 200
+    opened = await fake.next_call(lambda c: c.card is not None, after=mark)
+    card = opened.card
+    assert card is not None
+    fields = inputs(card)
+    with_shelter = "(alleen invullen als je bij 'Uitkomst' kiest voor 'uitgezet met opvang')"
+    assert fields["opvang"]["label"] == f"Opvang {with_shelter}"
+    assert fields["opvang_toelichting"]["label"].endswith(with_shelter)
+    for name in ("gemeld_bij", "gemeld_op"):
+        assert fields[name]["label"].endswith("kiest voor 'met onbekende bestemming vertrokken')")
+        assert fields[name]["isRequired"] is False
+    assert "alleen" not in fields["reden"]["label"] and fields["reden"]["isRequired"] is True
+    assert "alleen" not in fields["uitkomst"]["label"]
+
+    typed = {"reden": "De regeling loopt goed en de huur wordt weer betaald.",
+             "opvang": "crisisopvang", "opvang_toelichting": "Bij een tante.",
+             "gemeld_bij": "jeugdbescherming", "gemeld_op": "2026-11-20"}
+    # refused at the outcome (never on the street): everything typed stays on the card
+    updated = await submit(fake, "carla", opened.made, opened,
+                           {**typed, "uitkomst": "uitgezet_zonder_opvang"})
+    assert updated.card is not None and set(errors(updated.card)) == {"uitkomst"}
+    kept = inputs(updated.card)
+    assert {name: kept[name]["value"] for name in typed} == typed
+
+    # an outcome without shelter: the shelter and the report typed before are left out
+    done = await submit(fake, "carla", opened.made, updated,
+                        {**typed, "uitkomst": "blijft_betalingsregeling"})
+    assert done.card is None
+    async with services.sessions() as session:
+        case = await session.scalar(select(Case).where(Case.reference == REF))
+    assert case is not None and case.phase == "gesloten"
+    assert case.outcome == "blijft_betalingsregeling"
+    assert case.shelter_kind is None and case.shelter is None
+
+
+async def test_a_new_termijn_counts_only_when_the_termijn_does_not_hold(
+    services: Services, fake_teams: FakeTeams, teams_bot: TeamsAdapter, clock: Clock,
+) -> None:
+    fake = fake_teams
+    clock.set(ams(2026, 11, 24, 10, 30))
+    await file(services)
+    async with services.transaction() as session:
+        case = await session.scalar(select(Case).where(Case.reference == REF))
+        assert case is not None
+        case.phase, case.casemanager_id, case.termijn = "in_uitvoering", "dirk", date(2027, 2, 24)
+
+    async def feedback(answers: dict[str, Any]) -> date | None:
+        mark = fake.mark()
+        assert await fake.send(fake.activity(USERS["carla"], f"terugkoppeling {REF}",
+                                             conversation=chat("carla"))) == 200
+        opened = await fake.next_call(lambda c: c.card is not None, after=mark)
+        assert opened.card is not None
+        label = inputs(opened.card)["nieuwe_termijn"]["label"]
+        assert label.endswith("(alleen invullen als je bij 'Wordt de termijn gehaald?' kiest "
+                              "voor 'nee')")
+        done = await submit(fake, "carla", opened.made, opened, answers)
+        assert done.card is None
+        async with services.sessions() as session:
+            stored = await session.scalar(select(Case).where(Case.reference == REF))
+        assert stored is not None
+        return stored.termijn
+
+    # the termijn holds: a new termijn typed in anyway is left out
+    assert await feedback({"tekst": "De betalingsregeling loopt.", "termijn_houdt": "ja",
+                           "nieuwe_termijn": "2027-04-01"}) == date(2027, 2, 24)
+    # it does not hold: the chair's new termijn is taken
+    assert await feedback({"tekst": "Het loopt langer dan gedacht.", "termijn_houdt": "nee",
+                           "nieuwe_termijn": "2027-04-01"}) == date(2027, 4, 1)

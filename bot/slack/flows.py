@@ -25,7 +25,7 @@ from commands.melding import FormField, require_melder
 from commands.organisation import Member
 from commands.permissions import whom_to_ask
 from commands.replies import CommandRefused, FormInvalid, Message, Result
-from messages.form_texts import FORM_TEXTS
+from messages.form_texts import CONDITIONS_NOTE, FORM_TEXTS
 from messages.labels import choice_labels
 from messages.render import renderer
 from messages.slack import Block, context_note, mrkdwn_section
@@ -88,7 +88,7 @@ def modal_blocks(services: Services, member: Member, form_name: str, value: str,
         condition = form_field.name.startswith(CONDITION_PREFIX)
         if condition and not any(b.get("block_id", "").startswith(CONDITION_PREFIX)
                                  for b in blocks):
-            blocks.append(context_note(forms.text("voorwaarden_uitleg")))
+            blocks.append(context_note(renderer("mrkdwn").text(CONDITIONS_NOTE)))
         label_key, hint_key = modal.labels.get(form_field.name, (f"veld.{form_field.name}", None))
         label = plain.choice(form_field.name[len(CONDITION_PREFIX):]) if condition \
             else forms.label(label_key)

@@ -11,6 +11,7 @@ from commands.forms import melding_choice_names
 from commands.melding import UNKNOWN_WIJK, FormField, melding_fields
 from commands.organisation import Member, Organisation
 from commands.replies import Message
+from messages.form_texts import FORM_TEXTS, PERSONAL_DATA_NOTE
 from messages.labels import choice_labels
 from messages.render import renderer
 from messages.slack import (
@@ -45,8 +46,8 @@ def option(value: str, shown: str) -> dict[str, Any]:
 
 
 def modal(
-    callback_id: str, title_key: str, blocks: list[Block], *, submit_key: str | None = "slack.knop.versturen",
-    metadata: dict[str, Any] | None = None,
+    callback_id: str, title_key: str, blocks: list[Block], *,
+    submit_key: str | None = "formulier.knop.versturen", metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
         "type": "modal",
@@ -233,19 +234,19 @@ def _labels(org: Organisation, form_field: FormField) -> dict[str, str]:
 
 
 def melding_modal(org: Organisation, member: Member) -> dict[str, Any]:
-    blocks: list[Block] = [mrkdwn_section(text("melding_uitleg"))]
+    blocks: list[Block] = [mrkdwn_section(renderer("mrkdwn").text(FORM_TEXTS[MELDING].intro))]
     for form_field in melding_fields(org, member):
         if not _shown(form_field):
             continue
         if form_field.name == "huurder_naam":
-            blocks.append(context_note(text("melding_persoonsgegevens")))
+            blocks.append(context_note(renderer("mrkdwn").text(PERSONAL_DATA_NOTE)))
         blocks.append(input_block(
             form_field.name, label(f"veld.{form_field.name}"),
             field_element(form_field, _labels(org, form_field)),
             optional=not form_field.required or form_field.when is not None,
             hint=label(f"hint.{form_field.name}"),
         ))
-    return modal(MELDING, "slack.titel.melding", blocks, metadata={"form": MELDING})
+    return modal(MELDING, FORM_TEXTS[MELDING].title, blocks, metadata={"form": MELDING})
 
 
 def melding_answers(view: dict[str, Any]) -> dict[str, Any]:

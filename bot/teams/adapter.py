@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from bot.delivery import Deliveries
 from bot.settings import Settings, SettingsError
 from bot.teams import forms
-from bot.teams.auth import BotCredentials, TokenRejected, TokenValidator, token_url
+from bot.teams.auth import BotCredentials, TokenRejected, TokenValidator, authority
 from bot.teams.courier import Conversation, Missing, TeamsCourier
 from commands import audit
 from commands.actions import perform
@@ -68,8 +68,8 @@ class TeamsAdapter:
         self.app_id = settings.teams_app_id
         self.validator = TokenValidator(settings.teams_api_url, settings.teams_app_id)
         credentials = BotCredentials(
-            token_url(settings.teams_token_url, settings.teams_tenant_id),
-            settings.teams_app_id, settings.teams_app_password)
+            authority(settings.teams_token_url, settings.teams_tenant_id),
+            settings.teams_app_id, settings.teams_app_password, settings.teams_tenant_id)
         self.courier = TeamsCourier(services, credentials, app_id=settings.teams_app_id,
                                     tenant_id=settings.teams_tenant_id,
                                     service_url=settings.teams_service_url)
@@ -269,7 +269,7 @@ class TeamsAdapter:
                           typed: dict[str, str], errors: dict[str, Message]) -> None:
         body = render.card_activity(forms.card(services, member, form, value, context,
                                                forms.answers(services, member, form, context,
-                                                             typed), errors))
+                                                             typed, applying_only=False), errors))
         await self.courier.update_body(conversation, card_id, body)
 
     async def _replace_card(self, conversation: Conversation, card_id: str,

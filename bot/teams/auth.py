@@ -6,8 +6,9 @@ metadata's), audience (TEAMS_APP_ID) and expiry. The Agents SDK's own validator
 (`JwtTokenValidator`) picks the JWKS address from a fixed list of Microsoft hosts, so it cannot
 be pointed at a sovereign cloud's or a test's issuer; hence PyJWT here, as the SDK itself uses.
 
-Outbound: the bot's own token by client credentials (TEAMS_APP_ID + TEAMS_APP_PASSWORD) at the
-token endpoint, kept until shortly before it expires.
+Outbound: the bot's own token by client credentials (TEAMS_APP_ID + TEAMS_APP_PASSWORD), got
+and cached by the Agents SDK's MSAL provider (microsoft-agents-authentication-msal) from the
+Entra ID authority.
 """
 
 from __future__ import annotations
@@ -19,11 +20,18 @@ from typing import Any
 
 import aiohttp
 import jwt
+import requests
+from microsoft_agents.authentication.msal import MsalConnectionManager
+from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, AuthTypes
 
 log = logging.getLogger(__name__)
 
 METADATA_PATH = "/.well-known/openidconfiguration"
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
+BOT_FRAMEWORK_RESOURCE = "https://api.botframework.com"
+BOT_FRAMEWORK_TENANT = "botframework.com"
+SERVICE_CONNECTION = "SERVICE_CONNECTION"  # the SDK's name of the default connection
+TOKEN_PATHS = ("/oauth2/v2.0/token", "/oauth2/token")
 CLOCK_SKEW_SECONDS = 300  # Bot Framework allows five minutes
 KEY_REFRESH_SECONDS = 300  # an unknown key id fetches the keys again at most this often
 
@@ -96,43 +104,49 @@ class TokenValidator:
 
 
 class BotCredentials:
-    """The bot's own access token for the connector service (client credentials)."""
+    """The bot's own access token for the connector service, from the Agents SDK's MSAL token
+    provider (`MsalConnectionManager`, client credentials with TEAMS_APP_ID and
+    TEAMS_APP_PASSWORD at the Entra ID authority). MSAL keeps the token in its cache and asks
+    for a new one shortly before it expires."""
 
-    def __init__(self, token_url: str, app_id: str, password: str, *,
-                 timeout: float = 10.0) -> None:
-        self.token_url = token_url
-        self.app_id = app_id
-        self.password = password
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self._token: str | None = None
-        self._valid_until = 0.0
+    def __init__(self, authority: str, app_id: str, password: str, tenant: str | None) -> None:
+        self.authority = authority
+        config = AgentAuthConfiguration(
+            AuthTypes.client_secret, app_id, tenant or BOT_FRAMEWORK_TENANT, password,
+            authority=authority, scopes=[BOT_FRAMEWORK_SCOPE])
+        self.provider = MsalConnectionManager(
+            connections_configurations={SERVICE_CONNECTION: config}).get_default_connection()
+        self._warm = False
         self._lock = asyncio.Lock()
 
     async def token(self) -> str:
-        async with self._lock:
-            if self._token is None or time.monotonic() >= self._valid_until:
-                await self._fetch()
-            assert self._token is not None
-            return self._token
+        """The access token; TokenRejected when the authority refuses it or cannot be reached
+        (the reason for the log only)."""
+        try:
+            if not self._warm:
+                async with self._lock:
+                    if not self._warm:
+                        # the first call makes MSAL's client, which reads the authority's
+                        # OpenID metadata without await: off the event loop, in a thread
+                        token = await asyncio.to_thread(asyncio.run, self._get())
+                        self._warm = True
+                        return token
+            return await self._get()
+        except (ValueError, requests.RequestException) as exc:
+            raise TokenRejected(f"token niet gekregen ({type(exc).__name__})") from exc
 
-    async def _fetch(self) -> None:
-        form = {"grant_type": "client_credentials", "client_id": self.app_id,
-                "client_secret": self.password, "scope": BOT_FRAMEWORK_SCOPE}
-        async with aiohttp.ClientSession(timeout=self.timeout) as session, \
-                session.post(self.token_url, data=form) as response:
-            if response.status != 200:
-                raise TokenRejected(f"token geweigerd (HTTP {response.status})")
-            data = await response.json(content_type=None)
-        token, lifetime = data.get("access_token"), data.get("expires_in", 3600)
-        if not isinstance(token, str):
-            raise TokenRejected("antwoord zonder access_token")
-        self._token = token
-        self._valid_until = time.monotonic() + max(60.0, float(lifetime) - 300.0)
+    async def _get(self) -> str:
+        return await self.provider.get_access_token(BOT_FRAMEWORK_RESOURCE, [BOT_FRAMEWORK_SCOPE])
 
 
-def token_url(settings_url: str | None, tenant: str | None) -> str:
-    """The token endpoint: as set, or Entra ID's for the tenant (Bot Framework's own tenant
-    for a multi-tenant bot)."""
-    if settings_url:
-        return settings_url
-    return f"https://login.microsoftonline.com/{tenant or 'botframework.com'}/oauth2/v2.0/token"
+def authority(token_url: str | None, tenant: str | None) -> str:
+    """The Entra ID authority the token comes from: TEAMS_TOKEN_URL without its
+    `/oauth2/v2.0/token` (a sovereign cloud's, or a test's), or else Entra ID's for the tenant
+    (Bot Framework's own tenant for a multi-tenant bot)."""
+    if token_url:
+        base = token_url.rstrip("/")
+        for end in TOKEN_PATHS:
+            if base.endswith(end):
+                return base[: -len(end)]
+        return base
+    return f"https://login.microsoftonline.com/{tenant or BOT_FRAMEWORK_TENANT}"

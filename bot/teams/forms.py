@@ -5,11 +5,19 @@ Slack modal), filled in with the form's initial answers and what the text comman
 submit goes to the form's own use case (`CaseForm.submit`); wrong fields come back on the same
 card, updated in place, with everything typed kept; other refusals and success replace the
 card with a short text. The card, its answers and their errors are never logged.
+
+Questions that only apply after a certain answer to another question (the `when` of the one
+form definition, as the console and Telegram skip them) stay on the card: an Adaptive Card
+cannot show or hide an input when another input changes (`Action.ToggleVisibility` is a
+button, and `valueChangedAction` only resets inputs). Their label says when to fill them in
+("(alleen invullen als …)"), and what was typed in them is ignored on submit unless the
+answer they depend on was given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from commands.context import Services
@@ -19,7 +27,7 @@ from commands.organisation import Member
 from commands.permissions import whom_to_ask
 from commands.replies import CommandRefused, Message
 from messages import teams as render
-from messages.form_texts import FORM_TEXTS
+from messages.form_texts import CONDITIONS_NOTE, FORM_TEXTS, PERSONAL_DATA_NOTE
 from messages.labels import choice_labels
 from messages.render import renderer
 
@@ -37,6 +45,51 @@ def _shown(form_field: FormField) -> bool:
 def fields(services: Services, member: Member, form: CaseForm,
            context: Context) -> list[FormField]:
     return [f for f in form.field_list(services, member, context, True) if _shown(f)]
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A card field that only applies after certain answers to another field (`on`)."""
+
+    on: str
+    values: tuple[str, ...]  # the answers of `on` for which it applies, in choice order
+    applies: Callable[[Mapping[str, Any]], bool]
+
+
+def _choice_keys(form_field: FormField) -> tuple[str, ...]:
+    return ("ja", "nee") if form_field.kind == "yesno" else form_field.choices
+
+
+def dependencies(services: Services, member: Member, form: CaseForm,
+                 context: Context) -> dict[str, Dependency]:
+    """field name → what it depends on, for the card's fields whose `when` (in the form asked
+    all at once, or else one question at a time) turns on the answer to another card field.
+    A `when` that no card field's answer changes (the besluit's "follow the majority?",
+    asked only one at a time) makes no dependency: the field always applies on the card."""
+    asked = fields(services, member, form, context)
+    one_by_one = {f.name: f.when for f in form.field_list(services, member, context, False)}
+    base = form.initial_answers(services, context, True)
+    found: dict[str, Dependency] = {}
+    for form_field in asked:
+        # the form asked all at once may show a question always ("modal or …"); asked one
+        # at a time, its `when` says after which answer it applies
+        for when in (form_field.when, one_by_one.get(form_field.name)):
+            dependency = _dependency(form_field.name, when, asked, base) if when else None
+            if dependency is not None:
+                found[form_field.name] = dependency
+                break
+    return found
+
+
+def _dependency(name: str, when: Callable[[Mapping[str, Any]], bool], asked: list[FormField],
+                base: Mapping[str, Any]) -> Dependency | None:
+    """The first other card field whose answer decides `when`, tried one choice at a time."""
+    for other in asked:
+        keys = _choice_keys(other) if other.name != name else ()
+        applying = tuple(key for key in keys if when({**base, other.name: key}))
+        if applying and len(applying) < len(keys):
+            return Dependency(other.name, applying, when)
+    return None
 
 
 async def prepare(services: Services, member: Member, form: CaseForm, value: str) -> Context:
@@ -59,46 +112,73 @@ def card(services: Services, member: Member, form: CaseForm, value: str, context
     initial = {**form.initial_answers(services, context, True), **(values or {})}
     asked = fields(services, member, form, context)
     names = [f.name for f in asked]
+    depends = dependencies(services, member, form, context)
+    shown_label = {f.name: _label(f, shown.labels.get(f.name)) for f in asked}
     problems: dict[str, list[str]] = {}
     for name, message in (errors or {}).items():
         at = name if name in names else (names[0] if names else name)
         problems.setdefault(at, []).append(plain.render(message))
     items = []
     for form_field in asked:
-        condition = form_field.name.startswith(CONDITION_PREFIX)
-        label_key, hint_key = shown.labels.get(
+        _key, hint_key = shown.labels.get(
             form_field.name, (f"veld.{form_field.name}",
                               f"hint.{form_field.name}" if form.name == "melding" else None))
-        keys = ("ja", "nee") if form_field.kind == "yesno" else form_field.choices
+        keys = _choice_keys(form_field)
         labels = choice_labels(form.name, form_field.name, keys,
                                choice_names(services, form.name, form_field.name))
         hint = plain.label(hint_key) if hint_key else None
+        dependency = depends.get(form_field.name)
         items.append(render.CardField(
-            form_field.name, form_field.kind,
-            plain.choice(form_field.name[len(CONDITION_PREFIX):]) if condition
-            else plain.label(label_key),
+            form_field.name, form_field.kind, shown_label[form_field.name],
             hint if hint != hint_key else None,
             tuple((key, labels.get(key, key)) for key in keys),
             initial.get(form_field.name),
             " ".join(problems[form_field.name]) if form_field.name in problems else None,
-            optional=not form_field.required or form_field.when is not None,
-            max_length=form_field.max_length, maximum=form_field.maximum))
+            optional=not form_field.required or form_field.when is not None
+            or dependency is not None,
+            max_length=form_field.max_length, maximum=form_field.maximum,
+            only_if=_only_if(services, form, asked, dependency, shown_label)))
     notes = {}
     if form.name == "melding":
-        notes["huurder_naam"] = plain.text("slack/melding_persoonsgegevens")
+        notes["huurder_naam"] = plain.text(PERSONAL_DATA_NOTE)
     elif any(n.startswith(CONDITION_PREFIX) for n in names):
         first = next(n for n in names if n.startswith(CONDITION_PREFIX))
-        notes[first] = plain.text("slack/voorwaarden_uitleg")
+        notes[first] = plain.text(CONDITIONS_NOTE)
     return render.form_card(plain.label(shown.title), plain.text(shown.intro, referentie=value),
                             items, plain.label(shown.submit), render.form_data(form.name, value),
                             notes)
 
 
+def _label(form_field: FormField, keys: tuple[str, str | None] | None) -> str:
+    plain = renderer("plain")
+    if form_field.name.startswith(CONDITION_PREFIX):
+        return plain.choice(form_field.name[len(CONDITION_PREFIX):])
+    return plain.label(keys[0] if keys else f"veld.{form_field.name}")
+
+
+def _only_if(services: Services, form: CaseForm, asked: list[FormField],
+             dependency: Dependency | None, shown_label: Mapping[str, str]) -> str | None:
+    """"(alleen invullen als je bij '…' kiest voor …)", from its template."""
+    if dependency is None:
+        return None
+    on = next(f for f in asked if f.name == dependency.on)
+    labels = choice_labels(form.name, on.name, _choice_keys(on),
+                           choice_names(services, form.name, on.name))
+    return renderer("plain").text("teams/alleen_als", veld=shown_label[on.name],
+                                  keuzes=[labels.get(key, key) for key in dependency.values])
+
+
 def answers(services: Services, member: Member, form: CaseForm, context: Context,
-            typed: Mapping[str, str]) -> dict[str, Any]:
-    """What the card sent, in the shape of the form's answers (with its context)."""
+            typed: Mapping[str, str], *, applying_only: bool = True) -> dict[str, Any]:
+    """What the card sent, in the shape of the form's answers (with its context). An answer
+    to a field that does not apply after the answer it depends on is left out, unless
+    `applying_only` is false (the card shown again keeps everything typed)."""
     given = render.form_answers({f.name: f.kind for f in fields(services, member, form, context)},
                                 typed)
+    if applying_only:
+        for name, dependency in dependencies(services, member, form, context).items():
+            if name in given and not dependency.applies(given):
+                del given[name]
     return {**given, CONTEXT: context} if form.prepare else given
 
 
