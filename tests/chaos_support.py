@@ -44,7 +44,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy import inspect as sa_inspect
 
 from store.db import make_engine, make_sessionmaker
-from store.models import Assignment, Case, Decision, Event, Reminder, Vote
+from store.models import Assignment, Case, Decision, Event, OutboxMessage, Reminder, Vote
 from tests.conftest import EXAMPLE_ORG, TEST_KEY
 from tests.fakeslack import SIGNING_SECRET, FakeSlack, sign, state_for
 from tests.faketelegram import FakeTelegram, free_port
@@ -606,13 +606,15 @@ async def nothing_left(run: Run) -> bool:
 
 
 async def retry_now(run: Run) -> None:
-    """Time passes: a reminder waiting for its next attempt (backoff) may go now."""
+    """Time passes: a reminder or an outbox message waiting for its next attempt (backoff)
+    may go now."""
     now = datetime.now(UTC)
 
     async def work(session: Any) -> None:
-        await session.execute(update(Reminder).where(
-            Reminder.sent_at.is_(None), Reminder.next_attempt_at.is_not(None),
-            Reminder.next_attempt_at > now).values(next_attempt_at=now - timedelta(seconds=1)))
+        for model in (Reminder, OutboxMessage):
+            await session.execute(update(model).where(
+                model.sent_at.is_(None), model.next_attempt_at.is_not(None),
+                model.next_attempt_at > now).values(next_attempt_at=now - timedelta(seconds=1)))
 
     await run.db(work)
 
