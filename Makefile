@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-quick bench-full install clean demo lock teams-app
+.PHONY: run test lint bench bench-quick bench-full install clean demo lock teams-app chaos
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ teams-app:
 
 # Benchmarks (docs/benchmarks.md): `make bench` < 10 min on 2 cores; `make bench-quick` only
 # checks that the harness runs end to end; `make bench-full` adds the 500.000-case history.
+# The chaos run (tests/test_chaos.py): the real bot, faulty fake platforms, three SIGKILLs.
+chaos: $(STAMP)
+	$(BIN)/pytest -m chaos tests/test_chaos.py
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

@@ -53,6 +53,8 @@ from tests.chaos_support import (
 )
 from tests.conftest import PG_ADMIN_URL, _pg_available
 
+pytestmark = pytest.mark.chaos
+
 SEED = 11
 
 
