@@ -121,11 +121,3 @@ class Deliveries:
             log.warning("geen route voor %s %s", item.to.kind, item.to.id)
             raise NoRoute(f"geen kanaal voor {item.to.kind} {item.to.id}")
         return reached
-
-    async def deliver_all(self, items: Iterable[Outgoing]) -> None:
-        """Deliver each item; one failing destination does not stop the others."""
-        for item in items:
-            try:
-                await self.deliver(item)
-            except DeliveryFailed:
-                log.exception("bezorgen mislukt naar %s %s", item.to.kind, item.to.id)

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -405,6 +405,4 @@ async def forget_finished(session: AsyncSession, now: datetime) -> int:
 
 async def waiting_count(session: AsyncSession) -> int:
     """How many messages still wait to be sent (the health check shows it)."""
-    from sqlalchemy import func
-
     return int(await session.scalar(select(func.count(OutboxMessage.id)).where(_waiting())) or 0)

@@ -29,7 +29,7 @@ async def test_one_token_by_client_credentials_for_every_connector_call(
 ) -> None:
     fake = fake_teams
     result = await file(services, "anna")
-    await teams_bot.deliveries.deliver_all(result.outgoing)
+    await teams_bot.deliveries.send(services, result.outgoing)
     await fake.next_call(lambda c: result.value in c.text)
     for _ in range(2):
         mark = fake.mark()

@@ -107,7 +107,7 @@ async def test_a_melding_is_announced_in_the_regieteam_channel_without_personal_
     services: Services, fake_teams: FakeTeams, teams_bot: TeamsAdapter
 ) -> None:
     result = await file(services, "anna")
-    await teams_bot.deliveries.deliver_all(result.outgoing)
+    await teams_bot.deliveries.send(services, result.outgoing)
     post = await fake_teams.next_call(lambda c: c.path == "/v3/conversations"
                                       and result.value in c.text)
     assert post.body["channelData"]["channel"]["id"] == OOST_CHANNEL
@@ -123,7 +123,7 @@ async def test_votes_by_button_are_recorded_and_the_tally_is_updated_in_place(
     reference = result.value
     carla = member(services.org, "carla")
     posted = await agenda.post_agenda(services, carla, "oost")
-    await teams_bot.deliveries.deliver_all(posted.outgoing)
+    await teams_bot.deliveries.send(services, posted.outgoing)
     case_post = await fake_teams.next_call(
         lambda c: c.path == "/v3/conversations" and any(b["data"].get("actie") == "stem"
                                                        for b in c.buttons))

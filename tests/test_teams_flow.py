@@ -94,7 +94,7 @@ async def test_the_whole_flow_in_teams(
     clock.set(ams(2026, 11, 19, 9))  # Thursday before the meeting
     filed = await file(services, "anna", voortraject=note("voortraject"))
     assert filed.value == REF
-    await teams_bot.deliveries.deliver_all(filed.outgoing)
+    await teams_bot.deliveries.send(services, filed.outgoing)
     announcement = await fake.next_call(lambda c: f"Nieuwe melding {REF}" in c.text)
     assert announcement.body["channelData"]["channel"]["id"] == OOST
 
