@@ -80,10 +80,11 @@ async def test_whole_flow(slack_bot: SlackBot, fake_slack: FakeSlack, services: 
     tally_posts = [c for c in posts_to(fake, "C0REGIE") if "Stemmen" in all_text(c.args)]
     assert len(tally_posts) == 1
     assert tally_posts[0].args["thread_ts"] == ref.message_ref
-    # the tally is edited in place; edits that queue up behind each other are sent as one
+    # the tally is edited in place; edits that queue up behind each other are sent as one, so
+    # quick votes may all land in the first post or in one or more later edits of it
     updates = fake.of("chat.update")
-    assert updates and len({u.args["ts"] for u in updates}) == 1
-    assert "3 v" in all_text(updates[-1].args)  # the last edit shows every vote
+    assert len({u.args["ts"] for u in updates}) <= 1
+    assert "3 v" in all_text((updates or tally_posts)[-1].args)  # the latest shows every vote
 
     await slack_bot.click("U0FATIMA", button_named(blocks, "stappen_kiezen"))
     await fake.wait_for("views.open", 2)
