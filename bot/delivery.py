@@ -106,7 +106,7 @@ class Deliveries:
         Raises DeliveryFailed when a courier failed, NoRoute when none could reach it."""
         reached, failures = 0, []
         for courier in self.couriers:
-            if not courier.can_reach(item):
+            if item.platform not in (None, courier.platform) or not courier.can_reach(item):
                 continue
             try:
                 await courier.deliver(item)

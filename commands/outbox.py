@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from commands import audit
 from commands.context import Services
 from commands.courier import DeliveryFailed, NoRoute, Sender
 from commands.dispatcher import CLAIM_TIMEOUT, MAX_ATTEMPTS, backoff, per_destination
@@ -78,8 +79,10 @@ def _typed(value: Any) -> Any:
     return value
 
 
-def _payload(message: Message) -> dict[str, Any]:
+def _payload(item: Outgoing) -> dict[str, Any]:
+    message = item.message
     return {
+        "platform": item.platform,
         "data": _plain(dict(message.data)),
         "actions": [asdict(action) for action in message.actions],
         "personal": message.personal,
@@ -99,12 +102,14 @@ def _message(template: str, payload: dict[str, Any]) -> Message:
 
 def outgoing_of(services: Services, row: OutboxMessage) -> Outgoing:
     """The message of a row, ready for a courier."""
-    message = _message(row.template, json.loads(services.cipher.decrypt(row.payload)))
+    payload = json.loads(services.cipher.decrypt(row.payload))
+    message = _message(row.template, payload)
     refresh = _refresh_for(services, row.update_key)
     return Outgoing(
         Destination(row.destination_kind, row.destination_id),  # type: ignore[arg-type]
         message, thread_case=row.thread_case, update_key=row.update_key,
         retry=row.attempts > 0 or row.last_error is not None, refresh=refresh, outbox_id=row.id,
+        platform=payload.get("platform"),
     )
 
 
@@ -142,7 +147,7 @@ async def queue(session: AsyncSession, services: Services,
             created_at=now, destination_kind=item.to.kind, destination_id=item.to.id,
             thread_case=item.thread_case, update_key=item.update_key,
             template=item.message.template, attempts=0,
-            payload=services.cipher.encrypt(json.dumps(_payload(item.message))),
+            payload=services.cipher.encrypt(json.dumps(_payload(item))),
         )
         session.add(row)
         rows.append((len(queued), row))
@@ -302,8 +307,8 @@ async def _unclaim(services: Services, ids: list[int]) -> None:
 async def _send_one(services: Services, sender: Sender, row: OutboxMessage) -> str | None:
     """Deliver one row; None when it arrived, else what went wrong (never the message)."""
     try:
-        await sender.deliver(outgoing_of(services, row))
-        return None
+        item = outgoing_of(services, row)
+        await sender.deliver(item)
     except NoRoute:
         return NO_ROUTE
     except DeliveryFailed as exc:
@@ -311,6 +316,8 @@ async def _send_one(services: Services, sender: Sender, row: OutboxMessage) -> s
     except Exception as exc:  # a bug must not lose the message: retry and report
         log.exception("bericht %s: bezorgen mislukt door een fout", row.id)
         return type(exc).__name__
+    await audit.record_delivered(services, item.message)  # a private view counts once it arrived
+    return None
 
 
 async def _record(services: Services, row: OutboxMessage, error: str | None) -> None:

@@ -59,7 +59,8 @@ class Outgoing:
     `thread_case` puts it in the case's thread of that channel; `update_key` names a message
     that is edited in place when it was posted before (a tally, an agenda). `retry` says that
     an earlier attempt ended without a clear answer: the message may have arrived, so a
-    courier that can look (Slack) checks before posting again."""
+    courier that can look (Slack) checks before posting again. `platform` keeps a private
+    answer on the door the member used (a member on Slack and Telegram gets it once)."""
 
     to: Destination
     message: Message
@@ -70,6 +71,7 @@ class Outgoing:
     # so that of several updates racing to one message the last one shows the latest state
     refresh: Callable[[], Awaitable[Message]] | None = field(default=None, compare=False)
     outbox_id: int | None = None  # its row in the outbox, once queued (`commands.outbox`)
+    platform: str | None = None  # only this platform's courier delivers it; None: every one
 
     async def current(self) -> Message:
         """The message to send now: made afresh when it can be, else as it was made."""

@@ -4,8 +4,10 @@ webhook) driven through one scripted flow against the fake Slack and the fake Bo
 A `Run` owns one bot process, one fresh database and its own fakes. With `chaos=True` the
 fakes inject faults at random (`FakeSlack.chaos`, `FakeTelegram.chaos`) and the process is
 killed with SIGKILL at three steps picked by the seed, then started again. A request that got
-no answer because of a kill is sent again the way the platform does: Slack the same body with
-`X-Slack-Retry-Num` / `X-Slack-Retry-Reason`, Telegram the same update (same update_id).
+no answer because of a kill is sent again the way it happens: a form submission the same body
+with `X-Slack-Retry-Num` / `X-Slack-Retry-Reason`; a button click or a slash command (which
+Slack does not send again) is clicked or typed again by the member; Telegram the same update
+(same update_id).
 
 `flow(run)` is the script; `slack_messages`, `telegram_messages` and `database_state` give
 what the run left behind, normalised (no ids, no timestamps), so the outcome of a chaos run
@@ -266,18 +268,21 @@ class Run:
         except (aiohttp.ClientError, TimeoutError):
             return None
 
-    async def _deliver(self, path: str, body: str, headers: Callable[[int], dict[str, str]],
-                       what: str) -> tuple[int, str]:
+    async def _deliver(self, path: str, body: str | Callable[[int], str],
+                       headers: Callable[[int], dict[str, str]], what: str) -> tuple[int, str]:
         """Send one request. At a kill step the bot is killed while it handles the request
         (as soon as the request is sent, or after a few more platform calls: the seed picks),
-        and started again. What got no answer (or a 5xx) is sent again."""
+        and started again. What got no answer (or a 5xx) is sent again: `body(attempt)` says
+        how (a click is clicked again)."""
+        if isinstance(body, str):
+            body = partial(lambda same, _attempt: same, body)
         self.step += 1
         attempt = 0
         if self.step in self.kills_at:
             calls_before = len(self.slack.calls) + len(self.telegram.calls)
             after = self.kills_at[self.step]
             sent = asyncio.Event()
-            sending = asyncio.create_task(self._post(path, body, headers(attempt), sent))
+            sending = asyncio.create_task(self._post(path, body(attempt), headers(attempt), sent))
             waiting = asyncio.create_task(sent.wait())
             await asyncio.wait({sending, waiting}, timeout=STEP_WAIT,
                                return_when=asyncio.FIRST_COMPLETED)
@@ -291,23 +296,27 @@ class Run:
                                  f"{'met' if result else 'zonder'} antwoord")
             await self.bot.start()
         else:
-            result = await self._post(path, body, headers(attempt))
+            result = await self._post(path, body(attempt), headers(attempt))
         while result is None or result[0] >= 500:
             attempt += 1
             self.resent.append(f"stap {self.step} ({what}) poging {attempt + 1}"
                                f"{'' if result is None else f' na {result[0]}'}")
             if not self.bot.alive:
                 await self.bot.start()
-            result = await self._post(path, body, headers(attempt))
+            result = await self._post(path, body(attempt), headers(attempt))
             if attempt > 5:
                 raise AssertionError(f"{what}: geen antwoord na {attempt} pogingen")
         return result
 
-    async def slack_request(self, body: str, what: str) -> tuple[int, str]:
+    async def slack_request(self, body: str | Callable[[int], str], what: str, *,
+                            retried_by_slack: bool = True) -> tuple[int, str]:
+        """A request from Slack. Slack itself sends a request again with X-Slack-Retry-Num;
+        a button click it does not: the member clicks again (`retried_by_slack=False`)."""
         def headers(attempt: int) -> dict[str, str]:
             extra = {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_timeout"} \
-                if attempt else {}
-            return {"Content-Type": FORM, **sign(body), **extra}
+                if attempt and retried_by_slack else {}
+            signed = body if isinstance(body, str) else body(attempt)
+            return {"Content-Type": FORM, **sign(signed), **extra}
 
         return await self._deliver("/slack/events", body, headers, what)
 
@@ -327,23 +336,46 @@ class Run:
 
     async def slash(self, user: str, command: str, words: str = "", channel: str | None = None
                     ) -> tuple[int, str]:
+        """Type a slash command; one that got no answer (Slack shows an error) is typed again."""
         n = next(self._seq)
-        body = urlencode({
-            "token": "legacy", "team_id": "T0REGIE", "team_domain": "regie",
-            "channel_id": channel or f"D{user}", "channel_name": "regie", "user_id": user,
-            "user_name": user.lower(), "command": command, "text": words,
-            "api_app_id": "A0REGIE", "is_enterprise_install": "false",
-            "response_url": self.slack.response_url(f"cmd{n}"), "trigger_id": self._trigger()})
-        return await self.slack_request(body, f"{command} {words}".strip())
+        typed: dict[int, str] = {}
+
+        def command_body(attempt: int) -> str:
+            if attempt not in typed:
+                typed[attempt] = urlencode({
+                    "token": "legacy", "team_id": "T0REGIE", "team_domain": "regie",
+                    "channel_id": channel or f"D{user}", "channel_name": "regie",
+                    "user_id": user, "user_name": user.lower(), "command": command,
+                    "text": words, "api_app_id": "A0REGIE", "is_enterprise_install": "false",
+                    "response_url": self.slack.response_url(f"cmd{n}"),
+                    "trigger_id": self._trigger()})
+            return typed[attempt]
+
+        return await self.slack_request(command_body, f"{command} {words}".strip(),
+                                        retried_by_slack=False)
 
     async def click(self, user: str, name: str, value: str, channel: str,
                     message_ts: str = "1790000000.000001") -> str:
-        """Press a button; returns the name of the click's response_url."""
+        """Press a button; returns the name of the click's response_url. A click that got no
+        answer (Slack shows an error) is clicked again: a new click, the same response_url."""
         n = next(self._seq)
+        clicks: dict[int, str] = {}
+
+        def click_body(attempt: int) -> str:
+            if attempt not in clicks:
+                clicks[attempt] = urlencode({"payload": json.dumps(
+                    self._click_payload(user, name, value, channel, message_ts, n, attempt))})
+            return clicks[attempt]
+
+        await self.slack_request(click_body, f"knop {name} {value}", retried_by_slack=False)
+        return f"act{n}"
+
+    def _click_payload(self, user: str, name: str, value: str, channel: str, message_ts: str,
+                       n: int, attempt: int) -> dict[str, Any]:
         action = {"action_id": f"regie|{name}|0", "block_id": "b1", "value": value,
                   "text": {"type": "plain_text", "text": name}, "type": "button",
-                  "action_ts": f"1790000{n:03d}.123456"}
-        payload: dict[str, Any] = {
+                  "action_ts": f"1790000{n:03d}.12345{attempt}"}
+        return {
             "type": "block_actions", "user": self._user(user), "api_app_id": "A0REGIE",
             "token": "legacy", "trigger_id": self._trigger(),
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel,
@@ -353,9 +385,6 @@ class Run:
             "message": {"type": "message", "ts": message_ts, "user": "UBOT", "text": "…"},
             "state": {"values": {}}, "response_url": self.slack.response_url(f"act{n}"),
             "actions": [action]}
-        await self.slack_request(urlencode({"payload": json.dumps(payload)}),
-                                 f"knop {name} {value}")
-        return f"act{n}"
 
     async def submit(self, user: str, view: dict[str, Any], values: dict[str, Any]) -> Any:
         submitted = {**view, "state": state_for(view, values), "team_id": "T0REGIE",

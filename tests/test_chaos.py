@@ -16,8 +16,9 @@ In the chaos run, with a fixed seed:
   its 30 s Slack client timeout; a dropped connection after the post is what a timeout is to
   the bot (no answer, message there), and the late answers stay below the timeout;
 - the bot process is killed with SIGKILL at three steps, while it handles that step's request,
-  and started again; a request that got no answer is sent again (Slack: same body,
-  X-Slack-Retry-Num; Telegram: same update).
+  and started again; a request that got no answer is sent again (a Slack form: same body,
+  X-Slack-Retry-Num; a click or a slash command: the member does it again; Telegram: same
+  update).
 
 At the end both runs wait until nothing is left to send (the outbox, when the schema has one,
 and the reminders: none due unsent, none claimed), then:

@@ -19,7 +19,7 @@ from bot.slack.courier import SlackCourier, make_web_client
 from commands import agenda, outbox, stemmen
 from commands.context import Services
 from commands.dispatcher import MAX_ATTEMPTS, backoff
-from commands.replies import CommandRefused, Outgoing
+from commands.replies import CommandRefused, Message, Outgoing
 from messages.render import renderer
 from store.models import OutboxMessage
 from tests.conftest import Clock, member
@@ -280,3 +280,28 @@ async def test_votes_while_a_tally_is_being_sent_give_one_more_edit(
     tallies = [text for text in courier.delivered if f"Stemmen {reference}" in text]
     assert len(tallies) == 2
     assert "1 van minimaal 3" in tallies[0] and "3 van minimaal 3" in tallies[1]
+
+
+# --- a private answer in a member's DM ---------------------------------------------------------
+
+
+async def test_a_private_answer_slack_refuses_goes_out_later_and_only_on_slack(
+        services: Services, clock: Clock, fake_slack: FakeSlack, slack_bot: SlackBot) -> None:
+    """An answer without a response_url (after a modal) goes to the member's DM through the
+    outbox: a Slack fault delays it instead of losing it. Carla is on Telegram too; the answer
+    stays on the door she used."""
+    clock.set(at(11, 19, 10))
+    telegram = GatedCourier(open_=True)
+    telegram.platform = "telegram"
+    slack_bot.deliveries.add(telegram)
+    carla = member(services.org, "carla")
+    fake_slack.fail("chat.postMessage", times=1, status=500)
+    answer = Message("fout/onbekende_gebruiker", {"vraag": "de coördinator"})
+    await slack_bot.adapter.say_privately(carla, [answer], None)  # no error for Carla
+    assert not fake_slack.posted.get("DU0CARLA")
+    [row] = waiting(await rows(services))
+    assert (row.destination_kind, row.destination_id, row.attempts) == ("member", "carla", 1)
+    fake_slack.all_answered()
+    assert await later(services, clock, slack_bot.deliveries) == 1
+    assert len(fake_slack.posted["DU0CARLA"]) == 1
+    assert telegram.delivered == []

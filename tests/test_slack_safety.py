@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from commands.context import Services
-from store.models import Event, ProcessedRequest
+from store.models import Event, ProcessedRequest, Vote
 from tests.fakeslack import Call, FakeSlack, SlackBot, all_text, button_named
 from tests.helpers import file
 
@@ -55,6 +55,20 @@ async def test_retried_click_is_handled_once(slack_bot: SlackBot, fake_slack: Fa
     async with services.sessions() as session:
         keys = (await session.scalars(select(ProcessedRequest.key))).all()
     assert "slack:action:carla:1790000000.555555" in keys
+
+
+async def test_a_click_slack_shows_as_taken_is_already_stored(
+        slack_bot: SlackBot, fake_slack: FakeSlack, services: Services) -> None:
+    """The vote is acknowledged only once it is stored: a bot that stops right after Slack
+    got its answer has not lost the click."""
+    await file(services)
+    opener = await post_agenda(slack_bot, fake_slack)
+    status, _ = await slack_bot.click("U0DIRK", button_named(opener.args["blocks"], "stem",
+                                                             f"{REF}|q1|ja"))
+    assert status == 200
+    async with services.sessions() as session:  # read at once: no waiting for the listener
+        assert await session.scalar(select(func.count()).select_from(Vote)) == 1
+    await fake_slack.work_done()
 
 
 async def test_unknown_user_click_gets_polite_refusal(slack_bot: SlackBot, fake_slack: FakeSlack,

@@ -25,7 +25,7 @@ from commands import audit
 from commands.context import Services
 from commands.organisation import Member
 from commands.permissions import whom_to_ask
-from commands.replies import Message, Result
+from commands.replies import Message, Outgoing, Result, to_member
 from messages.files import attachments
 from messages.render import renderer
 from messages.slack import slack_message
@@ -136,12 +136,13 @@ class SlackAdapter:
         self, member: Member, messages: list[Message], respond: AsyncRespond | None
     ) -> None:
         """Answer the acting member only: ephemeral through the response_url when there is
-        one, else in a direct message."""
+        one, else in a direct message through the outbox (what Slack does not take now goes
+        out later; only on Slack, where the member asked)."""
         if respond is None or respond.response_url is None:
-            for message in messages:
-                if member.slack_user:
-                    await self.courier.send_to_member(member, [message])  # raises when it failed
-                    await audit.record_delivered(self.services, message)
+            if member.slack_user:
+                await self.deliveries.send(self.services, [
+                    Outgoing(to_member(member.id), message, platform=self.courier.platform)
+                    for message in messages])
             return
         for message in messages:
             rendered = slack_message(message)

@@ -247,14 +247,6 @@ class SlackCourier:
             self._dm_channels[slack_user] = str(response["channel"]["id"])
         return self._dm_channels[slack_user]
 
-    async def send_to_member(self, member: Member, messages: list[Message]) -> None:
-        """Direct messages to a member (confirmations, personal answers)."""
-        if not member.slack_user or not messages:
-            return
-        channel = await self.dm_channel(member.slack_user)
-        for message in messages:
-            await self.post(channel, message)
-
     async def upload_to_member(self, member: Member, files: list[Attachment]) -> None:
         if not member.slack_user or not files:
             return

@@ -1,4 +1,5 @@
-"""Bolt listeners. Each one acknowledges at once and hands the work to a command."""
+"""Bolt listeners. Each one acknowledges at once and hands the work to a command; a button
+that changes something (a vote, a reminder answer) is acknowledged once the change is stored."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from bot.slack.payloads import MalformedPayload
 from commands.actions import perform
 from commands.dedupe import once
 from commands.melding import file_melding, require_melder
+from commands.organisation import Member
 from commands.replies import CommandRefused, FormInvalid, Message, Outgoing, to_member
 from messages.slack import ACTION_PREFIX, parse_action_id
 
@@ -75,34 +77,44 @@ def register(adapter: SlackAdapter) -> None:
         await ack(response_action="update",
                   view=forms.message_modal("slack.titel.melding_klaar", done))
         if await claim(services, key + ":klaar"):  # the copy in the melder's DM, once
-            confirmation = [Outgoing(to_member(member.id), reply) for reply in result.replies]
+            confirmation = [Outgoing(to_member(member.id), reply, platform=adapter.courier.platform)
+                            for reply in result.replies]
             await adapter.deliveries.send(services, [*result.outgoing, *confirmation])
 
     # --- buttons ---------------------------------------------------------------------------
     @app.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}\|"))
     @tracked
     async def button_clicked(ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond) -> None:
-        await ack()
         member = adapter.member(body.get("user", {}).get("id"))
-        if member is None:
-            await respond(text=adapter.mrkdwn(adapter.unknown_user()), response_type="ephemeral",
-                          replace_original=False)
-            return
         name = parse_action_id(str(action.get("action_id"))) or ""
-        value = str(action.get("value") or "")
-        if name in flows.FORM_BUTTONS:
-            await flows.open_flow(adapter, flows.FORM_BUTTONS[name], member, value,
-                                  body["trigger_id"], respond)
+        if member is None or name in flows.FORM_BUTTONS:
+            await ack()
+            if member is None:
+                await respond(text=adapter.mrkdwn(adapter.unknown_user()),
+                              response_type="ephemeral", replace_original=False)
+            else:
+                await flows.open_flow(adapter, flows.FORM_BUTTONS[name], member,
+                                      str(action.get("value") or ""), body["trigger_id"], respond)
             return
+        await click_recorded(ack, body, action, respond, member, name)
+
+    async def click_recorded(ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond,
+                             member: Member, name: str) -> None:
+        """A vote or a reminder answer: acknowledged only once it is stored (a quick write),
+        so a click Slack shows as taken is never lost when the bot stops right after. A click
+        that was not acknowledged shows an error in Slack, and the member clicks again."""
         key = request_key("action", member.id, str(action.get("action_ts") or body.get("trigger_id")))
         if not await claim(services, key):
+            await ack()
             return
-        asked = services.asked("slack", f"knop {name}")
         try:
-            result = await perform(asked, member, name, value)
+            result = await perform(services.asked("slack", f"knop {name}"), member, name,
+                                   str(action.get("value") or ""))
         except CommandRefused as refused:
+            await ack()
             await adapter.say_privately(member, [refused.message], respond)
             return
+        await ack()
         await adapter.answer(member, result, respond)
 
     # --- App Home ----------------------------------------------------------------------------
