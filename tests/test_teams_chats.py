@@ -13,7 +13,7 @@ import yaml
 from bot.delivery import Deliveries
 from bot.teams import TeamsAdapter, create_teams
 from bot.teams.chats import Conversation, load_chat
-from commands import drafts
+from commands import drafts, privacy
 from commands.context import Services
 from commands.organisation import Organisation, parse_organisation
 from commands.replies import Destination, Message, Outgoing
@@ -27,6 +27,7 @@ from tests.faketeams import (
     teams_deliveries,
     teams_settings,
 )
+from tests.test_privacy_duties import OPERATOR, closed_case
 
 __all__ = ["fake_teams", "teams_bot", "teams_deliveries"]  # fixtures
 
@@ -172,4 +173,14 @@ async def test_the_daily_clean_up_of_forms_keeps_the_chats(
     clock.advance(days=400)
     # what a door's clean-up drops: abandoned forms and conversations in progress
     await drafts.forget_abandoned_drafts(services, "teams", ("melding", "gesprek", "knop"))
+    assert await load_chat(services, "carla") == Conversation(fake_teams.url, CARLA_CHAT)
+
+
+async def test_erasing_a_household_keeps_the_chats(
+    services: Services, fake_teams: FakeTeams, teams_bot: TeamsAdapter, clock: Clock,
+) -> None:
+    assert await fake_teams.send(install(fake_teams, USERS["carla"], "installationUpdate",
+                                         conversation=CARLA_CHAT)) == 200
+    reference = await closed_case(services, clock)
+    await privacy.forget_household(services, reference, OPERATOR, "verzoek betrokkene")
     assert await load_chat(services, "carla") == Conversation(fake_teams.url, CARLA_CHAT)
