@@ -7,7 +7,9 @@ answers elsewhere.
 
 Then: an activity seen before is dropped (Teams redelivers); the sender is found by their
 `teams_user`; in a channel or group chat only messages that @mention the bot are handled (the
-mention is taken out of the words); a 1:1 message is remembered as the member's 1:1 chat.
+mention is taken out of the words); a 1:1 message is remembered as the member's 1:1 chat, and
+so is the conversation of an install in the member's personal scope (installationUpdate or
+conversationUpdate with the bot added; removing the app forgets it). See `bot.teams.chats`.
 The words go to `commands.text.run_text`, as on every door; an `Action.Submit` button goes to
 the one action registry (`commands.actions.perform`). Answers go back into the conversation;
 personal answers only to the member's 1:1 chat. A button or command that opens a form sends
@@ -30,7 +32,8 @@ from bot.delivery import Deliveries
 from bot.settings import Settings, SettingsError
 from bot.teams import forms
 from bot.teams.auth import BotCredentials, TokenRejected, TokenValidator, authority
-from bot.teams.courier import Conversation, Missing, TeamsCourier
+from bot.teams.chats import Conversation
+from bot.teams.courier import Missing, TeamsCourier
 from commands import audit
 from commands.actions import perform
 from commands.context import Services
@@ -57,6 +60,7 @@ log = logging.getLogger(__name__)
 ROUTE = "/api/messages"
 MAX_BODY = 256 * 1024
 _AT_TAG = re.compile(r"</?at>", re.IGNORECASE)
+INSTALL_ACTIVITIES = ("installationUpdate", "conversationUpdate")
 
 
 class TeamsAdapter:
@@ -127,6 +131,9 @@ class TeamsAdapter:
     # --- handling ---------------------------------------------------------------------------
 
     async def handle(self, activity: Activity) -> None:
+        if activity.type in INSTALL_ACTIVITIES:
+            await self.note_installation(activity)
+            return
         if activity.type != "message" or activity.conversation is None:
             return
         sender = activity.from_property
@@ -149,7 +156,7 @@ class TeamsAdapter:
                 "fout/onbekende_gebruiker", {"vraag": whom_to_ask(self.services.org)}))
             return
         if personal:
-            self.courier.remember_personal(member.id, conversation)
+            await self.courier.remember_personal(member.id, conversation)
         if submitted is not None:
             if not personal:
                 # form cards only live in 1:1 chats: what is typed there never goes elsewhere
@@ -180,6 +187,37 @@ class TeamsAdapter:
         except FormInvalid as invalid:
             result = Result(replies=list(invalid.errors.values()))
         await self.respond(services, conversation, activity.id or "", member, personal, result)
+
+    async def note_installation(self, activity: Activity) -> None:
+        """The app added to (or removed from) a member's personal scope: keep (or forget) their
+        1:1 chat. Installs in a team or group chat are not a member's 1:1 chat."""
+        sender, conversation = activity.from_property, activity.conversation
+        if sender is None or conversation is None or not activity.service_url \
+                or conversation.conversation_type not in (None, "personal"):
+            return
+        change = self.bot_change(activity)
+        member = self.services.org.member_by_teams(sender.id, sender.aad_object_id)
+        if change is None or member is None:
+            return
+        if change == "add":
+            await self.courier.remember_personal(
+                member.id, Conversation(activity.service_url, conversation.id))
+        else:
+            await self.courier.forget_personal(member.id)
+
+    def bot_change(self, activity: Activity) -> str | None:
+        """"add" when the activity adds the bot, "remove" when it removes it, else None."""
+        if activity.type == "installationUpdate":
+            action = activity.action or ""  # "add", "add-upgrade", "remove", "remove-upgrade"
+            return "add" if action.startswith("add") else (
+                "remove" if action.startswith("remove") else None)
+        bot = {self.app_id, f"28:{self.app_id}"} | (
+            {activity.recipient.id} if activity.recipient else set())
+        if any(account.id in bot for account in activity.members_added or []):
+            return "add"
+        if any(account.id in bot for account in activity.members_removed or []):
+            return "remove"
+        return None
 
     def words(self, activity: Activity, personal: bool) -> list[str] | None:
         """The words of a text message without the bot's @mention; None when a channel message

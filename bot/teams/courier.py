@@ -6,8 +6,10 @@
 - `update_key` "purpose:<id>" updates the message posted before under that key in place
   (update activity); the first time it is posted and remembered (ThreadRef rows, platform
   "teams": channel = channel id, message_ref = activity id, thread_ref = the thread's root).
-- Member → their 1:1 chat: the conversation captured when they wrote to the bot, or else a
-  1:1 conversation the bot opens with their `teams_user` (Teams answers with the same one).
+- Member → their 1:1 chat: the one in memory, else the one stored in the database (captured
+  when they wrote to the bot or installed the app, by any process, before any restart: see
+  `bot.teams.chats`), else a 1:1 conversation the bot opens with their `teams_user` (Teams
+  answers with the same one), which is then stored too.
 - A message marked `personal` only ever goes to a member's 1:1 chat.
 - Rate limits: the connector answers 429 with Retry-After when a conversation gets too much.
   The courier then waits that long before the next call in that conversation (other
@@ -39,6 +41,7 @@ from microsoft_agents.activity import Activity, ConversationParameters
 from microsoft_agents.hosting.core.connector.client import ConnectorClient
 
 from bot.teams.auth import BotCredentials, TokenRejected
+from bot.teams.chats import Conversation, forget_chat, load_chat, save_chat
 from commands.context import Services
 from commands.courier import DeliveryFailed
 from commands.organisation import TeamsChannel
@@ -73,14 +76,6 @@ class Missing:
     channel: str
 
 
-@dataclass(frozen=True)
-class Conversation:
-    """Where a message can be posted: the connector service and the conversation there."""
-
-    service_url: str
-    id: str
-
-
 def thread_conversation(channel: str, root: str) -> str:
     """The conversation id of a channel post's thread."""
     return f"{channel};messageid={root}"
@@ -96,7 +91,8 @@ class TeamsCourier:
         self.app_id = app_id
         self.tenant_id = tenant_id
         self.service_url = service_url
-        # 1:1 chats captured when a member wrote to the bot (member id → conversation)
+        # members' 1:1 chats seen by this process (member id → conversation); the database
+        # holds them for every process (`bot.teams.chats`)
         self.personal: dict[str, Conversation] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.sleep = sleep
@@ -171,17 +167,38 @@ class TeamsCourier:
 
     # --- members ------------------------------------------------------------------------------
 
-    def remember_personal(self, member_id: str, conversation: Conversation) -> None:
+    async def remember_personal(self, member_id: str, conversation: Conversation) -> None:
+        """Keep the member's 1:1 chat, in memory and (when it is new or changed) in the
+        database. A failure to store it is logged: the member is still answered."""
+        if self.personal.get(member_id) == conversation:
+            return
         self.personal[member_id] = conversation
+        try:
+            if await load_chat(self.services, member_id) != conversation:
+                await save_chat(self.services, member_id, conversation)
+        except Exception as exc:  # the database: the chat can be opened again later
+            log.warning("privégesprek van %s niet bewaard (%s)", member_id, type(exc).__name__)
+
+    async def forget_personal(self, member_id: str) -> None:
+        """The member removed the app: their 1:1 chat is gone."""
+        self.personal.pop(member_id, None)
+        await forget_chat(self.services, member_id)
 
     async def _deliver_to_member(self, item: Outgoing) -> None:
         conversation = await self.personal_chat(item.to.id)
         await self.send(conversation, item.message)
 
     async def personal_chat(self, member_id: str) -> Conversation:
-        known = self.personal.get(member_id)
+        """The member's 1:1 chat: in memory, else stored, else opened now (and stored)."""
+        known = self.personal.get(member_id) or await load_chat(self.services, member_id)
         if known is not None:
+            self.personal[member_id] = known
             return known
+        conversation = await self._open_personal_chat(member_id)
+        await self.remember_personal(member_id, conversation)
+        return conversation
+
+    async def _open_personal_chat(self, member_id: str) -> Conversation:
         member = self.services.org.member(member_id)
         if member is None or member.teams_user is None:
             raise DeliveryFailed(f"geen Teams-gebruiker voor {member_id}")
@@ -191,9 +208,7 @@ class TeamsCourier:
         })
         created = await self._call(self.service_url, f"1:1 {member_id}",
                                    lambda c: c.conversations.create_conversation(parameters))
-        conversation = Conversation(self.service_url, created.id)
-        self.personal[member_id] = conversation
-        return conversation
+        return Conversation(self.service_url, created.id)
 
     # --- channels -----------------------------------------------------------------------------
 
