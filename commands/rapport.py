@@ -42,7 +42,7 @@ from commands.figures import OUTCOME_GROUPS, CaseExport, CsvRow, MonthChart, Mon
 from commands.organisation import Member, Organisation
 from commands.permissions import whom_to_ask
 from commands.replies import Attachment, CommandRefused, FileToMake, Message, Result
-from commands.rollups import FILED, WHOLE_CASE
+from commands.rollups import DAY, FILED, MONTH, WHOLE_CASE, ensure_counted
 from commands.status import Scope, partner_name, team_name
 from commands.validation import FieldProblem, parse_date
 from commands.words import Outcome
@@ -242,8 +242,21 @@ def rollup_scope(scope: Scope, table: Table) -> ColumnElement[bool]:
 
 
 def in_rollup(table: Table, scope: Scope, period: Period) -> ColumnElement[bool]:
-    """The rollup rows of the period's days (Amsterdam dates, both ends included)."""
-    return and_(table.c.day.between(period.van, period.tot), rollup_scope(scope, table))
+    """The rollup rows that together count the period's days (Amsterdam dates, both ends
+    included) once: the month rows of the months it holds whole, the day rows of the (at most
+    two) months it cuts."""
+    whole: list[date] = []
+    parts: list[ColumnElement[bool]] = []
+    for first, _start, _end in period.months():
+        last = _add_months(first, 1) - timedelta(days=1)
+        van, tot = max(first, period.van), min(last, period.tot)
+        if (van, tot) == (first, last):
+            whole.append(first)
+        else:
+            parts.append(and_(table.c.span == DAY, table.c.day.between(van, tot)))
+    if whole:
+        parts.append(and_(table.c.span == MONTH, table.c.day.in_(whole)))
+    return and_(or_(*parts), rollup_scope(scope, table))
 
 
 def _groups_of(team: str, corporation: str, category: str) -> dict[str, str]:
@@ -523,6 +536,7 @@ async def rapport(
     org = services.org
     scope = rapport_scope(org, member)
     period = parse_period(services, van, tot)
+    await ensure_counted(services)
     async with services.transaction() as session:
         await _without_jit(session)
         months = await per_month(session, scope, period)

@@ -13,7 +13,7 @@ The definitions are those of docs/cijfers-techniek.md.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -26,7 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.context import Services
 from commands.words import Outcome
-from store.models import Case, CaseCategory, Decision, RollupCase, RollupCount, RollupLeadTime
+from store.models import (
+    Case,
+    CaseCategory,
+    Decision,
+    RollupCase,
+    RollupCount,
+    RollupLeadTime,
+    RollupState,
+)
 
 FILED = "gemeld"
 CLOSED = "gesloten"
@@ -34,13 +42,15 @@ WHOLE_CASE = ""  # the category of the cells that count the case itself
 NO_SCENARIO = 0
 ONE_DAY = timedelta(days=1)
 REBUILD_BATCH = 2000
+DAY, MONTH = "dag", "maand"  # the span of a rollup row
+STATE_ROW = 1
 
 COUNTS: Table = RollupCount.__table__  # type: ignore[assignment]
 LEAD_TIMES: Table = RollupLeadTime.__table__  # type: ignore[assignment]
 CASES: Table = RollupCase.__table__  # type: ignore[assignment]
-COUNT_KEY = ("day", "kind", "regieteam_id", "corporation_id", "category", "outcome", "scenario",
+COUNT_KEY = ("span", "day", "kind", "regieteam_id", "corporation_id", "category", "outcome", "scenario",
              "reason", "children")
-LEAD_TIME_KEY = ("day", "measure", "regieteam_id", "corporation_id", "category", "days")
+LEAD_TIME_KEY = ("span", "day", "measure", "regieteam_id", "corporation_id", "category", "days")
 
 CountCell = tuple[str, str, str, str, str, str, int, str, bool]
 LeadTimeCell = tuple[str, str, str, str, str, int]
@@ -146,13 +156,26 @@ async def refresh_case_figures(session: AsyncSession, services: Services, case: 
     new = case_cells(facts_of(case, decided_at), services.timezone)
     stored = await session.get(RollupCase, case.id)
     old = Cells.from_data(stored.cells if stored is not None else None)
-    await apply_changes(session, COUNTS, COUNT_KEY, _difference(new.counts, old.counts))
+    await apply_changes(session, COUNTS, COUNT_KEY,
+                        with_months(_difference(new.counts, old.counts)))
     await apply_changes(session, LEAD_TIMES, LEAD_TIME_KEY,
-                        _difference(new.lead_times, old.lead_times))
+                        with_months(_difference(new.lead_times, old.lead_times)))
     if stored is None:
         session.add(RollupCase(case_id=case.id, cells=new.as_data()))
     else:
         stored.cells = new.as_data()
+
+
+def with_months(cells: Mapping[Any, int]) -> dict[Any, int]:
+    """The rows a case's cells change: each day's cell, and the same cell of its month (whose
+    day is the first of the month). A report reads whole months from the month rows and only
+    the days of a month it cuts in two from the day rows."""
+    rows: dict[Any, int] = {}
+    for cell, number in cells.items():
+        rows[(DAY, *cell)] = rows.get((DAY, *cell), 0) + number
+        month = (MONTH, f"{cell[0][:7]}-01", *cell[1:])
+        rows[month] = rows.get(month, 0) + number
+    return {row: number for row, number in rows.items() if number}
 
 
 def _difference(new: Counter[Any], old: Counter[Any]) -> dict[Any, int]:
@@ -213,16 +236,28 @@ async def rebuild_figures(services: Services) -> Rebuilt:
                 times.update(cells.lead_times)
             await session.execute(CASES.insert(), [
                 {"case_id": case_id, "cells": cells.as_data()} for case_id, cells in per_case])
-        await _insert_all(session, COUNTS, COUNT_KEY, counts)
-        await _insert_all(session, LEAD_TIMES, LEAD_TIME_KEY, times)
-    return Rebuilt(total, len(counts), len(times))
+        await _insert_all(session, COUNTS, COUNT_KEY, with_months(counts))
+        await _insert_all(session, LEAD_TIMES, LEAD_TIME_KEY, with_months(times))
+        await session.execute(delete(RollupState))
+        session.add(RollupState(id=STATE_ROW, counted=True))
+    return Rebuilt(total, len(with_months(counts)), len(with_months(times)))
+
+
+async def ensure_counted(services: Services) -> None:
+    """Count every case first if the rollups do not hold them all yet (the first report after
+    the upgrade that added the rollups)."""
+    async with services.transaction() as session:
+        state = await session.get(RollupState, STATE_ROW)
+        counted = state is not None and state.counted
+    if not counted:
+        await rebuild_figures(services)
 
 
 async def _lock_rollups(session: AsyncSession) -> None:
     """PostgreSQL: changes to cases wait until the rebuild is done (SQLite has one writer)."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("LOCK TABLE rollup_counts, rollup_lead_times, rollup_cases "
-                                   "IN SHARE ROW EXCLUSIVE MODE"))
+        await session.execute(text("LOCK TABLE rollup_counts, rollup_lead_times, rollup_cases, "
+                                   "rollup_state IN SHARE ROW EXCLUSIVE MODE"))
 
 
 async def _case_facts(session: AsyncSession) -> Any:
@@ -262,7 +297,7 @@ async def _decisions_between(session: AsyncSession, first: int, last: int) -> di
 
 
 async def _insert_all(session: AsyncSession, table: Table, key: Sequence[str],
-                      cells: Counter[Any]) -> None:
+                      cells: Mapping[Any, int]) -> None:
     rows = [{**_key_values(key, cell), "n": n} for cell, n in sorted(cells.items()) if n]
     for start in range(0, len(rows), REBUILD_BATCH):
         await session.execute(table.insert(), rows[start:start + REBUILD_BATCH])

@@ -23,9 +23,10 @@ from commands.replies import CommandRefused
 from commands.rollups import rebuild_figures, rollup_rows
 from commands.status import partner_name, team_name
 from messages.files import attachments
-from store.models import Case, RollupCount, RollupLeadTime
+from store.models import Case, RollupCount, RollupLeadTime, RollupState
 from tests.conftest import EXAMPLE_ORG, Clock, member
 from tests.helpers import file
+from tests.status_builders import Rows, utc
 
 MELDERS = {"anna": "talis", "bram": "portaal", "wendy": "woonwaarts"}
 TEAMS = {"oost": ("carla", ["carla", "dirk", "eva", "fatima"]),
@@ -126,6 +127,7 @@ class RandomRun:
 
 async def run_randomly(services: Services, clock: Clock, seed: int, steps: int) -> RandomRun:
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))  # across the DST change of 29 March
+    await rebuild_figures(services)  # an empty database, counted
     run = RandomRun(services, clock, seed)
     for _ in range(steps):
         await run.step()
@@ -226,6 +228,19 @@ async def test_report_from_rollups_matches_the_cases(
     assert sum(m.meldingen for m in months) == expected["totaal"]["totaal"]["meldingen"]
     assert sum(sum(m.closed.values()) for m in months) == sum(
         n for outcome, n in expected["totaal"]["totaal"]["uitkomsten"].items() if outcome)
+
+
+async def test_the_first_report_after_the_upgrade_counts_every_case(services: Services) -> None:
+    """The upgrade that adds the rollups to a database with cases marks them as not counted."""
+    async with services.transaction() as session:
+        rows = Rows(services, session)
+        await rows.case(team="oost", corporation="talis", filed_at=utc(2026, 9, 1))
+        await session.merge(RollupState(id=1, counted=False))
+    data = (await rapport(services, member(services.org, "joost"))).value
+    assert data["totaal"]["meldingen"] == 1
+    async with services.transaction() as session:
+        state = await session.get(RollupState, 1)
+        assert state is not None and state.counted
 
 
 # --- the command ------------------------------------------------------------------------------
