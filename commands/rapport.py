@@ -3,10 +3,14 @@
 The use case returns figures and rows only (`MonthChart`, `CaseExport`); `messages/` draws the
 chart and writes the CSV (`messages.rapport`), when a door delivers the files.
 
-Every figure is defined in docs/cijfers.md and computed in the database: counts with
-GROUP BY, lead-time percentiles with window functions (nearest rank), months with
-conditional sums. The period is a range of calendar dates in Europe/Amsterdam, both ends
-included; it becomes the half-open UTC interval [van 00:00, tot + 1 dag 00:00).
+Every figure is defined in docs/cijfers.md. Counts, outcomes, lead times and the chart's
+months come from the rollups (`commands.rollups`: counts and lead-time histograms per day and
+per month), added up by the database with GROUP BY, so a report costs the same however long
+the history is; medians and percentiles (nearest rank) come from the histograms, which have one
+bucket per whole day and so give exactly the cases' own values. Nazorg and the CSV rows are
+read from their tables. The period is a range of calendar dates in Europe/Amsterdam, both ends
+included: whole days of the rollups, and for the CSV the half-open UTC interval
+[van 00:00, tot + 1 dag 00:00).
 """
 
 from __future__ import annotations
@@ -229,16 +233,13 @@ ROLLUP_LEAD_TIMES: Table = RollupLeadTime.__table__  # type: ignore[assignment]
 
 
 def rollup_scope(scope: Scope, table: Table) -> ColumnElement[bool]:
-    """The scope on a rollup table. A report's scope is everything or some Regieteams; the
-    rollups know no casemanager."""
+    """The scope on a rollup table. A report's scope is everything or some Regieteams
+    (`rapport_scope`); the rollups count per Regieteam."""
     if scope.everything:
         return true()
-    parts: list[ColumnElement[bool]] = []
     if scope.regieteams:
-        parts.append(table.c.regieteam_id.in_(scope.regieteams))
-    if scope.corporation:
-        parts.append(table.c.corporation_id == scope.corporation)
-    return or_(*parts) if parts else false()
+        return table.c.regieteam_id.in_(scope.regieteams)
+    return false()
 
 
 def in_rollup(table: Table, scope: Scope, period: Period) -> ColumnElement[bool]:

@@ -105,15 +105,17 @@ def case_cells(facts: CaseFacts, zone: ZoneInfo) -> Cells:
     counts: Counter[CountCell] = Counter()
     times: Counter[LeadTimeCell] = Counter()
     team, corporation = facts.regieteam_id, facts.corporation_id
-    groups = (WHOLE_CASE, *facts.categories)
+    # the case itself per (Regieteam, corporation); per category only per Regieteam (the
+    # report's scope), as no figure splits a category by corporation
+    groups = [(corporation, WHOLE_CASE), *(("", category) for category in facts.categories)]
     filed_day = local_date(facts.filed_at, zone)
-    for category in groups:
-        counts[(filed_day, FILED, team, corporation, category, "", NO_SCENARIO, "", False)] += 1
+    for corp, category in groups:
+        counts[(filed_day, FILED, team, corp, category, "", NO_SCENARIO, "", False)] += 1
     if facts.decided_at is not None:
         decided_day = local_date(facts.decided_at, zone)
         days = whole_days(facts.filed_at, facts.decided_at)
-        for category in groups:
-            times[(decided_day, "melding_besluit", team, corporation, category, days)] += 1
+        for corp, category in groups:
+            times[(decided_day, "melding_besluit", team, corp, category, days)] += 1
     if facts.closed_at is not None:
         closed_day = local_date(facts.closed_at, zone)
         outcome = facts.outcome or ""
@@ -121,16 +123,15 @@ def case_cells(facts: CaseFacts, zone: ZoneInfo) -> Cells:
         counts[(closed_day, CLOSED, team, corporation, WHOLE_CASE, outcome, scenario,
                 facts.reason, facts.minor_children > 0)] += 1
         for category in facts.categories:
-            counts[(closed_day, CLOSED, team, corporation, category, outcome, NO_SCENARIO, "",
-                    False)] += 1
+            counts[(closed_day, CLOSED, team, "", category, outcome, NO_SCENARIO, "", False)] += 1
         if facts.outcome != Outcome.INGETROKKEN:
             measures = [("melding_sluiting", whole_days(facts.filed_at, facts.closed_at))]
             if facts.decided_at is not None:
                 measures.append(("besluit_sluiting",
                                  whole_days(facts.decided_at, facts.closed_at)))
             for measure, days in measures:
-                for category in groups:
-                    times[(closed_day, measure, team, corporation, category, days)] += 1
+                for corp, category in groups:
+                    times[(closed_day, measure, team, corp, category, days)] += 1
     return Cells(counts, times)
 
 

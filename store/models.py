@@ -508,7 +508,8 @@ class RollupCount(Base):
     (Amsterdam; `span` "dag") or in one calendar month (`span` "maand", `day` its first day),
     per Regieteam, corporation and outcome; for closures also per scenario (0: none), reason
     and whether there are minor children. `category` "" is the case itself; a row with a
-    category counts the case once for each of its household categories."""
+    category counts the case once for each of its household categories (per Regieteam only:
+    `corporation_id` "")."""
 
     __tablename__ = "rollup_counts"
     span: Mapped[str] = mapped_column(String(8), primary_key=True)  # "dag" or "maand"
