@@ -9,7 +9,7 @@ import csv
 import io
 import random
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +224,16 @@ async def test_report_from_rollups_matches_the_cases(
                     assert figure["doorlooptijden"][measure] == exact_lead_time(values), (
                         dimension, key, measure)
     assert set(reported["regieteam"]) <= set(expected.get("regieteam", {}))
+    closed = [row for row in rows if row["gesloten_in_periode"] == "ja"]
+    data = result.value
+    assert data["redenen_uitzetting"] == dict(Counter(
+        row["reden"] for row in closed if row["uitkomst"].startswith("uitgezet_")))
+    per_scenario = Counter((row["scenario"] or "geen", row["uitkomst"]) for row in closed)
+    assert {(figure["naam"], outcome): n for figure in data["per_scenario"]
+            for outcome, n in figure["uitkomsten"].items()} == dict(per_scenario)
+    assert data["kosten"]["gezinnen"] == sum(
+        1 for row in closed
+        if row["uitkomst"].startswith("blijft_") and int(row["minderjarige_kinderen"]) > 0)
     months = result.files[0].content.months
     assert sum(m.meldingen for m in months) == expected["totaal"]["totaal"]["meldingen"]
     assert sum(sum(m.closed.values()) for m in months) == sum(
@@ -287,15 +297,3 @@ def test_the_rebuild_command_gives_the_same_rows(
     assert "De cijfers zijn opnieuw geteld uit 7 casussen" in out
     assert asyncio.run(rows()) == kept
 
-
-def test_days_are_amsterdam_dates() -> None:
-    from zoneinfo import ZoneInfo
-
-    from commands.rollups import local_date, whole_days
-
-    zone = ZoneInfo("Europe/Amsterdam")
-    assert local_date(datetime(2026, 10, 31, 23, 30, tzinfo=UTC), zone) == "2026-11-01"
-    assert local_date(datetime(2026, 10, 31, 22, 59), zone) == "2026-10-31"  # naive is UTC
-    start = datetime(2026, 6, 1, 10, tzinfo=UTC)
-    assert whole_days(start, start + timedelta(hours=23)) == 0
-    assert whole_days(start, start + timedelta(hours=25)) == 1
