@@ -41,7 +41,8 @@ CLOSED = "gesloten"
 WHOLE_CASE = ""  # the category of the cells that count the case itself
 NO_SCENARIO = 0
 ONE_DAY = timedelta(days=1)
-REBUILD_BATCH = 2000
+REBUILD_BATCH = 2000  # cases read at a time
+FLUSH_EVERY = 20_000  # cases whose cells are added up before they are written
 DAY, MONTH = "dag", "maand"  # the span of a rollup row
 STATE_ROW = 1
 
@@ -221,27 +222,36 @@ class Rebuilt:
 
 
 async def rebuild_figures(services: Services) -> Rebuilt:
-    """Throw the rollups away and count every case again, in one transaction."""
+    """Throw the rollups away and count every case again, in one transaction. The cells are
+    added up in memory for `FLUSH_EVERY` cases at a time, then written."""
     async with services.transaction() as session:
         await _lock_rollups(session)
         for table in (CASES, COUNTS, LEAD_TIMES):
             await session.execute(delete(table))
-        counts: Counter[CountCell] = Counter()
-        times: Counter[LeadTimeCell] = Counter()
-        total = 0
+        pending = Cells(Counter(), Counter())
+        total = waiting = 0
         async for batch in _case_facts(session):
             per_case = [(case_id, case_cells(facts, services.timezone)) for case_id, facts in batch]
-            total += len(per_case)
             for _case_id, cells in per_case:
-                counts.update(cells.counts)
-                times.update(cells.lead_times)
+                pending.counts.update(cells.counts)
+                pending.lead_times.update(cells.lead_times)
             await session.execute(CASES.insert(), [
                 {"case_id": case_id, "cells": cells.as_data()} for case_id, cells in per_case])
-        await _insert_all(session, COUNTS, COUNT_KEY, with_months(counts))
-        await _insert_all(session, LEAD_TIMES, LEAD_TIME_KEY, with_months(times))
+            total, waiting = total + len(per_case), waiting + len(per_case)
+            if waiting >= FLUSH_EVERY:
+                await _write(session, pending)
+                pending, waiting = Cells(Counter(), Counter()), 0
+        await _write(session, pending)
         await session.execute(delete(RollupState))
         session.add(RollupState(id=STATE_ROW, counted=True))
-    return Rebuilt(total, len(with_months(counts)), len(with_months(times)))
+        count_rows = await session.scalar(select(func.count()).select_from(COUNTS))
+        lead_time_rows = await session.scalar(select(func.count()).select_from(LEAD_TIMES))
+    return Rebuilt(total, int(count_rows or 0), int(lead_time_rows or 0))
+
+
+async def _write(session: AsyncSession, cells: Cells) -> None:
+    await apply_changes(session, COUNTS, COUNT_KEY, with_months(cells.counts))
+    await apply_changes(session, LEAD_TIMES, LEAD_TIME_KEY, with_months(cells.lead_times))
 
 
 async def ensure_counted(services: Services) -> None:
@@ -295,13 +305,6 @@ async def _decisions_between(session: AsyncSession, first: int, last: int) -> di
         .where(Decision.case_id.between(first, last), Decision.superseded_at.is_(None))
         .group_by(Decision.case_id))
     return {case_id: moment for case_id, moment in rows.all()}
-
-
-async def _insert_all(session: AsyncSession, table: Table, key: Sequence[str],
-                      cells: Mapping[Any, int]) -> None:
-    rows = [{**_key_values(key, cell), "n": n} for cell, n in sorted(cells.items()) if n]
-    for start in range(0, len(rows), REBUILD_BATCH):
-        await session.execute(table.insert(), rows[start:start + REBUILD_BATCH])
 
 
 async def rollup_rows(session: AsyncSession) -> dict[str, list[tuple[Any, ...]]]:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
-from commands import agenda, besluit, huishouden, sluiten, stemmen
+from commands import agenda, besluit, huishouden, rollups, sluiten, stemmen
 from commands.context import Services
 from commands.rapport import LEAD_TIMES, nearest_rank, rapport
 from commands.replies import CommandRefused
@@ -141,7 +141,7 @@ async def current_rollups(services: Services) -> dict[str, list[tuple[Any, ...]]
 
 @pytest.mark.parametrize("seed", [7, 2026])
 async def test_rollups_equal_a_full_recount_after_a_random_run(
-    services: Services, clock: Clock, seed: int
+    services: Services, clock: Clock, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = await run_randomly(services, clock, seed, steps=90)
     for action in ("file", "decide", "reopen", "close", "correct"):
@@ -149,9 +149,13 @@ async def test_rollups_equal_a_full_recount_after_a_random_run(
     maintained = await current_rollups(services)
     assert maintained["counts"] and maintained["lead_times"]
 
+    monkeypatch.setattr(rollups, "REBUILD_BATCH", 7)  # read and write in several parts
+    monkeypatch.setattr(rollups, "FLUSH_EVERY", 10)
     rebuilt = await rebuild_figures(services)
 
     assert rebuilt.cases == run.done["file"]
+    assert (rebuilt.count_rows, rebuilt.lead_time_rows) == (
+        len(maintained["counts"]), len(maintained["lead_times"]))
     assert await current_rollups(services) == maintained
 
 
