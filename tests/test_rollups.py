@@ -18,8 +18,9 @@ from sqlalchemy import delete, select
 
 from commands import agenda, besluit, huishouden, rollups, sluiten, stemmen
 from commands.context import Services
+from commands.figures import MonthChart
 from commands.rapport import LEAD_TIMES, nearest_rank, rapport
-from commands.replies import CommandRefused
+from commands.replies import CommandRefused, FileToMake
 from commands.rollups import rebuild_figures, rollup_rows
 from commands.status import partner_name, team_name
 from messages.files import attachments
@@ -238,7 +239,8 @@ async def test_report_from_rollups_matches_the_cases(
     assert data["kosten"]["gezinnen"] == sum(
         1 for row in closed
         if row["uitkomst"].startswith("blijft_") and int(row["minderjarige_kinderen"]) > 0)
-    months = result.files[0].content.months
+    months = next(f.content for f in result.files
+                  if isinstance(f, FileToMake) and isinstance(f.content, MonthChart)).months
     assert sum(m.meldingen for m in months) == expected["totaal"]["totaal"]["meldingen"]
     assert sum(sum(m.closed.values()) for m in months) == sum(
         n for outcome, n in expected["totaal"]["totaal"]["uitkomsten"].items() if outcome)
@@ -301,3 +303,39 @@ def test_the_rebuild_command_gives_the_same_rows(
     assert "De cijfers zijn opnieuw geteld uit 7 casussen" in out
     assert asyncio.run(rows()) == kept
 
+
+
+# --- the upgrade ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_case", [False, True])
+def test_the_upgrade_marks_a_database_with_cases_as_not_counted(
+    tmp_path: Path, with_case: bool
+) -> None:
+    from cryptography.fernet import Fernet
+    from sqlalchemy import insert
+
+    from store.db import make_sync_engine, upgrade
+    from store.models import MemberRow, PartnerRow, RegieteamRow
+
+    url, key = f"sqlite:///{tmp_path}/voor.db", Fernet.generate_key().decode()
+    upgrade(url, "0011", secret_key=key)
+    engine = make_sync_engine(url)
+    if with_case:
+        with engine.begin() as connection:
+            connection.execute(insert(RegieteamRow).values(id="oost", name="Oost"))
+            connection.execute(insert(PartnerRow).values(id="talis", name="Talis",
+                                                         kind="corporatie"))
+            connection.execute(insert(MemberRow).values(id="anna", name="Anna",
+                                                        partner_id="talis", roles=["melder"]))
+            connection.execute(insert(Case).values(
+                reference="RT-2026-0001", year=2026, seq=1, regieteam_id="oost",
+                corporation_id="talis", filed_by="anna", filed_at=utc(2026, 9, 1),
+                phase="nieuw", reason="huurachterstand", minor_children=0, arrears_cents=0,
+                arrears_months=0, voortraject=b"x", insufficient_because=b"x",
+                tenant_informed=True, wijk="Oost", contact_person=b"x"))
+    upgrade(url, secret_key=key)
+    with engine.begin() as connection:
+        counted = connection.execute(select(RollupState.counted)).scalars().all()
+    engine.dispose()
+    assert counted == [not with_case]
