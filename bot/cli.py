@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     reminders.add_argument("action", choices=["list"])
     reminders.add_argument("--due", action="store_true", help="alleen wat nu verstuurd moet worden")
     sub.add_parser("secret-key", help="maak een nieuwe sleutel voor REGIEBOT_SECRET_KEY")
+    figures = sub.add_parser("cijfers", help="de cijfers van /rapport")
+    figures.add_argument("action", choices=["herbereken"],
+                         help="tel de cijfers opnieuw uit alle casussen")
     _audit_parser(sub)
     _privacy_parsers(sub)
     return parser
@@ -113,6 +116,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_demo(settings))
     if args.command == "reminders":
         return asyncio.run(_reminders(settings, args.due))
+    if args.command == "cijfers":
+        return asyncio.run(_recount_figures(settings))
     if args.command == "audit":
         return asyncio.run(_audit_export(settings, args))
     if args.command in PRIVACY_COMMANDS:
@@ -175,6 +180,21 @@ async def _reminders(settings: Settings, due_only: bool) -> int:
             print(line)
     finally:
         await close_services(services)
+    return 0
+
+
+async def _recount_figures(settings: Settings) -> int:
+    """`regiebot cijfers herbereken`: rebuild the rollups of /rapport from the cases."""
+    from bot.runtime import build_services, close_services
+    from commands.rollups import rebuild_figures
+
+    services = await build_services(settings)
+    try:
+        rebuilt = await rebuild_figures(services)
+    finally:
+        await close_services(services)
+    print(_text("cli/cijfers_herberekend", casussen=rebuilt.cases, tellingen=rebuilt.count_rows,
+                doorlooptijden=rebuilt.lead_time_rows))
     return 0
 
 

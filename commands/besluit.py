@@ -24,6 +24,7 @@ from commands.organisation import Member
 from commands.outbox import queue_result
 from commands.permissions import require_chair
 from commands.replies import CommandRefused, Message, Result, to_partner, to_regieteam
+from commands.rollups import refresh_case_figures
 from commands.stemmen import CHOICES, STEPS, Tally, tally_for, tally_outgoing
 from commands.toelichting import refuse_household_words, show_action
 from commands.validation import FieldProblem, check_free_text
@@ -85,6 +86,7 @@ async def record_decision(services: Services, member: Member, reference: str, *,
             return _already_recorded(services, case, existing)
         item.vote_closed_at = services.now()
         case.phase, case.decided_at = Phase.BESLOTEN, decision.recorded_at
+        await refresh_case_figures(session, services, case)
         events.record(session, case, "decision_recorded", member.id, services.now(),
                       q1=decision.q1, q2=decision.q2_steps, q3=decision.q3,
                       afwijking=decision.deviation_reason is not None)
@@ -178,6 +180,7 @@ async def reopen_decision(services: Services, member: Member, reference: str, re
         assert item is not None
         item.vote_closed_at = None
         case.phase, case.decided_at = Phase.OP_AGENDA, None
+        await refresh_case_figures(session, services, case)
         events.record(session, case, "decision_reopened", member.id, services.now(),
                       decision=decision.id)
         await reminders.sync_case_reminders(session, services, case)

@@ -20,6 +20,7 @@ from commands.organisation import Member, Organisation
 from commands.outbox import queue_result
 from commands.permissions import is_chair_of, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_partner, to_regieteam
+from commands.rollups import refresh_case_figures
 from commands.validation import FieldProblem, check_free_text, parse_whole_number
 from store.models import Case, CaseCategory, HouseholdCorrection
 
@@ -131,6 +132,7 @@ async def correct_household(
         now = services.now()
         _replace_categories(case, after_categories)
         case.minor_children = after_children
+        await refresh_case_figures(session, services, case)
         session.add(HouseholdCorrection(
             case_id=case.id, corrected_by=member.id, corrected_at=now,
             categories_before=before_categories, categories_after=after_categories,

@@ -27,6 +27,7 @@ from commands.organisation import Member, Organisation
 from commands.outbox import queue_result
 from commands.permissions import require_role, whom_to_ask
 from commands.replies import CommandRefused, FormInvalid, Message, Result, to_regieteam
+from commands.rollups import refresh_case_figures
 from commands.validation import (
     FieldProblem,
     HouseholdWords,
@@ -372,6 +373,7 @@ async def _store_case(
         address=cipher.encrypt(form.address), postcode=cipher.encrypt(form.postcode),
     ))
     events.record(session, case, "filed", member.id, now, regieteam=form.regieteam_id)
+    await refresh_case_figures(session, services, case)
     return case
 
 

@@ -3,16 +3,20 @@
 The use case returns figures and rows only (`MonthChart`, `CaseExport`); `messages/` draws the
 chart and writes the CSV (`messages.rapport`), when a door delivers the files.
 
-Every figure is defined in docs/cijfers.md and computed in the database: counts with
-GROUP BY, lead-time percentiles with window functions (nearest rank), months with
-conditional sums. The period is a range of calendar dates in Europe/Amsterdam, both ends
-included; it becomes the half-open UTC interval [van 00:00, tot + 1 dag 00:00).
+Every figure is defined in docs/cijfers.md. Counts, outcomes, lead times and the chart's
+months come from the rollups (`commands.rollups`: counts and lead-time histograms per day and
+per month), added up by the database with GROUP BY, so a report costs the same however long
+the history is; medians and percentiles (nearest rank) come from the histograms, which have one
+bucket per whole day and so give exactly the cases' own values. Nazorg and the CSV rows are
+read from their tables. The period is a range of calendar dates in Europe/Amsterdam, both ends
+included: whole days of the rollups, and for the CSV the half-open UTC interval
+[van 00:00, tot + 1 dag 00:00).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,14 +25,17 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Table,
     and_,
     case,
     cast,
+    false,
     func,
     literal_column,
     or_,
     select,
     text,
+    true,
     union,
     union_all,
 )
@@ -39,10 +46,11 @@ from commands.figures import OUTCOME_GROUPS, CaseExport, CsvRow, MonthChart, Mon
 from commands.organisation import Member, Organisation
 from commands.permissions import whom_to_ask
 from commands.replies import Attachment, CommandRefused, FileToMake, Message, Result
+from commands.rollups import DAY, FILED, MONTH, WHOLE_CASE, ensure_counted
 from commands.status import Scope, partner_name, team_name
 from commands.validation import FieldProblem, parse_date
 from commands.words import Outcome
-from store.models import Case, CaseCategory, Decision, NazorgCheck
+from store.models import Case, CaseCategory, Decision, NazorgCheck, RollupCount, RollupLeadTime
 
 RAPPORT_ROLES = ("coordinator", "admin", "voorzitter")
 DEFAULT_MONTHS = 6
@@ -219,58 +227,101 @@ def _no_lead_time() -> dict[str, int | None]:
 
 
 Counts = dict[str, dict[str, int]]
+OutcomeCounts = dict[str, dict[str, dict[str, int]]]
+ROLLUP_COUNTS: Table = RollupCount.__table__  # type: ignore[assignment]
+ROLLUP_LEAD_TIMES: Table = RollupLeadTime.__table__  # type: ignore[assignment]
 
 
-def _roll_up(team: str, corporation: str) -> dict[str, str]:
-    """The group a (Regieteam, corporation) count belongs to in each of those dimensions."""
+def rollup_scope(scope: Scope, table: Table) -> ColumnElement[bool]:
+    """The scope on a rollup table. A report's scope is everything or some Regieteams
+    (`rapport_scope`); the rollups count per Regieteam."""
+    if scope.everything:
+        return true()
+    if scope.regieteams:
+        return table.c.regieteam_id.in_(scope.regieteams)
+    return false()
+
+
+def in_rollup(table: Table, scope: Scope, period: Period) -> ColumnElement[bool]:
+    """The rollup rows that together count the period's days (Amsterdam dates, both ends
+    included) once: the month rows of the months it holds whole, the day rows of the (at most
+    two) months it cuts."""
+    whole: list[date] = []
+    parts: list[ColumnElement[bool]] = []
+    for first, _start, _end in period.months():
+        last = _add_months(first, 1) - timedelta(days=1)
+        van, tot = max(first, period.van), min(last, period.tot)
+        if (van, tot) == (first, last):
+            whole.append(first)
+        else:
+            parts.append(and_(table.c.span == DAY, table.c.day.between(van, tot)))
+    if whole:
+        parts.append(and_(table.c.span == MONTH, table.c.day.in_(whole)))
+    return and_(or_(*parts), rollup_scope(scope, table))
+
+
+def _groups_of(team: str, corporation: str, category: str) -> dict[str, str]:
+    """The group a rollup row counts in, per dimension: a row of the case itself counts in the
+    whole, its Regieteam and its corporation; a row with a category in that category."""
+    if category != WHOLE_CASE:
+        return {"huishouden": category}
     return {"totaal": "totaal", "regieteam": team, "corporatie": corporation}
 
 
-async def meldingen_per_dimension(session: AsyncSession, scope: Scope, period: Period) -> Counts:
-    """Meldingen filed in the period: counted per (Regieteam, corporation) and per household
-    category in the database; the totals per Regieteam and per corporation are sums of those
-    few counts."""
-    filed = period.contains(Case.filed_at)
-    result: Counts = {dimension: {} for dimension in DIMENSIONS}
-    query = (select(Case.regieteam_id, Case.corporation_id, func.count())
-             .where(scope.condition(), filed).group_by(Case.regieteam_id, Case.corporation_id))
-    for team, corporation, number in (await session.execute(query)).all():
-        for dimension, key in _roll_up(str(team), str(corporation)).items():
-            result[dimension][key] = result[dimension].get(key, 0) + int(number)
-    per_category = (select(CaseCategory.category, func.count())
-                    .join(Case, Case.id == CaseCategory.case_id)
-                    .where(scope.condition(), filed).group_by(CaseCategory.category))
-    result["huishouden"] = {str(c): int(n) for c, n in (await session.execute(per_category)).all()}
-    return result
+@dataclass
+class CountFigures:
+    """The period's counts: meldingen and outcomes per dimension and group, the reasons of
+    evictions, outcomes per scenario and prevented evictions of families with children."""
+
+    meldingen: Counts = field(default_factory=lambda: {d: {} for d in DIMENSIONS})
+    uitkomsten: OutcomeCounts = field(default_factory=lambda: {d: {} for d in DIMENSIONS})
+    redenen: dict[str, int] = field(default_factory=dict)
+    per_scenario: dict[str, dict[str, int]] = field(default_factory=dict)
+    gezinnen: int = 0
+
+    def count(self, kind: str, team: str, corporation: str, category: str, outcome: str,
+              scenario: int, reason: str, children: bool, number: int) -> None:
+        groups = _groups_of(team, corporation, category)
+        if kind == FILED:
+            for dimension, key in groups.items():
+                counted = self.meldingen[dimension]
+                counted[key] = counted.get(key, 0) + number
+            return
+        name = outcome or "onbekend"
+        for dimension, key in groups.items():
+            outcomes = self.uitkomsten[dimension].setdefault(key, {})
+            outcomes[name] = outcomes.get(name, 0) + number
+        if category != WHOLE_CASE:
+            return
+        if outcome.startswith("uitgezet_"):
+            self.redenen[reason] = self.redenen.get(reason, 0) + number
+        if outcome.startswith("blijft_") and children:
+            self.gezinnen += number
+        per = self.per_scenario.setdefault(str(scenario) if scenario in (1, 2) else "geen", {})
+        per[name] = per.get(name, 0) + number
+
+    def eviction_reasons(self) -> dict[str, int]:
+        return dict(sorted(self.redenen.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def outcomes_per_scenario(self) -> list[dict[str, Any]]:
+        return [Figures(key, 0, self.per_scenario[key]).as_data()
+                for key in sorted(self.per_scenario)]
 
 
-OutcomeCounts = dict[str, dict[str, dict[str, int]]]
-
-
-async def outcomes_per_dimension(
-    session: AsyncSession, scope: Scope, period: Period
-) -> OutcomeCounts:
-    """Cases closed in the period per outcome, per dimension and group (as above)."""
-    closed = period.contains(Case.closed_at)
-    result: OutcomeCounts = {dimension: {} for dimension in DIMENSIONS}
-
-    def add(dimension: str, key: str, outcome: Any, number: int) -> None:
-        outcomes = result[dimension].setdefault(key, {})
-        name = "onbekend" if outcome is None else str(outcome)
-        outcomes[name] = outcomes.get(name, 0) + number
-
-    query = (select(Case.regieteam_id, Case.corporation_id, Case.outcome, func.count())
-             .where(scope.condition(), closed)
-             .group_by(Case.regieteam_id, Case.corporation_id, Case.outcome))
-    for team, corporation, outcome, number in (await session.execute(query)).all():
-        for dimension, key in _roll_up(str(team), str(corporation)).items():
-            add(dimension, key, outcome, int(number))
-    per_category = (select(CaseCategory.category, Case.outcome, func.count())
-                    .join(Case, Case.id == CaseCategory.case_id).where(scope.condition(), closed)
-                    .group_by(CaseCategory.category, Case.outcome))
-    for category, outcome, number in (await session.execute(per_category)).all():
-        add("huishouden", str(category), outcome, int(number))
-    return result
+async def count_figures(session: AsyncSession, scope: Scope, period: Period) -> CountFigures:
+    """Every count of the report from the day rollups, in one query: the database adds up the
+    period's days; what comes back is one row per cell (Regieteam, corporation, category,
+    outcome, scenario, reason), not per case."""
+    t = ROLLUP_COUNTS
+    cell = (t.c.kind, t.c.regieteam_id, t.c.corporation_id, t.c.category, t.c.outcome,
+            t.c.scenario, t.c.reason, t.c.children)
+    query = select(*cell, func.sum(t.c.n)).where(in_rollup(t, scope, period)).group_by(*cell)
+    figures = CountFigures()
+    for kind, team, corporation, category, outcome, scenario, reason, children, number in (
+            await session.execute(query)).all():
+        figures.count(str(kind), str(team), str(corporation), str(category), str(outcome),
+                      int(scenario), str(reason), bool(children), int(number))
+    return figures
 
 
 def case_ids(scope: Scope, period: Period, *, with_filed: bool = False) -> Select[Any]:
@@ -294,76 +345,57 @@ def cohort(scope: Scope, period: Period, *, with_filed: bool = False) -> Any:
             .where(Case.id.in_(case_ids(scope, period, with_filed=with_filed))).cte("cohort"))
 
 
-def lead_time_rows(dialect: str, scope: Scope, period: Period) -> Any:
-    """One row per (case, lead time): the whole days of that lead time."""
-    c = cohort(scope, period)
-
-    def measure(name: str, earlier: Any, later: Any, *where: Any) -> Select[Any]:
-        return select(c.c.id, c.c.regieteam_id, c.c.corporation_id,
-                      literal_column(f"'{name}'").label("maat"),
-                      days_between(dialect, earlier, later).label("dagen")).where(*where)
-
-    closed = and_(period.contains(c.c.closed_at), func.coalesce(c.c.outcome, "") != WITHDRAWN)
-    return union_all(
-        measure("melding_besluit", c.c.filed_at, c.c.decided_at, period.contains(c.c.decided_at)),
-        measure("besluit_sluiting", c.c.decided_at, c.c.closed_at, closed,
-                c.c.decided_at.is_not(None)),
-        measure("melding_sluiting", c.c.filed_at, c.c.closed_at, closed),
-    ).cte("doorlooptijd")
-
-
-def lead_times_by_dimension(rows: Any) -> Any:
-    """The lead-time rows once per dimension, with that dimension's group key."""
-    def part(dimension: str, key: Any) -> Select[Any]:
-        return select(literal_column(f"'{dimension}'").label("dimensie"), key.label("sleutel"),
-                      rows.c.maat, rows.c.dagen)
-
-    return union_all(
-        part("totaal", literal_column("'totaal'")),
-        part("regieteam", rows.c.regieteam_id),
-        part("corporatie", rows.c.corporation_id),
-        part("huishouden", CaseCategory.category).join(
-            CaseCategory, CaseCategory.case_id == rows.c.id),
-    ).subquery("per_dimensie")
-
-
 LeadTimes = dict[str, dict[str, dict[str, dict[str, int | None]]]]
 
 
+def lead_time_histograms(scope: Scope, period: Period) -> Any:
+    """The period's lead-time histograms (cases per whole number of days) per dimension and
+    group, added up over the days by the database."""
+    t = ROLLUP_LEAD_TIMES
+    where = in_rollup(t, scope, period)
+    whole = t.c.category == WHOLE_CASE
+
+    def part(dimension: str, key: Any, *condition: Any, grouped: bool = True) -> Select[Any]:
+        return (select(literal_column(f"'{dimension}'").label("dimensie"), key.label("sleutel"),
+                       t.c.measure, t.c.days, func.sum(t.c.n).label("k"))
+                .where(where, *condition)
+                .group_by(*((key,) if grouped else ()), t.c.measure, t.c.days))
+
+    return union_all(
+        part("totaal", literal_column("'totaal'"), whole, grouped=False),
+        part("regieteam", t.c.regieteam_id, whole),
+        part("corporatie", t.c.corporation_id, whole),
+        part("huishouden", t.c.category, t.c.category != WHOLE_CASE),
+    )
+
+
+def nearest_rank(buckets: list[tuple[int, int]], rank: int) -> int | None:
+    """The smallest number of days whose running total of cases reaches `rank`."""
+    running = 0
+    for days, number in buckets:
+        running += number
+        if running >= rank:
+            return days
+    return None
+
+
 async def lead_times(session: AsyncSession, scope: Scope, period: Period) -> LeadTimes:
-    """Median and 90th percentile (nearest rank) per dimension, group and lead time, in one
-    query. The database first counts the cases per number of days (a small histogram), then
-    adds them up in order; the value at rank r is the smallest number of days whose running
-    total reaches r, with r = ceil(p·n)."""
-    dialect = session.get_bind().dialect.name
-    rows = lead_times_by_dimension(lead_time_rows(dialect, scope, period))
-    group = (rows.c.dimensie, rows.c.sleutel, rows.c.maat)
-    histogram = (select(*group, rows.c.dagen, func.count().label("k"))
-                 .group_by(*group, rows.c.dagen).subquery("histogram"))
-    partition = (histogram.c.dimensie, histogram.c.sleutel, histogram.c.maat)
-    running = select(
-        *partition, histogram.c.dagen,
-        cast(func.sum(histogram.c.k).over(partition_by=partition, order_by=histogram.c.dagen),
-             Integer).label("tot_hier"),
-        cast(func.sum(histogram.c.k).over(partition_by=partition), Integer).label("n"),
-    ).subquery("opgeteld")
-    median_rank = (running.c.n + 1) // 2  # ceil(n / 2)
-    p90_rank = (running.c.n * 9 + 9) // 10  # ceil(9n / 10)
-    query = select(
-        running.c.dimensie, running.c.sleutel, running.c.maat, func.max(running.c.n),
-        func.min(case((running.c.tot_hier >= median_rank, running.c.dagen))),
-        func.min(case((running.c.tot_hier >= p90_rank, running.c.dagen))),
-    ).group_by(running.c.dimensie, running.c.sleutel, running.c.maat)
+    """Median and 90th percentile (nearest rank) per dimension, group and lead time, from the
+    histograms: with one bucket per day the value at rank r = ceil(p·n) is exactly the one the
+    cases themselves give."""
+    histograms: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
+    for dimension, key, measure, days, number in (
+            await session.execute(lead_time_histograms(scope, period))).all():
+        histograms.setdefault((str(dimension), str(key), str(measure)), []).append(
+            (int(days), int(number)))
     result: LeadTimes = {dimension: {} for dimension in DIMENSIONS}
-    for dimension, key, measure, n, median, p90 in (await session.execute(query)).all():
-        times = result[str(dimension)].setdefault(
-            str(key), {m: _no_lead_time() for m in LEAD_TIMES})
-        times[str(measure)] = {"aantal": int(n), "mediaan": _int(median), "p90": _int(p90)}
+    for (dimension, key, measure), buckets in sorted(histograms.items()):
+        buckets.sort()
+        n = sum(number for _days, number in buckets)
+        times = result[dimension].setdefault(key, {m: _no_lead_time() for m in LEAD_TIMES})
+        times[measure] = {"aantal": n, "mediaan": nearest_rank(buckets, (n + 1) // 2),
+                          "p90": nearest_rank(buckets, (n * 9 + 9) // 10)}
     return result
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
 
 
 def figures_of(
@@ -374,27 +406,6 @@ def figures_of(
     keys = sorted(set(meldingen) | set(outcomes) | set(times))
     return [Figures(name(key), meldingen.get(key, 0), outcomes.get(key, {}), times.get(key))
             .as_data() for key in keys]
-
-
-async def eviction_reasons(session: AsyncSession, scope: Scope, period: Period) -> dict[str, int]:
-    query = (select(Case.reason, func.count())
-             .where(scope.condition(), period.contains(Case.closed_at),
-                    Case.outcome.like("uitgezet\\_%", escape="\\"))
-             .group_by(Case.reason).order_by(func.count().desc(), Case.reason))
-    return {str(reason): int(n) for reason, n in (await session.execute(query)).all()}
-
-
-async def outcomes_per_scenario(
-    session: AsyncSession, scope: Scope, period: Period
-) -> list[dict[str, Any]]:
-    query = (select(Case.scenario, Case.outcome, func.count())
-             .where(scope.condition(), period.contains(Case.closed_at))
-             .group_by(Case.scenario, Case.outcome))
-    per: dict[str, dict[str, int]] = {}
-    for scenario, outcome, number in (await session.execute(query)).all():
-        key = str(scenario) if scenario in (1, 2) else "geen"
-        per.setdefault(key, {})[str(outcome)] = int(number)
-    return [Figures(key, 0, per[key]).as_data() for key in sorted(per)]
 
 
 async def nazorg_results(session: AsyncSession, scope: Scope, period: Period) -> list[dict[str, Any]]:
@@ -413,25 +424,20 @@ async def nazorg_results(session: AsyncSession, scope: Scope, period: Period) ->
 
 
 async def per_month(session: AsyncSession, scope: Scope, period: Period) -> list[MonthCounts]:
-    """Meldingen and closures per outcome group, per calendar month (Amsterdam)."""
-    months = period.months()
-
-    def sums(column: Any) -> list[Any]:
-        return [func.sum(case((and_(column >= start, column < end), 1), else_=0))
-                for _first, start, end in months]
-
-    filed = (await session.execute(select(*sums(Case.filed_at)).where(
-        scope.condition(), period.contains(Case.filed_at)))).one()
-    closed_rows = (await session.execute(
-        select(Case.outcome, *sums(Case.closed_at))
-        .where(scope.condition(), period.contains(Case.closed_at)).group_by(Case.outcome))).all()
-    figures = [MonthCounts(first, int(filed[i] or 0))
-               for i, (first, _s, _e) in enumerate(months)]
-    for row in closed_rows:
-        group = outcome_group(row[0])
-        for i, month in enumerate(figures):
-            month.add(group, int(row[i + 1] or 0))
-    return figures
+    """Meldingen and closures per outcome group, per calendar month (Amsterdam), from the day
+    rollups."""
+    t = ROLLUP_COUNTS
+    query = (select(t.c.day, t.c.kind, t.c.outcome, func.sum(t.c.n))
+             .where(in_rollup(t, scope, period), t.c.category == WHOLE_CASE)
+             .group_by(t.c.day, t.c.kind, t.c.outcome))
+    months = {first: MonthCounts(first) for first, _start, _end in period.months()}
+    for day, kind, outcome, number in (await session.execute(query)).all():
+        month = months[day.replace(day=1)]
+        if kind == FILED:
+            month.meldingen += int(number)
+        else:
+            month.add(outcome_group(outcome or None), int(number))
+    return list(months.values())
 
 
 # --- the CSV export --------------------------------------------------------------------------
@@ -531,6 +537,7 @@ async def rapport(
     org = services.org
     scope = rapport_scope(org, member)
     period = parse_period(services, van, tot)
+    await ensure_counted(services)
     async with services.transaction() as session:
         await _without_jit(session)
         months = await per_month(session, scope, period)
@@ -562,31 +569,21 @@ async def rapport_figures(
         "corporatie": lambda key: partner_name(org, key),
         "huishouden": lambda key: key,
     }
-    meldingen = await meldingen_per_dimension(session, scope, period)
-    outcomes = await outcomes_per_dimension(session, scope, period)
+    counts = await count_figures(session, scope, period)
     times = await lead_times(session, scope, period)
-    per = {dim: figures_of(meldingen[dim], outcomes[dim], times[dim], names[dim])
+    per = {dim: figures_of(counts.meldingen[dim], counts.uitkomsten[dim], times[dim], names[dim])
            for dim in DIMENSIONS}
     total = per.pop("totaal")
     whole = total[0] if total else Figures("totaal").as_data()
     return {
         "van": period.van, "tot": period.tot, "alles": scope.everything,
         "totaal": whole,
-        "redenen_uitzetting": await eviction_reasons(session, scope, period),
-        "per_scenario": await outcomes_per_scenario(session, scope, period),
+        "redenen_uitzetting": counts.eviction_reasons(),
+        "per_scenario": counts.outcomes_per_scenario(),
         "nazorg": await nazorg_results(session, scope, period),
-        "kosten": avoided_costs(whole["groepen"]["voorkomen"],
-                                await prevented_families(session, scope, period)),
+        "kosten": avoided_costs(whole["groepen"]["voorkomen"], counts.gezinnen),
         "per": per,
     }
-
-
-async def prevented_families(session: AsyncSession, scope: Scope, period: Period) -> int:
-    query = select(func.count()).select_from(Case).where(
-        scope.condition(), period.contains(Case.closed_at), Case.outcome.like("blijft\\_%",
-                                                                              escape="\\"),
-        Case.minor_children > 0)
-    return int(await session.scalar(query) or 0)
 
 
 def avoided_costs(prevented: int, families: int) -> dict[str, Any]:

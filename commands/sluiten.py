@@ -29,6 +29,7 @@ from commands.organisation import Member
 from commands.outbox import queue_result
 from commands.permissions import is_chair_of, whom_to_ask
 from commands.replies import CommandRefused, Message, Result, to_member, to_partner, to_regieteam
+from commands.rollups import refresh_case_figures
 from commands.toelichting import refuse_household_words, show_action
 from commands.validation import FieldProblem, check_free_text, parse_date
 from commands.words import TENANT_STAYS, Outcome, Phase
@@ -283,6 +284,7 @@ async def close_with(services: Services, member: Member, reference: str, closing
             current.ended_at = now
         events.record(session, case, "case_closed", member.id, now, uitkomst=checked.outcome,
                       **({"opvang": checked.shelter} if checked.shelter else {}))
+        await refresh_case_figures(session, services, case)
         await reminders.sync_case_reminders(session, services, case)
         return await queue_result(session, services, _closed(services, member, case, checked))
 

@@ -500,7 +500,70 @@ class KeyCheck(Base):
     created_at: Mapped[datetime]
 
 
+# --- figure rollups (maintained by commands.rollups, rebuilt by `regiebot cijfers herbereken`) --
+
+
+class RollupCount(Base):
+    """How many cases were filed (`kind` "gemeld") or closed ("gesloten") on one calendar day
+    (Amsterdam; `span` "dag") or in one calendar month (`span` "maand", `day` its first day),
+    per Regieteam, corporation and outcome; for closures also per scenario (0: none), reason
+    and whether there are minor children. `category` "" is the case itself; a row with a
+    category counts the case once for each of its household categories (per Regieteam only:
+    `corporation_id` "")."""
+
+    __tablename__ = "rollup_counts"
+    span: Mapped[str] = mapped_column(String(8), primary_key=True)  # "dag" or "maand"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    regieteam_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    corporation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    category: Mapped[str] = mapped_column(String(60), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(40), primary_key=True)
+    scenario: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    children: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class RollupLeadTime(Base):
+    """A lead-time histogram: how many cases took `days` whole days for `measure`, counted on
+    the day or in the month (`span`, as above) the measure ends in (the decision or the
+    closure), per Regieteam, corporation and (as above) household category. One bucket per
+    whole day, so medians and percentiles come out exactly as from the cases."""
+
+    __tablename__ = "rollup_lead_times"
+    span: Mapped[str] = mapped_column(String(8), primary_key=True)  # "dag" or "maand"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    measure: Mapped[str] = mapped_column(String(20), primary_key=True)
+    regieteam_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    corporation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    category: Mapped[str] = mapped_column(String(60), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class RollupCase(Base):
+    """What one case adds to the rollups right now (its cells, as JSON), so that a change to the
+    case takes exactly its old contribution away before it adds the new one."""
+
+    __tablename__ = "rollup_cases"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"),
+                                         primary_key=True, autoincrement=False)
+    cells: Mapped[dict[str, Any]]
+
+
+class RollupState(Base):
+    """One row: whether every case is counted in the rollups. False (or no row) after the
+    upgrade that added them to a database with cases: the first /rapport, or
+    `regiebot cijfers herbereken`, counts them all first."""
+
+    __tablename__ = "rollup_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    counted: Mapped[bool] = mapped_column(Boolean)
+
+
 def encrypted_columns() -> list[Column[Any]]:
     """Every column that holds encrypted personal data or free text, table by table."""
     return [column for table in Base.metadata.sorted_tables for column in table.columns
             if column.info.get("encrypted")]
+

@@ -95,6 +95,11 @@ NOT_FREE_TEXT: frozenset[str] = frozenset({
     "processed_requests.key", "form_drafts.key",
     "outbox.destination_kind", "outbox.destination_id", "outbox.update_key", "outbox.template",
     "outbox.claimed_by", "outbox.cancel_reason", "outbox.last_error",
+    "rollup_counts.span", "rollup_counts.kind", "rollup_counts.regieteam_id",
+    "rollup_counts.corporation_id", "rollup_counts.category", "rollup_counts.outcome",
+    "rollup_counts.reason", "rollup_lead_times.span", "rollup_lead_times.measure",
+    "rollup_lead_times.regieteam_id", "rollup_lead_times.corporation_id",
+    "rollup_lead_times.category",
     # encrypted, and handled as whole rows: deleted on erasure (personal data, drafts) or kept
     "case_personal_data.tenant_name", "case_personal_data.address", "case_personal_data.postcode",
     "form_drafts.data", "key_check.token", "outbox.payload",
