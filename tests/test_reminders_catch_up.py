@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import date
+from datetime import UTC, date
 
 import pytest
+from sqlalchemy import select
 
 from bot.scheduler import start_scheduler
 from bot.settings import Settings
 from commands.context import Services
 from commands.reminders import dispatch_due, sync_open_cases
 from commands.replies import Outgoing
+from store.models import Reminder
 from tests.conftest import Clock, Database
 from tests.reminders_support import (
     FakeCourier,
@@ -71,6 +73,24 @@ async def test_a_late_termijn_does_not_say_today(services: Services, clock: Cloc
     texts = [s.text for s in courier.sent if s.template == "herinnering/termijn"]
     assert texts and all("liep af op donderdag 26 november 2026" in t for t in texts), texts
     assert not any("Vandaag" in t for t in texts)
+
+
+async def test_a_reminder_whose_moment_has_come_is_not_moved_later(
+        services: Services, clock: Clock) -> None:
+    """A reminder that is due (its moment was set earlier, e.g. under other send times) is
+    sent, not pushed back by the next refresh."""
+    case = await new_case(services)
+    await appoint(services, case.id, termijn=date(2026, 12, 22))
+    clock.set(ams(2026, 12, 14, 12))
+    async with services.transaction() as session:
+        due = await session.scalars(select(Reminder).where(
+            Reminder.case_id == case.id, Reminder.kind == "termijn", Reminder.sent_at.is_(None)))
+        for row in due:
+            assert row.due_at.replace(tzinfo=row.due_at.tzinfo or UTC) > clock()
+            row.due_at = ams(2026, 12, 14, 9)
+    courier = FakeCourier()
+    assert await catch_up(services, courier, rounds=1) > 0
+    assert {s.template for s in courier.sent} == {"herinnering/termijn"}
 
 
 class CrashingCourier(FakeCourier):

@@ -126,8 +126,10 @@ async def sync_case_reminders(session: AsyncSession, services: Services, case: C
             held = aware(row.due_at) <= postponed.get(
                 (series, target_of(row.target_partner_id, row.target_member_id)), NEVER)
             cancel(row, now, DONE if done else POSTPONED if held else reason_for(case, state, row))
-        elif row.attempts == 0 and aware(row.due_at) != spec.due_at:
-            row.due_at = spec.due_at  # e.g. the send time in the rules changed
+        elif row.attempts == 0 and aware(row.due_at) != spec.due_at and aware(row.due_at) > now:
+            # e.g. the send time in the rules changed; a reminder whose moment has come (it
+            # may be on its way) keeps it and is sent
+            row.due_at = spec.due_at
 
     if case.phase == Phase.GESLOTEN:
         for row in state.rows:

@@ -4,7 +4,7 @@ contribution.
 A database that already has cases is marked as not yet counted: the first /rapport (or
 `regiebot cijfers herbereken`) counts every case first.
 
-Revision ID: 0012_rollups
+Revision ID: 0012
 Revises: 0011
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_rollups"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
