@@ -450,11 +450,15 @@ CSV_COLUMNS = (
 )
 
 
+STREAM_ROWS = 2000  # the case rows are read from the database in parts of this size
+
+
 async def case_rows(
     services: Services, session: AsyncSession, scope: Scope, period: Period
 ) -> list[CsvRow]:
     """One row per case the figures are about: filed, decided or closed in the period, in the
-    order of CSV_COLUMNS."""
+    order of CSV_COLUMNS. Read as a stream (a server-side cursor on PostgreSQL), so a long
+    history is never held twice in memory."""
     dialect = session.get_bind().dialect.name
     c = cohort(scope, period, with_filed=True)
     flags = [period.contains(c.c.filed_at), period.contains(c.c.decided_at),
@@ -468,10 +472,10 @@ async def case_rows(
                     days_between(dialect, c.c.filed_at, c.c.closed_at))
              .join(Case, Case.id == c.c.id).where(or_(*flags))
              .order_by(c.c.filed_at, c.c.id))
-    rows = (await session.execute(query)).all()
     categories = await _categories(session, case_ids(scope, period, with_filed=True))
     day = local_day(period.zone)
-    return [_csv_row(row, categories.get(row[0], ()), day) for row in rows]
+    rows = await session.stream(query.execution_options(yield_per=STREAM_ROWS))
+    return [_csv_row(row, categories.get(row[0], ()), day) async for row in rows]
 
 
 async def _categories(session: AsyncSession, ids: Select[Any]) -> dict[int, list[str]]:
@@ -530,10 +534,12 @@ def _blank(value: Any) -> str:
 
 
 async def rapport(
-    services: Services, member: Member, van: str | None = None, tot: str | None = None
+    services: Services, member: Member, van: str | None = None, tot: str | None = None, *,
+    export: bool = False,
 ) -> Result:
-    """The evaluation figures for the period, with a chart (PNG) and a CSV export: the files
-    hold the months' counts and the case rows; `messages.rapport` draws and writes them."""
+    """The evaluation figures for the period, with a chart (PNG), and with `export` a CSV of
+    the case rows: the files hold the months' counts and the rows; `messages.files` draws and
+    writes them. The figures come from the rollups; the rows are read only when asked."""
     org = services.org
     scope = rapport_scope(org, member)
     period = parse_period(services, van, tot)
@@ -542,14 +548,21 @@ async def rapport(
         await _without_jit(session)
         months = await per_month(session, scope, period)
         data = await rapport_figures(session, org, scope, period)
-        rows = await case_rows(services, session, scope, period)
+        rows = await case_rows(services, session, scope, period) if export else None
     stem = f"rapport_{_scope_name(scope)}_{period.van.isoformat()}_{period.tot.isoformat()}"
     files: list[Attachment | FileToMake] = [
-        FileToMake(f"{stem}.png", MonthChart(months), "bestand.grafiek"),
-        FileToMake(f"{stem}.csv", CaseExport(CSV_COLUMNS, rows), "bestand.csv"),
-    ]
-    data["casussen_in_export"] = len(rows)
+        FileToMake(f"{stem}.png", MonthChart(months), "bestand.grafiek")]
+    if rows is not None:
+        files.append(FileToMake(f"{stem}.csv", CaseExport(CSV_COLUMNS, rows), "bestand.csv"))
+        data["casussen_in_export"] = len(rows)
+    data["export"] = rows is not None
+    data["periode_woorden"] = _period_words(van, tot)
     return Result(replies=[Message("rapport/rapport", data)], files=files, value=data)
+
+
+def _period_words(van: str | None, tot: str | None) -> str:
+    """The period as the member typed it, for the hint how to ask for the CSV as well."""
+    return " ".join(bound for bound in (van, tot) if bound)
 
 
 async def _without_jit(session: AsyncSession) -> None:

@@ -495,9 +495,10 @@ def _period(r: Reading, words: list[str]) -> tuple[str | None, str | None]:
 def _rapport(r: Reading, words: list[str]) -> Planned:
     from commands import rapport
 
-    van, tot = _period(r, words)
+    export = bool(words) and fold(words[-1]) == "csv"  # the case rows only when asked
+    van, tot = _period(r, words[:-1] if export else words)
     member = r.member
-    return r.plan(lambda s: rapport.rapport(s, member, van, tot))
+    return r.plan(lambda s: rapport.rapport(s, member, van, tot, export=export))
 
 
 def _audit(r: Reading, words: list[str]) -> Planned:

@@ -35,7 +35,7 @@ async def test_telegram_rapport_in_a_group_goes_privately(
     services: Services, fake_telegram: FakeTelegram, telegram_bot: TelegramAdapter
 ) -> None:
     await file(services)
-    mark, said = await asked_in_group(fake_telegram, JOOST, "/rapport")
+    mark, said = await asked_in_group(fake_telegram, JOOST, "/rapport csv")
     assert said.text == SENT_PRIVATELY
     private = to_chat(fake_telegram, JOOST, mark)
     assert {c.method for c in private} == {"sendMessage", "sendPhoto", "sendDocument"}

@@ -13,8 +13,11 @@ import pytest
 
 from commands.context import Services
 from commands.rapport import CSV_COLUMNS, rapport
+from commands.replies import Result
+from commands.text import run_text
 from messages.charts import MonthFigures, month_figure
 from messages.files import attachments
+from messages.render import renderer
 from tests.status_builders import TENANT, no_personal_data
 from tests.test_rapport_figures import TOT, VAN, build_period_cases, member
 
@@ -43,7 +46,7 @@ async def test_chart_is_a_sensible_png(services: Services) -> None:
 
 async def test_csv_has_one_row_per_case_in_the_period(services: Services) -> None:
     ref = await build_period_cases(services)
-    result = await rapport(services, member(services, "joost"), VAN, TOT)
+    result = await rapport(services, member(services, "joost"), VAN, TOT, export=True)
     export = next(f for f in await attachments(result.files) if f.mime == "text/csv")
     text = export.content.decode("utf-8")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
@@ -72,7 +75,8 @@ async def test_csv_has_one_row_per_case_in_the_period(services: Services) -> Non
 
 
 async def test_empty_period_still_gives_files(services: Services) -> None:
-    result = await rapport(services, member(services, "joost"), "01-01-2024", "31-12-2024")
+    result = await rapport(services, member(services, "joost"), "01-01-2024", "31-12-2024",
+                           export=True)
     assert result.value["totaal"]["meldingen"] == 0
     assert result.value["totaal"]["doorlooptijden"]["melding_sluiting"]["mediaan"] is None
     chart, export = await attachments(result.files)
@@ -83,12 +87,25 @@ async def test_empty_period_still_gives_files(services: Services) -> None:
 
 async def test_a_chairs_report_does_not_overwrite_the_coordinators(services: Services) -> None:
     await build_period_cases(services)
-    everything = await rapport(services, member(services, "joost"), VAN, TOT)
-    oost = await rapport(services, member(services, "carla"), VAN, TOT)
+    everything = await rapport(services, member(services, "joost"), VAN, TOT, export=True)
+    oost = await rapport(services, member(services, "carla"), VAN, TOT, export=True)
     names = {f.filename for f in everything.files}
     assert names.isdisjoint({f.filename for f in oost.files})
     assert {f.filename for f in oost.files} == {"rapport_oost_2026-06-01_2026-10-31.png",
                                                "rapport_oost_2026-06-01_2026-10-31.csv"}
+
+
+async def test_the_case_rows_come_only_when_asked(services: Services) -> None:
+    await build_period_cases(services)
+    joost = member(services, "joost")
+    result = await rapport(services, joost, VAN, TOT)
+    assert [f.filename for f in result.files] == ["rapport_alle_2026-06-01_2026-10-31.png"]
+    said = renderer("plain").render(result.replies[0])
+    assert f"/rapport {VAN} {TOT} csv" in said
+    asked = await run_text(services, joost, "rapport", [*VAN.split(), *TOT.split(), "CSV"],
+                           renderer("plain"))
+    assert isinstance(asked, Result)
+    assert [f.mime for f in await attachments(asked.files)] == ["image/png", "text/csv"]
 
 
 @pytest.mark.parametrize("count", [3, 6, 7, 12, 24])

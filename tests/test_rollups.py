@@ -213,7 +213,7 @@ async def test_report_from_rollups_matches_the_cases(
     services: Services, clock: Clock, van: str, tot: str
 ) -> None:
     await run_randomly(services, clock, seed=11, steps=90)
-    result = await rapport(services, member(services.org, "joost"), van, tot)
+    result = await rapport(services, member(services.org, "joost"), van, tot, export=True)
     export = next(f for f in await attachments(result.files) if f.mime == "text/csv")
     rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8"), newline="")))
     expected = recount_from_csv(services, rows)

@@ -116,7 +116,7 @@ async def test_unexpected_error_gives_calm_answer_and_no_personal_log(
 async def test_rapport_files_uploaded_to_the_coordinator(slack_bot: SlackBot, fake_slack: FakeSlack,
                                                         services: Services) -> None:
     await file(services)
-    await slack_bot.slash("U0JOOST", "/regie", "rapport")
+    await slack_bot.slash("U0JOOST", "/regie", "rapport csv")
     done = await fake_slack.wait_for("files.completeUploadExternal", 1, within=20)
     assert done[0].args.get("channel_id") == "DU0JOOST"
     uploads = await fake_slack.wait_for("upload", 2)

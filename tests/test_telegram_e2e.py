@@ -177,7 +177,7 @@ async def test_whole_flow_through_telegram(
     timeline = await say(fake_telegram, JOOST, "/status RT-2026-0001", "RT-2026-0001")
     assert timeline.params["parse_mode"] == "HTML"
     mark = fake_telegram.mark()
-    fake_telegram.send_text(JOOST, "/rapport")
+    fake_telegram.send_text(JOOST, "/rapport csv")
     photo = await fake_telegram.next_call("sendPhoto", JOOST, after=mark)
     document = await fake_telegram.next_call("sendDocument", JOOST, after=mark)
     assert photo.params["photo"]["size"] > 0
