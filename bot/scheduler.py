@@ -277,12 +277,13 @@ class BotScheduler:
             return False
 
     async def _release_lock(self) -> None:
+        conn, self._lock_conn = self._lock_conn, None
+        if conn is None or conn.closed:
+            return
         import psycopg
 
-        conn, self._lock_conn = self._lock_conn, None
-        if conn is not None and not conn.closed:
-            with contextlib.suppress(psycopg.Error):
-                await conn.close()
+        with contextlib.suppress(psycopg.Error):
+            await conn.close()
 
     async def _become_leader(self) -> None:
         engine = make_sync_engine(self.settings.database_url)
