@@ -225,27 +225,39 @@ async def open_case_counts(session: AsyncSession, scope: ColumnElement[bool]) ->
 def _pending_confirmation(scope: ColumnElement[bool], now: datetime) -> ColumnElement[bool]:
     """A request (MBZ registration, Jeugdbescherming) that is due and not confirmed. "Gedaan"
     marks the sent rows of the series done and cancels the rest, so one open row suffices."""
-    return and_(scope, Case.phase != Phase.GESLOTEN, Reminder.kind.in_(CONFIRMATION_KINDS),
+    return and_(scope, open_case(), Reminder.kind.in_(CONFIRMATION_KINDS),
                 Reminder.due_at <= now, Reminder.done_at.is_(None), Reminder.cancelled_at.is_(None))
+
+
+def confirmation_counts_query(scope: ColumnElement[bool], now: datetime) -> Select[*tuple[Any, ...]]:
+    """Per kind, how many open cases have an unconfirmed request."""
+    return (select(Reminder.kind, func.count(func.distinct(Reminder.case_id)))
+            .join(Case, Case.id == Reminder.case_id).where(_pending_confirmation(scope, now))
+            .group_by(Reminder.kind))
+
+
+def confirmation_list_query(
+    scope: ColumnElement[bool], now: datetime, limit: int
+) -> Select[*tuple[Any, ...]]:
+    """The first cases with an unconfirmed request, longest waiting first."""
+    since = func.min(Reminder.due_at)
+    return (select(Case.reference, Case.regieteam_id, Reminder.kind, since)
+            .join(Case, Case.id == Reminder.case_id).where(_pending_confirmation(scope, now))
+            .group_by(Case.reference, Case.regieteam_id, Reminder.kind)
+            .order_by(since, Case.reference).limit(limit))
 
 
 async def pending_confirmations(
     services: Services, session: AsyncSession, scope: ColumnElement[bool], limit: int
 ) -> dict[str, Any]:
     """Cases whose MBZ or Jeugdbescherming request is not yet confirmed (one per case and kind)."""
-    where = _pending_confirmation(scope, services.now())
-    counts_query = (select(Reminder.kind, func.count(func.distinct(Reminder.case_id)))
-                    .join(Case, Case.id == Reminder.case_id).where(where).group_by(Reminder.kind))
     counts = {kind: 0 for kind in CONFIRMATION_KINDS}
-    for kind, number in (await session.execute(counts_query)).all():
+    for kind, number in (await session.execute(
+            confirmation_counts_query(scope, services.now()))).all():
         counts[kind] = int(number)
-    since = func.min(Reminder.due_at)
-    list_query = (select(Case.reference, Case.regieteam_id, Reminder.kind, since)
-                  .join(Case, Case.id == Reminder.case_id).where(where)
-                  .group_by(Case.reference, Case.regieteam_id, Reminder.kind)
-                  .order_by(since, Case.reference).limit(limit))
+    rows = (await session.execute(confirmation_list_query(scope, services.now(), limit))).all()
     lines = [{"referentie": ref, "team": team_name(services.org, team), "soort": kind,
-              "sinds": due} for ref, team, kind, due in (await session.execute(list_query)).all()]
+              "sinds": due} for ref, team, kind, due in rows]
     return {"per_soort": counts, "totaal": sum(counts.values()), "casussen": lines,
             "meer": sum(counts.values()) - len(lines)}
 

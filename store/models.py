@@ -92,6 +92,7 @@ class CaseSequence(Base):
 
 
 OPEN_CASE_SQL = "phase != 'gesloten'"
+OPEN_REMINDER_SQL = "done_at IS NULL AND cancelled_at IS NULL"
 OPEN_CASE_INDEXES: dict[str, tuple[str, ...]] = {
     "ix_cases_open_regieteam": ("regieteam_id", "phase"),
     "ix_cases_open_corporation": ("corporation_id", "phase"),
@@ -395,6 +396,9 @@ class Reminder(Base):
         Index("ix_reminders_due", "sent_at", "cancelled_at", "due_at"),
         Index("ix_reminders_case", "case_id"),
         Index("ix_reminders_kind_case", "kind", "case_id"),
+        # requests still waiting for an answer (/status "bevestigingen"): not the history
+        Index("ix_reminders_open_kind", "kind", "due_at", sqlite_where=text(OPEN_REMINDER_SQL),
+              postgresql_where=text(OPEN_REMINDER_SQL)),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
