@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import traceback
 from collections.abc import Iterable
 from types import TracebackType
 from urllib.parse import quote
 
-import psycopg
 from sqlalchemy.exc import DBAPIError, StatementError
 
 REDACTED = "(details verborgen: kunnen persoonsgegevens bevatten)"
@@ -43,7 +43,11 @@ SHORTEST_SECRET = 8  # shorter configured values ("x" in tests) would blank out 
 # --- database errors ------------------------------------------------------------------------
 
 def _is_database_error(exc: BaseException) -> bool:
-    return isinstance(exc, StatementError | DBAPIError | psycopg.Error)
+    if isinstance(exc, StatementError | DBAPIError):
+        return True
+    # psycopg is imported only with PostgreSQL; when it is not loaded, no error can be its own
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.Error)
 
 
 def _chain(exc: BaseException | None) -> list[BaseException]:

@@ -30,10 +30,9 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as Time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import psycopg
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -59,6 +58,9 @@ from commands.reminders import (
 from commands.stemoproep import remind_non_voters
 from store.db import is_sqlite, make_sync_engine
 from store.retention import forget_old_deliveries
+
+if TYPE_CHECKING:  # psycopg only for the leader lock on PostgreSQL, imported there
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +249,8 @@ class BotScheduler:
             await self._become_leader()
 
     async def _acquire_lock(self) -> bool:
+        import psycopg
+
         try:
             if self._lock_conn is None or self._lock_conn.closed:
                 self._lock_conn = await psycopg.AsyncConnection.connect(
@@ -262,6 +266,8 @@ class BotScheduler:
             return False
 
     async def _lock_alive(self) -> bool:
+        import psycopg
+
         if self._lock_conn is None or self._lock_conn.closed:
             return False
         try:
@@ -272,9 +278,12 @@ class BotScheduler:
 
     async def _release_lock(self) -> None:
         conn, self._lock_conn = self._lock_conn, None
-        if conn is not None and not conn.closed:
-            with contextlib.suppress(psycopg.Error):
-                await conn.close()
+        if conn is None or conn.closed:
+            return
+        import psycopg
+
+        with contextlib.suppress(psycopg.Error):
+            await conn.close()
 
     async def _become_leader(self) -> None:
         engine = make_sync_engine(self.settings.database_url)

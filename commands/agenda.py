@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,7 @@ from commands.outbox import queue_result
 from commands.permissions import is_chair_of, may_vote, require_chair, sees_all, whom_to_ask
 from commands.replies import Action, CommandRefused, Message, Outgoing, Result, to_regieteam
 from commands.words import UNDECIDED_PHASES, ActionName, Phase
-from store.models import AgendaItem, Case, Decision, Meeting
+from store.models import AgendaItem, Case, Decision, Meeting, open_case
 
 SECTION_ORDER = {"nieuw": 0, "doorgeschoven": 1, "terugkoppeling": 2, "termijn": 3}
 UNDECIDED = UNDECIDED_PHASES
@@ -95,15 +95,14 @@ async def meeting_for(session: AsyncSession, services: Services, regieteam_id: s
     return meeting
 
 
-async def _candidates(
-    session: AsyncSession, services: Services, meeting: Meeting
-) -> list[tuple[Case, str, bool]]:
-    """Cases that belong on this meeting's agenda, with their section and addendum flag.
-    Only open cases of this Regieteam are read (indexed on regieteam and phase)."""
+def candidates_query(services: Services, meeting: Meeting) -> Select[Case]:
+    """The open cases of the meeting's Regieteam that may belong on its agenda: undecided ones
+    filed before the meeting starts, and cases in uitvoering with terugkoppeling or termijn due.
+    Read through the partial index on the open phases (`open_case()`)."""
     start = services.local(meeting.starts_at)
-    cutoff = services.local(meeting.cutoff_at)
-    rows = (await session.scalars(select(Case).where(
+    return select(Case).where(
         Case.regieteam_id == meeting.regieteam_id,
+        open_case(),
         or_(
             and_(Case.phase.in_(UNDECIDED), Case.filed_at < start),
             and_(Case.phase == Phase.IN_UITVOERING, or_(
@@ -111,7 +110,16 @@ async def _candidates(
                 Case.termijn < meeting.meeting_date,
             )),
         ),
-    ))).all()
+    )
+
+
+async def _candidates(
+    session: AsyncSession, services: Services, meeting: Meeting
+) -> list[tuple[Case, str, bool]]:
+    """Cases that belong on this meeting's agenda, with their section and addendum flag.
+    Only open cases of this Regieteam are read (indexed on regieteam and phase)."""
+    cutoff = services.local(meeting.cutoff_at)
+    rows = (await session.scalars(candidates_query(services, meeting))).all()
     discussed = await _discussed_before(session, meeting, [c.id for c in rows if c.phase in UNDECIDED])
     result = []
     for case in rows:

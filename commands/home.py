@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from commands.context import Services
 from commands.organisation import Member
 from commands.permissions import is_chair_of
 from commands.words import OPEN_PHASES, UNDECIDED_PHASES, Phase
-from store.models import Case
+from store.models import Case, open_case
 
 LIST_LIMIT = 30
 CLOSE_LIMIT = 20  # cases in uitvoering offered for closing (one button each)
@@ -46,6 +46,36 @@ def _rows(cases: Sequence[Case]) -> tuple[dict[str, Any], ...]:
     return tuple(case_row(c) for c in cases)
 
 
+# The lists read open cases only, through the partial indexes on the open phases (`open_case()`).
+
+
+def casemanager_cases_query(member_id: str) -> Select[Case]:
+    """The open cases this member leads as casemanager, nearest termijn first."""
+    return (select(Case).where(Case.casemanager_id == member_id, open_case())
+            .order_by(Case.termijn).limit(LIST_LIMIT))
+
+
+def team_cases_query(teams: Sequence[str]) -> Select[Case]:
+    """The undecided cases of these Regieteams, most urgent first."""
+    return (select(Case).where(Case.regieteam_id.in_(teams), open_case(),
+                               Case.phase.in_(UNDECIDED_PHASES))
+            .order_by(Case.urgency_date, Case.filed_at).limit(LIST_LIMIT))
+
+
+def closable_cases_query(teams: Sequence[str]) -> Select[Case]:
+    """Cases in uitvoering of these Regieteams, offered for closing."""
+    return (select(Case).where(Case.regieteam_id.in_(teams), open_case(),
+                               Case.phase == Phase.IN_UITVOERING)
+            .order_by(Case.termijn, Case.id).limit(CLOSE_LIMIT))
+
+
+def melder_cases_query(corporation_id: str) -> Select[Case]:
+    """The corporation's open meldingen, newest first."""
+    return (select(Case).where(Case.corporation_id == corporation_id, open_case(),
+                               Case.phase.in_(OPEN_PHASES))
+            .order_by(Case.filed_at.desc()).limit(LIST_LIMIT))
+
+
 async def home_sections(services: Services, member: Member) -> list[HomeSection]:
     """The sections this member sees, in order: their cases as casemanager, their
     Regieteams' new cases, cases they may close, the phase counts (coordinator, admin) and
@@ -54,18 +84,11 @@ async def home_sections(services: Services, member: Member) -> list[HomeSection]
     sections: list[HomeSection] = []
     async with services.sessions() as session:
         if member.has_role("casemanager"):
-            cases = (await session.scalars(
-                select(Case).where(Case.casemanager_id == member.id, Case.phase != Phase.GESLOTEN)
-                .order_by(Case.termijn).limit(LIST_LIMIT)
-            )).all()
+            cases = (await session.scalars(casemanager_cases_query(member.id))).all()
             sections.append(HomeSection("casemanager", cases=_rows(cases)))
         if member.has_role("voorzitter", "lid"):
             teams = [t.id for t in org.regieteams if org.belongs_to(member, t.id)]
-            cases = (await session.scalars(
-                select(Case).where(Case.regieteam_id.in_(teams),
-                                   Case.phase.in_(UNDECIDED_PHASES))
-                .order_by(Case.urgency_date, Case.filed_at).limit(LIST_LIMIT)
-            )).all()
+            cases = (await session.scalars(team_cases_query(teams))).all()
             sections.append(HomeSection("team", {
                 "teams": [org.regieteam(t).name for t in teams],
                 "voorzitter": member.has_role("voorzitter"),
@@ -77,11 +100,7 @@ async def home_sections(services: Services, member: Member) -> list[HomeSection]
         closing = [t.id for t in org.regieteams
                    if member.has_role("coordinator") or is_chair_of(org, member, t.id)]
         if closing:
-            cases = (await session.scalars(
-                select(Case).where(Case.regieteam_id.in_(closing),
-                                   Case.phase == Phase.IN_UITVOERING)
-                .order_by(Case.termijn, Case.id).limit(CLOSE_LIMIT)
-            )).all()
+            cases = (await session.scalars(closable_cases_query(closing))).all()
             sections.append(HomeSection("sluiten", cases=_rows(cases)))
         if member.has_role("coordinator", "admin"):
             counts = (await session.execute(
@@ -95,11 +114,7 @@ async def home_sections(services: Services, member: Member) -> list[HomeSection]
                 {"team": t.name, "fasen": table.get(t.id, {})} for t in org.regieteams
             ]}))
         if member.has_role("melder"):
-            cases = (await session.scalars(
-                select(Case).where(Case.corporation_id == member.partner,
-                                   Case.phase.in_(OPEN_PHASES))
-                .order_by(Case.filed_at.desc()).limit(LIST_LIMIT)
-            )).all()
+            cases = (await session.scalars(melder_cases_query(member.partner))).all()
             sections.append(HomeSection("melder", {
                 "corporatie": org.partner(member.partner).name}, _rows(cases)))
     return sections

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands import audit
@@ -52,6 +52,7 @@ from store.models import (
     PlanCondition,
     Reminder,
     Vote,
+    open_case,
 )
 
 STATUS_ROLES = ("coordinator", "admin", "voorzitter", "melder", "casemanager")
@@ -127,14 +128,21 @@ def _case_columns() -> tuple[Any, ...]:
             Case.ontruiming_date, Case.termijn, Case.next_terugkoppeling, Case.scenario)
 
 
+def case_list_query(
+    where: ColumnElement[bool], order: Sequence[Any], limit: int
+) -> Select[*tuple[Any, ...]]:
+    """The first `limit` open cases matching `where`, with the total as a window count. Every
+    list is of open cases: read through the partial indexes on the open phases."""
+    return (select(*_case_columns(), func.count().over().label("total"))
+            .where(open_case(), where).order_by(*order, Case.id).limit(limit))
+
+
 async def case_list(
     services: Services, session: AsyncSession, where: ColumnElement[bool],
     order: Sequence[Any], limit: int,
 ) -> CaseList:
     """The first `limit` cases matching `where` and the total (a window count, one query)."""
-    query = (select(*_case_columns(), func.count().over().label("total"))
-             .where(where).order_by(*order, Case.id).limit(limit))
-    rows = (await session.execute(query)).all()
+    rows = (await session.execute(case_list_query(where, order, limit))).all()
     total = int(rows[0].total) if rows else 0
     return CaseList(total, [_case_line(services, row, services.today()) for row in rows])
 
@@ -185,14 +193,19 @@ def overdue_terugkoppeling(scope: ColumnElement[bool], today: date) -> ColumnEle
 # --- counts ----------------------------------------------------------------------------------
 
 
+def open_case_counts_query(scope: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    """Open cases counted per Regieteam, corporation, phase and scenario (one GROUP BY)."""
+    return (select(Case.regieteam_id, Case.corporation_id, Case.phase, Case.scenario,
+                   func.count())
+            .where(scope, open_case(), Case.phase.in_(OPEN_PHASES))
+            .group_by(Case.regieteam_id, Case.corporation_id, Case.phase, Case.scenario))
+
+
 async def open_case_counts(session: AsyncSession, scope: ColumnElement[bool]) -> dict[str, Any]:
     """Open cases per phase (`in_uitvoering` also per scenario: 1, 2, or none recorded), per
     Regieteam and per corporation. One GROUP BY in the database; the handful of resulting
     counts are added up per heading here."""
-    query = (select(Case.regieteam_id, Case.corporation_id, Case.phase, Case.scenario,
-                    func.count())
-             .where(scope, Case.phase.in_(OPEN_PHASES))
-             .group_by(Case.regieteam_id, Case.corporation_id, Case.phase, Case.scenario))
+    query = open_case_counts_query(scope)
     phases: dict[str, Any] = {phase: 0 for phase in OPEN_PHASES}
     per_scenario = {"1": 0, "2": 0, "onbekend": 0}
     per_team: dict[str, int] = {}
@@ -212,27 +225,39 @@ async def open_case_counts(session: AsyncSession, scope: ColumnElement[bool]) ->
 def _pending_confirmation(scope: ColumnElement[bool], now: datetime) -> ColumnElement[bool]:
     """A request (MBZ registration, Jeugdbescherming) that is due and not confirmed. "Gedaan"
     marks the sent rows of the series done and cancels the rest, so one open row suffices."""
-    return and_(scope, Case.phase != Phase.GESLOTEN, Reminder.kind.in_(CONFIRMATION_KINDS),
+    return and_(scope, open_case(), Reminder.kind.in_(CONFIRMATION_KINDS),
                 Reminder.due_at <= now, Reminder.done_at.is_(None), Reminder.cancelled_at.is_(None))
+
+
+def confirmation_counts_query(scope: ColumnElement[bool], now: datetime) -> Select[*tuple[Any, ...]]:
+    """Per kind, how many open cases have an unconfirmed request."""
+    return (select(Reminder.kind, func.count(func.distinct(Reminder.case_id)))
+            .join(Case, Case.id == Reminder.case_id).where(_pending_confirmation(scope, now))
+            .group_by(Reminder.kind))
+
+
+def confirmation_list_query(
+    scope: ColumnElement[bool], now: datetime, limit: int
+) -> Select[*tuple[Any, ...]]:
+    """The first cases with an unconfirmed request, longest waiting first."""
+    since = func.min(Reminder.due_at)
+    return (select(Case.reference, Case.regieteam_id, Reminder.kind, since)
+            .join(Case, Case.id == Reminder.case_id).where(_pending_confirmation(scope, now))
+            .group_by(Case.reference, Case.regieteam_id, Reminder.kind)
+            .order_by(since, Case.reference).limit(limit))
 
 
 async def pending_confirmations(
     services: Services, session: AsyncSession, scope: ColumnElement[bool], limit: int
 ) -> dict[str, Any]:
     """Cases whose MBZ or Jeugdbescherming request is not yet confirmed (one per case and kind)."""
-    where = _pending_confirmation(scope, services.now())
-    counts_query = (select(Reminder.kind, func.count(func.distinct(Reminder.case_id)))
-                    .join(Case, Case.id == Reminder.case_id).where(where).group_by(Reminder.kind))
     counts = {kind: 0 for kind in CONFIRMATION_KINDS}
-    for kind, number in (await session.execute(counts_query)).all():
+    for kind, number in (await session.execute(
+            confirmation_counts_query(scope, services.now()))).all():
         counts[kind] = int(number)
-    since = func.min(Reminder.due_at)
-    list_query = (select(Case.reference, Case.regieteam_id, Reminder.kind, since)
-                  .join(Case, Case.id == Reminder.case_id).where(where)
-                  .group_by(Case.reference, Case.regieteam_id, Reminder.kind)
-                  .order_by(since, Case.reference).limit(limit))
+    rows = (await session.execute(confirmation_list_query(scope, services.now(), limit))).all()
     lines = [{"referentie": ref, "team": team_name(services.org, team), "soort": kind,
-              "sinds": due} for ref, team, kind, due in (await session.execute(list_query)).all()]
+              "sinds": due} for ref, team, kind, due in rows]
     return {"per_soort": counts, "totaal": sum(counts.values()), "casussen": lines,
             "meer": sum(counts.values()) - len(lines)}
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     ForeignKey,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -89,6 +91,17 @@ class CaseSequence(Base):
     last_value: Mapped[int] = mapped_column(Integer, default=0)
 
 
+OPEN_CASE_SQL = "phase != 'gesloten'"
+OPEN_REMINDER_SQL = "done_at IS NULL AND cancelled_at IS NULL"
+OPEN_CASE_INDEXES: dict[str, tuple[str, ...]] = {
+    "ix_cases_open_regieteam": ("regieteam_id", "phase"),
+    "ix_cases_open_corporation": ("corporation_id", "phase"),
+    "ix_cases_open_casemanager": ("casemanager_id", "termijn"),
+    "ix_cases_open_termijn": ("phase", "termijn"),
+    "ix_cases_open_terugkoppeling": ("phase", "next_terugkoppeling"),
+}
+
+
 class Case(Base):
     """A melding and everything the Regieteam decides and does about it."""
 
@@ -102,6 +115,12 @@ class Case(Base):
         Index("ix_cases_closed_at", "closed_at"),
         Index("ix_cases_corporation_phase", "corporation_id", "phase"),
         Index("ix_cases_casemanager_phase", "casemanager_id", "phase"),
+        # partial indexes on the open phases: the agenda, App Home and /status read open cases
+        # only, so their cost follows the open cases and not the closed history. A query uses
+        # them when it carries `open_case()` (the same predicate, word for word, for SQLite).
+        *(Index(name, *columns, sqlite_where=text(OPEN_CASE_SQL),
+                postgresql_where=text(OPEN_CASE_SQL))
+          for name, columns in OPEN_CASE_INDEXES.items()),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -161,6 +180,12 @@ class Case(Base):
     @property
     def category_names(self) -> list[str]:
         return [row.category for row in self.categories]
+
+
+def open_case() -> ColumnElement[bool]:
+    """The open-phase predicate of the partial indexes, as a query term. The phase is written
+    into the SQL (not a bound parameter), so SQLite and PostgreSQL match it to the indexes."""
+    return Case.phase != literal_column("'gesloten'")
 
 
 class CaseCategory(Base):
@@ -371,6 +396,9 @@ class Reminder(Base):
         Index("ix_reminders_due", "sent_at", "cancelled_at", "due_at"),
         Index("ix_reminders_case", "case_id"),
         Index("ix_reminders_kind_case", "kind", "case_id"),
+        # requests still waiting for an answer (/status "bevestigingen"): not the history
+        Index("ix_reminders_open_kind", "kind", "due_at", sqlite_where=text(OPEN_REMINDER_SQL),
+              postgresql_where=text(OPEN_REMINDER_SQL)),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)

@@ -93,3 +93,10 @@ def test_a_chart_and_a_working_day_bring_their_library_when_used(tmp_path: Path)
     workday = ("from datetime import date\nfrom commands.workdays import is_working_day\n"
                "assert not is_working_day(date(2026, 12, 25))")
     assert "holidays" in loaded_after(workday, tmp_path)
+
+
+def test_a_sqlite_run_does_not_load_the_postgresql_driver(tmp_path: Path) -> None:
+    """psycopg comes in with a PostgreSQL database (or its leader lock), not for SQLite."""
+    code = ("import sys\nimport bot.cli, bot.platforms, bot.runtime, bot.scheduler, bot.slack.adapter\n"
+            "assert 'psycopg' not in sys.modules, 'psycopg geladen'")
+    loaded_after(code, tmp_path)

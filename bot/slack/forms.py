@@ -233,7 +233,35 @@ def _labels(org: Organisation, form_field: FormField) -> dict[str, str]:
     return choice_labels(MELDING, form_field.name, keys, names)
 
 
+class _MeldingViews:
+    """The built casusformulier, kept per organisation: between the acknowledgement of
+    /melding and `views.open` there is nothing to build. The form depends on the member only
+    through whether they belong to a corporation (`melding_fields`). A reloaded organisation
+    is another object, and its forms are built anew."""
+
+    def __init__(self) -> None:
+        self._org: Organisation | None = None
+        self._views: dict[bool, dict[str, Any]] = {}
+
+    def view(self, org: Organisation, member: Member) -> dict[str, Any]:
+        if org is not self._org:
+            self._org, self._views = org, {}
+        key = org.partner(member.partner).kind == "corporatie"
+        if key not in self._views:
+            self._views[key] = build_melding_modal(org, member)
+        return self._views[key]
+
+
+_MELDING_VIEWS = _MeldingViews()
+
+
 def melding_modal(org: Organisation, member: Member) -> dict[str, Any]:
+    """The casusformulier as a modal view, built once per organisation (and kind of member).
+    The view is shared: send it, do not change it."""
+    return _MELDING_VIEWS.view(org, member)
+
+
+def build_melding_modal(org: Organisation, member: Member) -> dict[str, Any]:
     blocks: list[Block] = [mrkdwn_section(renderer("mrkdwn").text(FORM_TEXTS[MELDING].intro))]
     for form_field in melding_fields(org, member):
         if not _shown(form_field):
