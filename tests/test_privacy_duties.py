@@ -88,7 +88,8 @@ async def closed_case(services: Services, clock: Clock) -> str:
 
 
 async def figures(services: Services) -> tuple[Any, bytes]:
-    result = await rapport.rapport(services, member(services.org, "joost"), "01-11-2026", "31-03-2027")
+    result = await rapport.rapport(services, member(services.org, "joost"), "01-11-2026", "31-03-2027",
+                                   export=True)
     value = dict(result.value)
     return value, (await attachments(result.files))[1].content
 
