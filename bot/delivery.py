@@ -12,7 +12,6 @@ import asyncio
 import logging
 import os
 import socket
-import time
 import uuid
 from collections.abc import Iterable
 
@@ -25,7 +24,6 @@ __all__ = ["Courier", "Deliveries", "DeliveryFailed", "NoRoute", "Sending", "wor
 
 log = logging.getLogger(__name__)
 Sending = outbox.Sending
-COALESCE_SECONDS = 0.25  # quick edits of one tally within this window are sent as one
 
 
 def worker_id() -> str:
@@ -37,9 +35,8 @@ class Deliveries:
     def __init__(self, couriers: Iterable[Courier] = ()) -> None:
         self.couriers: list[Courier] = list(couriers)
         self.worker_id = worker_id()
-        self._edited_at: dict[str, float] = {}  # update key → when its last edit was sent
         self._trailing: set[str] = set()  # update keys whose latest edit waits for its window
-        self._sending: dict[str, asyncio.Event] = {}  # update key → set once its send ended
+        self._sending: dict[str, asyncio.Event] = {}  # update key → the edit being sent now
 
     async def send(self, services: Services, items: Iterable[Outgoing]) -> Sending:
         """Send a command's messages through the outbox: those the command did not queue in
@@ -59,43 +56,36 @@ class Deliveries:
         return sending
 
     async def _send_edit(self, services: Services, item: Outgoing) -> Sending:
-        """Edits of one message (a tally) in quick succession: the first is sent at once. An
-        edit that comes while one is being sent, or within COALESCE_SECONDS after, waits for
-        that; then only the latest version is sent (the outbox has replaced the older waiting
-        ones, and a tally is made afresh just before it is sent)."""
+        """Edits of one message (a tally) in quick succession: an edit is sent at once, unless
+        one is being sent. Then it waits for that one, and of all that waited only the latest
+        version is sent (the outbox has replaced the older waiting ones, and a tally is made
+        afresh just before it is sent): many votes at once give two edits, not many, and a
+        vote on a quiet tally shows without delay."""
         key = str(item.update_key)
         if key in self._trailing:
             return Sending(waiting=1)  # the request that waits already sends the latest
         sending = self._sending.get(key)
-        ids = [item.outbox_id] if item.outbox_id else []
-        if (sending is not None and not sending.is_set()) or self._window_left(key) > 0:
+        trails = False
+        if sending is not None and not sending.is_set():
+            trails = True
             self._trailing.add(key)
             try:
-                if sending is not None:
-                    await sending.wait()
-                await asyncio.sleep(self._window_left(key))  # the coalescing window itself
-            finally:
+                await sending.wait()
+            except BaseException:
                 self._trailing.discard(key)
-            latest = await outbox.latest_waiting(services, key)
-            ids = [latest] if latest else []
-        done = self._sending[key] = asyncio.Event()
+                raise
+        done = self._sending[key] = asyncio.Event()  # before any await: later edits wait
+        self._trailing.discard(key)
         try:
+            ids = [item.outbox_id] if item.outbox_id else []
+            if trails:
+                latest = await outbox.latest_waiting(services, key)
+                ids = [latest] if latest else []
             return await outbox.send_now(services, self, self.worker_id, ids)
         finally:
-            self._remember_edit(key)
             done.set()
-
-    def _window_left(self, key: str) -> float:
-        return max(0.0, self._edited_at.get(key, float("-inf")) + COALESCE_SECONDS
-                   - time.monotonic())
-
-    def _remember_edit(self, key: str) -> None:
-        moment = time.monotonic()
-        if len(self._edited_at) > 1000:  # forget windows that have long passed
-            self._edited_at = {k: at for k, at in self._edited_at.items()
-                               if moment - at < COALESCE_SECONDS}
-            self._sending = {k: e for k, e in self._sending.items() if k in self._edited_at}
-        self._edited_at[key] = moment
+            if self._sending.get(key) is done:
+                del self._sending[key]
 
     def add(self, courier: Courier) -> None:
         self.couriers.append(courier)

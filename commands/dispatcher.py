@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 CLAIM_TIMEOUT = timedelta(minutes=15)  # a claim older than this (crashed worker) is taken over
 MAX_ATTEMPTS = 6  # then the message is given up and the coordinators are told
-WORKERS = 8  # destinations served at the same time
+WORKERS = 32  # destinations served at the same time
 
 
 def backoff(attempts: int) -> timedelta:
@@ -31,22 +31,27 @@ async def per_destination(
     items: Iterable[T], destination: Callable[[T], Hashable],
     send: Callable[[T], Awaitable[bool | None]], *, workers: int = WORKERS,
     after_failure: Callable[[list[T]], Awaitable[None]] | None = None,
+    more: Callable[[Hashable], Awaitable[list[T]]] | None = None,
 ) -> None:
     """Send `items` with one worker per destination (in the given order within each), at most
     `workers` destinations at a time. `send` records its own outcome and does not raise; it
     returns False when the item was not delivered. With `after_failure`, a destination's
-    worker then stops and hands it the items it did not try, so that they keep their order."""
+    worker then stops and hands it the items it did not try, so that they keep their order.
+    With `more`, a worker that has sent its items asks for the next ones of its destination,
+    so a busy or slow channel never makes the others wait for the end of a batch."""
     queues: defaultdict[Hashable, list[T]] = defaultdict(list)
     for item in items:
         queues[destination(item)].append(item)
     bound = asyncio.Semaphore(workers)
 
-    async def serve(queue: list[T]) -> None:
+    async def serve(where: Hashable, queue: list[T]) -> None:
         async with bound:
-            for n, item in enumerate(queue):
-                if await send(item) is False and after_failure is not None:
-                    if queue[n + 1:]:
-                        await after_failure(queue[n + 1:])
-                    return
+            while queue:
+                for n, item in enumerate(queue):
+                    if await send(item) is False and after_failure is not None:
+                        if queue[n + 1:]:
+                            await after_failure(queue[n + 1:])
+                        return
+                queue = await more(where) if more is not None else []
 
-    await asyncio.gather(*(serve(queue) for queue in queues.values()))
+    await asyncio.gather(*(serve(where, queue) for where, queue in queues.items()))

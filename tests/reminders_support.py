@@ -177,12 +177,13 @@ async def reminders_of(services: Services, case_id: int | None = None) -> list[R
 
 
 async def add_due_reminders(services: Services, count: int, due: datetime,
-                            case_id: int | None = None, prefix: str = "bulk") -> None:
+                            case_id: int | None = None, prefix: str = "bulk",
+                            member: str = "joost") -> None:
     """Plain due reminders (no series) for load and concurrency tests."""
     async with services.transaction() as session:
         session.add_all(
             Reminder(dedupe_key=f"{prefix}:{i}", kind="bezorging_mislukt", case_id=case_id,
-                     target_member_id="joost", due_at=due.astimezone(UTC),
+                     target_member_id=member, due_at=due.astimezone(UTC),
                      payload={"soort": "termijn", "pogingen": 1, "bestemming": "test"})
             for i in range(count)
         )

@@ -152,3 +152,36 @@ async def test_dispatch_and_a_command_on_the_same_cases_at_once(
     assert all(count == 1 for count in sent.values())
     keys = [r.dedupe_key for r in await reminders_of(services)]
     assert len(keys) == len(set(keys))
+
+
+class BusyJoost(FakeCourier):
+    """Joost's chat takes its messages only once every other chat has had its own."""
+
+    def __init__(self, others: int) -> None:
+        super().__init__()
+        self.others = others
+        self.others_done = asyncio.Event()
+
+    async def deliver(self, item: Outgoing) -> None:
+        if item.to.id == "joost":
+            await self.others_done.wait()
+        await super().deliver(item)
+        if len([s for s in self.sent if s.to != "joost"]) == self.others:
+            self.others_done.set()
+
+
+async def test_a_chat_with_most_reminders_does_not_hold_up_the_others(
+        services: Services, clock: Clock) -> None:
+    """The first claim takes a few of each destination, and a destination's worker claims
+    its own next ones: the other chats are served while Joost's is busy, and one dispatch
+    sends all."""
+    clock.set(ams(2026, 12, 15, 9))
+    await add_due_reminders(services, 30, ams(2026, 12, 15, 8), prefix="veel")
+    for member in ("dirk", "anna", "carla"):
+        await add_due_reminders(services, 1, ams(2026, 12, 15, 8, 30), prefix=member,
+                                member=member)
+    courier = BusyJoost(others=3)
+    sent = await asyncio.wait_for(  # a guard against a hang, not a measure of speed
+        dispatch_due(services, deliveries_with(courier), "w", batch=10), 120)
+    assert sent == 33 and len(courier.to("joost")) == 30
+    assert all(r.sent_at is not None and r.claimed_at is None for r in await reminders_of(services))

@@ -11,12 +11,12 @@ time gets an `escalatie` to the coordinators. Delivery goes through the Courier 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from commands import events
 from commands.context import Services
@@ -26,6 +26,7 @@ from commands.reminders.message import destination, is_late, reminder_outgoing
 from commands.reminders.rows import insert_reminders, is_aftercare, new_reminder, series_of
 from commands.reminders.rules import CLOSED, DONE, ESCALATING, SERIES_KINDS, coordinators
 from commands.reminders.sync import sync_case_reminders
+from commands.replies import Destination
 from commands.words import Phase, ReminderKind
 from commands.workdays import add_working_days
 from store.models import Case, Reminder
@@ -36,6 +37,7 @@ __all__ = ["BATCH", "CLAIM_TIMEOUT", "MAX_ATTEMPTS", "backoff", "dispatch_due",
            "release_claims", "release_claims_of_others"]
 
 BATCH = 100
+PER_DESTINATION = 5  # rows of one destination in a first claim, and in each next one
 SUPERSEDED = "samengevoegd met een latere herinnering"
 
 
@@ -94,21 +96,36 @@ class _Outcome:
     skip_reason: str | None = None
 
 
-async def _claim(services: Services, worker_id: str, limit: int) -> list[int]:
-    """Claim due reminders atomically: no other worker can claim the same rows."""
+def _claimable(now: datetime) -> tuple[Any, ...]:
+    return (Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None),
+            Reminder.failed_at.is_(None), Reminder.due_at <= now,
+            or_(Reminder.next_attempt_at.is_(None), Reminder.next_attempt_at <= now),
+            or_(Reminder.claimed_at.is_(None), Reminder.claimed_at < now - CLAIM_TIMEOUT))
+
+
+def _first_per_destination(now: datetime) -> Any:
+    """The ids of the first PER_DESTINATION claimable rows of each destination: a batch
+    spans many channels, so one channel with most of the reminders does not fill it."""
+    ranked = select(Reminder.id, func.row_number().over(
+        partition_by=(Reminder.target_partner_id, Reminder.target_member_id),
+        order_by=(Reminder.due_at, Reminder.id)).label("rank")).where(*_claimable(now)).subquery()
+    return select(ranked.c.id).where(ranked.c.rank <= PER_DESTINATION)
+
+
+async def _claim(services: Services, worker_id: str, limit: int,
+                 to: Destination | None = None) -> list[int]:
+    """Claim due reminders atomically: no other worker can claim the same rows. Without `to`,
+    at most PER_DESTINATION of each destination; with `to`, the next ones of that one."""
     now = services.now()
     async with services.transaction() as session:
-        due = (
-            select(Reminder.id)
-            .where(
-                Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None),
-                Reminder.failed_at.is_(None), Reminder.due_at <= now,
-                or_(Reminder.next_attempt_at.is_(None), Reminder.next_attempt_at <= now),
-                or_(Reminder.claimed_at.is_(None), Reminder.claimed_at < now - CLAIM_TIMEOUT),
-            )
-            .order_by(Reminder.due_at, Reminder.id)
-            .limit(limit)
-        )
+        due = select(Reminder.id).where(*_claimable(now))
+        if to is None:
+            due = due.where(Reminder.id.in_(_first_per_destination(now)))
+        elif to.kind == "partner":
+            due = due.where(Reminder.target_partner_id == to.id)
+        else:
+            due = due.where(Reminder.target_partner_id.is_(None), Reminder.target_member_id == to.id)
+        due = due.order_by(Reminder.due_at, Reminder.id).limit(limit)
         if session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         claimed = await session.scalars(
@@ -161,13 +178,12 @@ async def _sort_batch(
     return skipped, to_send
 
 
-async def _deliver_batch(services: Services, sender: Sender, ids: list[int]) -> int:
-    """Deliver a claimed batch, one worker per destination (`commands.dispatcher`). Each
-    delivery's outcome is recorded as soon as it is known, so a crash in the middle of a
-    batch does not send what was already sent a second time."""
-    skipped, to_send = await _sort_batch(services, ids)
-    if skipped:
-        await _record(services, skipped)
+async def _deliver_batch(services: Services, sender: Sender, ids: list[int], worker_id: str,
+                         should_stop: Callable[[], bool] = lambda: False) -> int:
+    """Deliver a claimed batch, one worker per destination (`commands.dispatcher`); a worker
+    that is through claims the next reminders of its own destination. Each delivery's outcome
+    is recorded as soon as it is known, so a crash in the middle of a batch does not send
+    what was already sent a second time."""
     sent = 0
 
     async def send(pair: tuple[Reminder, Case | None]) -> None:
@@ -175,8 +191,24 @@ async def _deliver_batch(services: Services, sender: Sender, ids: list[int]) -> 
         recorded = await _record(services, [await _deliver_one(services, sender, *pair)])
         sent += recorded
 
-    await per_destination(to_send, lambda pair: destination(pair[0]), send)
+    async def more(to: Hashable) -> list[tuple[Reminder, Case | None]]:
+        if should_stop() or not isinstance(to, Destination):
+            return []
+        return await _to_send(services, await _claim(services, worker_id, PER_DESTINATION, to))
+
+    await per_destination(await _to_send(services, ids), lambda pair: destination(pair[0]), send,
+                          more=more)
     return sent
+
+
+async def _to_send(services: Services, ids: list[int]) -> list[tuple[Reminder, Case | None]]:
+    """The claimed rows that need a message; the others are recorded with their reason."""
+    if not ids:
+        return []
+    skipped, to_send = await _sort_batch(services, ids)
+    if skipped:
+        await _record(services, skipped)
+    return to_send
 
 
 async def _deliver_one(
@@ -260,7 +292,7 @@ async def dispatch_due(
         ids = await _claim(services, worker_id, batch)
         if not ids:
             break
-        total += await _deliver_batch(services, sender, ids)
+        total += await _deliver_batch(services, sender, ids, worker_id, should_stop)
     return total
 
 
