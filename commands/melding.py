@@ -26,7 +26,15 @@ from commands.context import Services
 from commands.organisation import Member, Organisation
 from commands.outbox import queue_result
 from commands.permissions import require_role, whom_to_ask
-from commands.replies import CommandRefused, FormInvalid, Message, Result, to_regieteam
+from commands.replies import (
+    CommandRefused,
+    FormInvalid,
+    Message,
+    Outgoing,
+    Result,
+    to_member,
+    to_regieteam,
+)
 from commands.rollups import refresh_case_figures
 from commands.validation import (
     FieldProblem,
@@ -299,9 +307,12 @@ def require_melder(org: Organisation, member: Member) -> None:
 
 
 async def file_melding(
-    services: Services, member: Member, answers: Answers, *, submission_key: str | None = None
+    services: Services, member: Member, answers: Answers, *, submission_key: str | None = None,
+    copy_to: str | None = None,
 ) -> Result:
-    """Validate and store a melding in one transaction; announce it to its Regieteam.
+    """Validate and store a melding in one transaction; announce it to its Regieteam. With
+    `copy_to` (a platform), the confirmation also goes to the melder's private chat there,
+    queued with the melding (a form that closes leaves nothing to read it in).
 
     A repeated `submission_key` (a platform retry, a double click) returns the melding that
     was already filed and sends nothing again."""
@@ -320,6 +331,9 @@ async def file_melding(
         await reminders.sync_case_reminders(session, services, case)
         result = announce_filed(services, case)
         result.outgoing.extend(addendum)
+        if copy_to is not None:
+            result.outgoing.extend(Outgoing(to_member(member.id), reply, platform=copy_to)
+                                   for reply in result.replies)
         return await queue_result(session, services, result)
 
 

@@ -27,15 +27,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from commands import audit
 from commands.context import Services
 from commands.courier import DeliveryFailed, NoRoute, Sender
+from commands.dedupe import KEY_LENGTH
 from commands.dispatcher import CLAIM_TIMEOUT, MAX_ATTEMPTS, backoff, per_destination
 from commands.replies import Action, Destination, Message, Outgoing, Result, ViewToRecord, to_member
-from store.models import OutboxMessage
+from store.models import OutboxMessage, ProcessedRequest
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +160,19 @@ async def queue(session: AsyncSession, services: Services,
         queued[index] = replace(queued[index], outbox_id=row.id,
                                 refresh=_refresh_for(services, row.update_key))
     return queued
+
+
+async def queue_once(services: Services, key: str, items: Iterable[Outgoing]) -> list[Outgoing] | None:
+    """Queue the messages together with the record that `key` was handled, in one
+    transaction: None when it was handled before. A retry sends nothing twice, and a crash
+    between the two cannot lose the messages."""
+    try:
+        async with services.transaction() as session:
+            session.add(ProcessedRequest(key=key[:KEY_LENGTH], at=services.now()))
+            await session.flush()
+            return await queue(session, services, items)
+    except IntegrityError:
+        return None
 
 
 async def queue_result(session: AsyncSession, services: Services, result: Result) -> Result:

@@ -19,12 +19,13 @@ from bot.slack.courier import SlackCourier, make_web_client
 from commands import agenda, outbox, stemmen
 from commands.context import Services
 from commands.dispatcher import MAX_ATTEMPTS, backoff
-from commands.replies import CommandRefused, Message, Outgoing
+from commands.melding import file_melding
+from commands.replies import CommandRefused, Message, Outgoing, to_member
 from messages.render import renderer
 from store.models import OutboxMessage
 from tests.conftest import Clock, member
 from tests.fakeslack import BOT_TOKEN, FakeSlack, SlackBot, all_text
-from tests.helpers import file
+from tests.helpers import file, valid_answers
 from tests.test_meeting_rules import at
 
 TIMEOUT = 1  # the client's timeout; the fake answers later than this when asked to
@@ -70,6 +71,21 @@ async def test_a_command_stores_its_messages_with_its_change(services: Services,
     with pytest.raises(CommandRefused):  # a refused command stores no message
         await agenda.post_agenda(services, member(services.org, "anna"), "oost")
     assert len(await rows(services)) == len(stored)
+
+
+async def test_the_melders_copy_is_stored_with_the_melding(services: Services, clock: Clock) -> None:
+    """After the Slack form closes, the confirmation goes to the melder's DM: it is queued in
+    the melding's own transaction, so a crash right after the filing cannot lose it, and a
+    repeated submission queues nothing again."""
+    clock.set(at(11, 19, 10))
+    anna = member(services.org, "anna")
+    filed = await file_melding(services, anna, valid_answers(), submission_key="v1", copy_to="slack")
+    copies = [item for item in filed.outgoing if item.to.kind == "member"]
+    assert [(c.to.id, c.platform, c.message.template) for c in copies] == [
+        ("anna", "slack", "melding/ingediend")]
+    assert all(item.outbox_id for item in filed.outgoing)
+    again = await file_melding(services, anna, valid_answers(), submission_key="v1", copy_to="slack")
+    assert again.outgoing == [] and len(await rows(services)) == len(filed.outgoing)
 
 
 @pytest.mark.parametrize("body", ['{"ok": false, "error": "fatal_error"}', "Internal Server Error"],
@@ -305,3 +321,13 @@ async def test_a_private_answer_slack_refuses_goes_out_later_and_only_on_slack(
     assert await later(services, clock, slack_bot.deliveries) == 1
     assert len(fake_slack.posted["DU0CARLA"]) == 1
     assert telegram.delivered == []
+
+
+async def test_an_answer_after_a_form_is_queued_once_with_its_record(
+        services: Services, clock: Clock) -> None:
+    clock.set(at(11, 19, 10))
+    answer = Outgoing(to_member("carla"), Message("slack/al_verwerkt"), platform="slack")
+    first = await outbox.queue_once(services, "slack:view:V1:klaar", [answer])
+    assert first is not None and first[0].outbox_id is not None
+    assert await outbox.queue_once(services, "slack:view:V1:klaar", [answer]) is None
+    assert len(await rows(services)) == 1

@@ -20,8 +20,9 @@ from bot.delivery import Deliveries
 from bot.inflight import InFlight
 from bot.settings import Settings, SettingsError
 from bot.slack.courier import SlackCourier, make_web_client
+from bot.slack.dedupe import claim
 from bot.slack.payloads import MalformedPayload, parse_body, signature_problem
-from commands import audit
+from commands import audit, outbox
 from commands.context import Services
 from commands.organisation import Member
 from commands.permissions import whom_to_ask
@@ -165,6 +166,26 @@ class SlackAdapter:
             await self.say_privately(member, result.replies_after(sending.complete), respond)
         if result.files:
             await self.courier.upload_to_member(member, await attachments(result.files))
+
+    async def answer_after_form(self, member: Member, result: Result, key: str) -> bool:
+        """A form has closed, so there is nothing to answer in: the replies go to the
+        member's DM. They are queued together with the record that this submission was
+        answered (`outbox.queue_once`): a retry answers nothing twice, and a crash right
+        after cannot lose them. False when it was answered before."""
+        if result.confirmation is not None:  # what it says depends on the delivery
+            if not await claim(self.services, key):
+                return False
+            await self.answer(member, result, None)
+            return True
+        private = [Outgoing(to_member(member.id), reply, platform=self.courier.platform)
+                   for reply in result.replies] if member.slack_user else []
+        queued = await outbox.queue_once(self.services, key, private)
+        if queued is None:
+            return False
+        await self.deliveries.send(self.services, [*queued, *result.outgoing])
+        if result.files:
+            await self.courier.upload_to_member(member, await attachments(result.files))
+        return True
 
     async def problem(self, member: Member | None, respond: AsyncRespond | None) -> None:
         """Tell the member calmly that something went wrong on our side."""

@@ -17,7 +17,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.slack import forms
-from bot.slack.dedupe import claim, request_key
+from bot.slack.dedupe import request_key
 from bot.slack.home import home_view
 from commands.context import Services
 from commands.forms import CONDITION_PREFIX, FORM_BUTTONS, FORMS, CaseForm, Context, choice_names
@@ -202,13 +202,13 @@ def _submission_listener(
         shown = next((r for r in result.replies if not r.personal and not r.actions), None)
         done = shown or Message("slack/al_verwerkt")
         await ack(response_action="update", view=forms.message_modal(DONE_TITLE, done))
-        if await claim(services, key + ":klaar"):
-            rest = [r for r in result.replies if r is not shown]
-            await adapter.answer(member, Result(replies=rest, outgoing=result.outgoing,
-                                                files=result.files), None)
-            if modal.refresh_home and member.slack_user:
-                await adapter.client.views_publish(user_id=member.slack_user,
-                                                   view=await home_view(adapter, member))
+        rest = Result(replies=[r for r in result.replies if r is not shown],
+                      outgoing=result.outgoing, files=result.files,
+                      confirmation=result.confirmation)
+        answered = await adapter.answer_after_form(member, rest, key + ":klaar")
+        if answered and modal.refresh_home and member.slack_user:
+            await adapter.client.views_publish(user_id=member.slack_user,
+                                               view=await home_view(adapter, member))
 
     return submitted
 

@@ -20,7 +20,7 @@ from commands.actions import perform
 from commands.dedupe import once
 from commands.melding import file_melding, require_melder
 from commands.organisation import Member
-from commands.replies import CommandRefused, FormInvalid, Message, Outgoing, to_member
+from commands.replies import CommandRefused, FormInvalid, Message
 from messages.slack import ACTION_PREFIX, parse_action_id
 
 if TYPE_CHECKING:
@@ -65,7 +65,8 @@ def register(adapter: SlackAdapter) -> None:
         answers = forms.melding_answers(view)
         try:
             result = await once(lambda: file_melding(services, member, answers,
-                                                      submission_key=key))
+                                                      submission_key=key,
+                                                      copy_to=adapter.courier.platform))
         except FormInvalid as invalid:
             await ack(response_action="errors", errors=forms.field_errors(invalid.errors, view))
             return
@@ -76,10 +77,9 @@ def register(adapter: SlackAdapter) -> None:
         done = result.replies[0] if result.replies else Message("slack/al_verwerkt")
         await ack(response_action="update",
                   view=forms.message_modal("slack.titel.melding_klaar", done))
-        if await claim(services, key + ":klaar"):  # the copy in the melder's DM, once
-            confirmation = [Outgoing(to_member(member.id), reply, platform=adapter.courier.platform)
-                            for reply in result.replies]
-            await adapter.deliveries.send(services, [*result.outgoing, *confirmation])
+        # the announcement, the addendum and the copy in the melder's DM were queued with the
+        # melding; a repeated submission has none
+        await adapter.deliveries.send(services, result.outgoing)
 
     # --- buttons ---------------------------------------------------------------------------
     @app.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}\|"))
