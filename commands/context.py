@@ -18,6 +18,11 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(moment: datetime) -> datetime:
+    """A moment read from the database as UTC (SQLite gives it back without its zone)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Request:
     """How a request reached the bot, for the audit: the door (slack, telegram, console, cli),

@@ -46,7 +46,7 @@ from commands.figures import OUTCOME_GROUPS, CaseExport, CsvRow, MonthChart, Mon
 from commands.organisation import Member, Organisation
 from commands.permissions import whom_to_ask
 from commands.replies import Attachment, CommandRefused, FileToMake, Message, Result
-from commands.rollups import DAY, FILED, MONTH, WHOLE_CASE, ensure_counted
+from commands.rollups import DAY, FILED, MONTH, WHOLE_CASE, ensure_counted, local_date
 from commands.status import Scope, partner_name, team_name
 from commands.validation import FieldProblem, parse_date
 from commands.words import Outcome
@@ -498,8 +498,7 @@ def local_day(zone: ZoneInfo) -> Callable[[datetime | None], str]:
         key = (moment.year, moment.month, moment.day, moment.hour, moment.tzinfo, moment.fold)
         found = known.get(key)
         if found is None:
-            aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-            found = known[key] = aware.astimezone(zone).date().isoformat()
+            found = known[key] = local_date(moment, zone)
         return found
 
     return day

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.context import Services
+from commands.context import Services, aware
 from commands.words import Outcome
 from store.models import (
     Case,
@@ -91,15 +91,11 @@ class Cells:
 
 def whole_days(earlier: datetime, later: datetime) -> int:
     """Whole days of 24 hours from `earlier` to `later`, rounded down."""
-    return (_aware(later) - _aware(earlier)) // ONE_DAY
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (aware(later) - aware(earlier)) // ONE_DAY
 
 
 def local_date(moment: datetime, zone: ZoneInfo) -> str:
-    return _aware(moment).astimezone(zone).date().isoformat()
+    return aware(moment).astimezone(zone).date().isoformat()
 
 
 def case_cells(facts: CaseFacts, zone: ZoneInfo) -> Cells:

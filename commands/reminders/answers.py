@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands import events
 from commands.actions import action
-from commands.context import Services
+from commands.context import Services, aware
 from commands.organisation import Member
 from commands.permissions import is_chair_of
 from commands.reminders.rows import (
@@ -31,7 +31,6 @@ from commands.reminders.rules import (
     MAX_POSTPONE_DAYS,
     POSTPONE_MARK,
     POSTPONED,
-    aware,
     send_moment,
 )
 from commands.reminders.sync import sync_case_reminders

@@ -7,8 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
-from commands.context import Services
-from commands.reminders.rules import aware
+from commands.context import Services, aware
 from commands.replies import Message
 from store.models import Case, Reminder
 

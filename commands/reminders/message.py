@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from commands.context import Services
-from commands.reminders.rules import aware, chairs
+from commands.context import Services, aware
+from commands.reminders.rules import chairs
 from commands.replies import Action, Destination, Message, Outgoing, to_member, to_partner
 from commands.words import ActionName, ReminderKind
 from commands.workdays import add_working_days

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from commands.context import Services
+from commands.context import Services, aware
 from commands.words import UNDECIDED_PHASES, Phase, ReminderKind
 from commands.workdays import add_working_days
 from store.models import Case, Decision, NazorgCheck, Reminder
@@ -86,10 +86,6 @@ class CaseState:
     last_feedback: datetime | None
     checks: dict[int, NazorgCheck]
     rows: list[Reminder]
-
-
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def send_moment(services: Services, day: date) -> datetime:

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.context import Services
+from commands.context import Services, aware
 from commands.reminders.rows import (
     cancel,
     insert_reminders,
@@ -40,7 +40,6 @@ from commands.reminders.rules import (
     CaseState,
     Spec,
     add_months,
-    aware,
     reason_for,
     target_of,
     tenant_stays,
