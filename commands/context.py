@@ -28,11 +28,13 @@ class Request:
     """How a request reached the bot, for the audit: the door (slack, telegram, console, cli),
     the command or button that asked (never typed text) and, on the console and the command
     line, the operating-system user at the keyboard. Adapters set it per request with
-    `Services.asked`."""
+    `Services.asked`. `key` identifies this delivery of the request (a click), for a command
+    that records it together with its change (`commands.dedupe.record_handled`)."""
 
     door: str = "onbekend"
     purpose: str = ""
     operator: str | None = None
+    key: str | None = None
 
 
 @dataclass
@@ -44,9 +46,10 @@ class Services:
     clock: Callable[[], datetime] = system_clock
     request: Request = field(default_factory=Request)
 
-    def asked(self, door: str, purpose: str, operator: str | None = None) -> Services:
+    def asked(self, door: str, purpose: str, operator: str | None = None, *,
+              key: str | None = None) -> Services:
         """These services for one request that came in through `door`, asked by `purpose`."""
-        return replace(self, request=Request(door, purpose, operator))
+        return replace(self, request=Request(door, purpose, operator, key))
 
     def now(self) -> datetime:
         """The current moment, timezone-aware UTC."""

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.context import Services
 from store.models import ProcessedRequest
@@ -30,6 +31,24 @@ async def first_time(services: Services, key: str) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+class Repeated(Exception):
+    """This delivery of a request was handled before: there is nothing to do again."""
+
+
+async def record_handled(session: AsyncSession, services: Services) -> None:
+    """Record the request's delivery key (`Services.request.key`) in the command's own
+    transaction, so that the change and the record that it was made are stored together.
+    Raises Repeated when the key was recorded before; the caller's transaction then rolls back."""
+    key = services.request.key
+    if key is None:
+        return
+    session.add(ProcessedRequest(key=key[:KEY_LENGTH], at=services.now()))
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Repeated from None
 
 
 async def forget_handled(services: Services) -> int:

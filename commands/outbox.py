@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -26,7 +27,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import BindParameter, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -256,6 +257,22 @@ async def dispatch_outbox(
 async def _claim(services: Services, worker_id: str, limit: int,
                  only: Sequence[int] | None = None) -> list[OutboxMessage]:
     now = services.now()
+    async with services.transaction() as session:
+        statement = _claiming(only is not None, session.get_bind().dialect.name == "postgresql")
+        values: dict[str, Any] = {"now": now, "stale": now - CLAIM_TIMEOUT, "limit": limit,
+                                  "worker": worker_id}
+        if only is not None:
+            values["only"] = list(only)
+        claimed = (await session.scalars(statement, values)).all()
+        session.expunge_all()
+        return sorted(claimed, key=lambda row: row.id)
+
+
+@functools.cache
+def _claiming(only: bool, postgresql: bool) -> Any:
+    """The statement that claims the due rows (built once: it is on every message's path).
+    A row waits while an older one to the same destination waits for its retry."""
+    now: BindParameter[datetime] = bindparam("now")
     earlier = aliased(OutboxMessage)
     held_up = (
         select(earlier.id)
@@ -266,32 +283,24 @@ async def _claim(services: Services, worker_id: str, limit: int,
                earlier.failed_at.is_(None), earlier.next_attempt_at > now)
         .exists()
     )
-    async with services.transaction() as session:
-        due = (
-            select(OutboxMessage.id)
-            .where(_waiting(), ~held_up,
-                   or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
-                   or_(OutboxMessage.claimed_at.is_(None),
-                       OutboxMessage.claimed_at < now - CLAIM_TIMEOUT))
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-        if only is not None:
-            due = due.where(OutboxMessage.id.in_(only))
-        if session.get_bind().dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        claimed = (await session.scalars(
-            update(OutboxMessage)
+    due = (
+        select(OutboxMessage.id)
+        .where(_waiting(), ~held_up,
+               or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+               or_(OutboxMessage.claimed_at.is_(None),
+                   OutboxMessage.claimed_at < bindparam("stale")))
+        .order_by(OutboxMessage.id)
+        .limit(bindparam("limit"))
+    )
+    if only:
+        due = due.where(OutboxMessage.id.in_(bindparam("only", expanding=True)))
+    if postgresql:
+        due = due.with_for_update(skip_locked=True)
+    return (update(OutboxMessage)
             .where(OutboxMessage.id.in_(due.scalar_subquery()))
-            .values(claimed_at=now, claimed_by=worker_id)
-            .returning(OutboxMessage.id)
-            .execution_options(synchronize_session=False))).all()
-        if not claimed:
-            return []
-        rows = (await session.scalars(select(OutboxMessage).where(
-            OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id))).all()
-        session.expunge_all()
-        return list(rows)
+            .values(claimed_at=now, claimed_by=bindparam("worker"))
+            .returning(OutboxMessage)
+            .execution_options(synchronize_session=False))
 
 
 async def _deliver(services: Services, sender: Sender, rows: list[OutboxMessage]) -> int:

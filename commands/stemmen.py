@@ -17,14 +17,16 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
 from commands import events
 from commands.actions import action
-from commands.agenda import has_decision
-from commands.cases import case_by_reference, member_name, open_discussion
+from commands.cases import case_by_reference, dialect_of, member_name, normalise_reference
 from commands.context import Services
+from commands.dedupe import record_handled
 from commands.organisation import Member
 from commands.outbox import queue_result
 from commands.permissions import may_vote, whom_to_ask
@@ -32,7 +34,7 @@ from commands.replies import CommandRefused, Message, Result, to_regieteam
 from commands.toelichting import refuse_household_words
 from commands.validation import FieldProblem, check_free_text
 from commands.words import ActionName, Phase, Question
-from store.models import AgendaItem, Case, Vote
+from store.models import AgendaItem, Case, Decision, Meeting, Vote
 
 CHOICES: dict[str, tuple[str, ...]] = {
     Question.KAN_VOORKOMEN: ("ja", "nee", "twijfel"), Question.MELDPUNT: ("ja", "nee")}
@@ -103,20 +105,50 @@ def tally_outgoing(result: Result, services: Services, case: Case, item: AgendaI
 async def fresh_tally(services: Services, item_id: int) -> Message:
     """The tally of an agenda item as it is now: the outbox makes it afresh just before it is
     sent, so that of several updates racing to one message the last one shows every vote."""
-    async with services.transaction() as session:
-        item = await session.get_one(AgendaItem, item_id)
-        case = await session.get_one(Case, item.case_id)
-        return tally_message(services, case, await tally_for(session, services, item),
-                             await has_decision(session, item))
+    async with services.sessions() as session:
+        item, case, decided = (await session.execute(
+            select(AgendaItem, Case, _decided(AgendaItem.id))
+            .join(Case, Case.id == AgendaItem.case_id).options(lazyload(Case.categories))
+            .where(AgendaItem.id == item_id))).one()
+        return tally_message(services, case, await tally_for(session, services, item), bool(decided))
 
 
-async def open_item_for_vote(session: AsyncSession, services: Services, case: Case) -> AgendaItem:
-    item = await open_discussion(session, case)
-    if item is None or case.phase == Phase.NIEUW:
-        raise CommandRefused("fout/niet_op_agenda", referentie=case.reference)
-    if case.phase == Phase.GESLOTEN or await has_decision(session, item):
-        raise CommandRefused("fout/stemming_gesloten", referentie=case.reference)
-    return item
+def _decided(item_id: Any) -> Any:
+    """Whether the agenda item has a decision in force (a column for one query)."""
+    return (select(Decision.id).where(Decision.agenda_item_id == item_id,
+                                      Decision.superseded_at.is_(None)).exists())
+
+
+@dataclass(frozen=True)
+class VotePlace:
+    """A case and the agenda item where its votes belong (its most recent one, if any)."""
+
+    case: Case
+    item: AgendaItem | None
+    decided: bool
+
+    def open_item(self) -> AgendaItem:
+        """The item, when its vote is open; else a refusal that says why not."""
+        if self.item is None or self.case.phase == Phase.NIEUW:
+            raise CommandRefused("fout/niet_op_agenda", referentie=self.case.reference)
+        if self.case.phase == Phase.GESLOTEN or self.decided:
+            raise CommandRefused("fout/stemming_gesloten", referentie=self.case.reference)
+        return self.item
+
+
+async def vote_place(session: AsyncSession, reference: str) -> VotePlace:
+    """The case with this reference and where its votes belong, in one query (a vote is on
+    every member's click path); a refusal that says how a reference looks when it is unknown."""
+    found = (await session.execute(
+        select(Case, AgendaItem, _decided(AgendaItem.id))
+        .join(AgendaItem, AgendaItem.case_id == Case.id).join(Meeting)
+        .options(lazyload(Case.categories))
+        .where(Case.reference == normalise_reference(reference))
+        .order_by(Meeting.meeting_date.desc()).limit(1))).first()
+    if found is None:  # not on an agenda, or no such case
+        return VotePlace(await case_by_reference(session, reference), None, False)
+    case, item, decided = found
+    return VotePlace(case, item, bool(decided))
 
 
 def _checked_vote(services: Services, question: str, choice: str | None, steps: list[str] | None,
@@ -142,23 +174,25 @@ def _checked_vote(services: Services, question: str, choice: str | None, steps: 
 async def cast_vote(services: Services, member: Member, reference: str, question: str,
                     choice: str | None = None, steps: list[str] | None = None,
                     steps_text: str | None = None) -> Result:
-    """Record or change a member's vote on one question; answer with the new tally."""
+    """Record or change a member's vote on one question; answer with the new tally. One
+    transaction: the click's delivery key, the vote, its event and the tally message."""
     choice, steps, steps_text = _checked_vote(services, question, choice, steps, steps_text)
     async with services.transaction() as session:
-        case = await case_by_reference(session, reference)
+        place = await vote_place(session, reference)
+        case = place.case
         if not may_vote(services.org, member, case.regieteam_id):
             raise CommandRefused("fout/geen_stemrecht", team=services.org.regieteam(case.regieteam_id).name,
                                  vraag=whom_to_ask(services.org))
-        item = await open_item_for_vote(session, services, case)
+        item = place.open_item()
         await refuse_household_words(session, services, case, {"stappen_tekst": steps_text})
+        await record_handled(session, services)
         change = await _store_vote(session, services, item, case, member, question, choice, steps,
                                    steps_text)
-        if change is not VoteChange.SAME:
-            events.record(session, case, change.event, member.id, services.now(),
-                          question=question, choice=choice, steps=steps)
-            tally = await tally_for(session, services, item)
         result = Result(value=item.id)
         if change is not VoteChange.SAME:  # a repeated click changes nothing: no event, no tally
+            events.record(session, case, change.event, member.id, services.now(),
+                          question=question, choice=choice, steps=steps)
+            tally = await tally_for(session, services, item)  # read after the write: every vote
             tally_outgoing(result, services, case, item, tally, closed=False)
             await queue_result(session, services, result)
     return result.reply("stemmen/ontvangen", referentie=case.reference, vraag=question,
@@ -181,21 +215,19 @@ class VoteChange(Enum):
 async def _store_vote(session: AsyncSession, services: Services, item: AgendaItem, case: Case,
                       member: Member, question: str, choice: str | None, steps: list[str] | None,
                       steps_text: str | None) -> VoteChange:
-    """Insert or update the member's vote."""
-    query = select(Vote).where(Vote.agenda_item_id == item.id, Vote.member_id == member.id,
-                               Vote.question == question)
-    vote = await session.scalar(query)
-    if vote is None:
-        try:
-            async with session.begin_nested():
-                session.add(Vote(agenda_item_id=item.id, case_id=case.id, member_id=member.id,
-                                 question=question, choice=choice, steps=steps,
-                                 steps_text=services.cipher.encrypt_optional(steps_text),
-                                 cast_at=services.now()))
-            return VoteChange.NEW
-        except IntegrityError:  # the same vote arrived twice at once (double click, retry)
-            vote = await session.scalar(query)
-            assert vote is not None
+    """Insert the member's vote, or change the one there is (one vote per member and question:
+    a double click or a retry that races the first finds the first)."""
+    insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
+    inserted = await session.scalar(insert(Vote).values(
+        agenda_item_id=item.id, case_id=case.id, member_id=member.id, question=question,
+        choice=choice, steps=steps, steps_text=services.cipher.encrypt_optional(steps_text),
+        cast_at=services.now(),
+    ).on_conflict_do_nothing().returning(Vote.id))
+    if inserted is not None:
+        return VoteChange.NEW
+    vote = await session.scalar(select(Vote).where(
+        Vote.agenda_item_id == item.id, Vote.member_id == member.id, Vote.question == question))
+    assert vote is not None
     if _same_vote(services, vote, choice, steps, steps_text):
         return VoteChange.SAME
     vote.choice, vote.steps, vote.cast_at = choice, steps, services.now()
@@ -209,7 +241,7 @@ def _same_vote(services: Services, vote: Vote, choice: str | None, steps: list[s
     return (vote.choice, vote.steps or None, stored_text) == (choice, steps or None, steps_text or None)
 
 
-@action(ActionName.STEM)
+@action(ActionName.STEM, records_key=True)
 async def vote_button(services: Services, member: Member, value: str) -> Result:
     """Button value: 'RT-2026-0001|q1|ja'."""
     reference, question, choice = [*value.split("|"), "", "", ""][:3]

@@ -134,6 +134,8 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=False,
             undefined=jinja2.StrictUndefined,
+            auto_reload=False,  # the templates ship with the code: no file check per message
+            cache_size=-1,
         )
         self.env.filters.update(
             datum=datum, datum_lang=datum_lang, tijd=tijd, bedrag=bedrag, getal=getal,

@@ -6,7 +6,9 @@ organisation, call a platform-neutral command and hand its `Result` to `answer`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -155,12 +157,12 @@ class SlackAdapter:
                 log.warning("slack: privé-antwoord niet bezorgd (status %s)", response.status_code)
 
     async def answer(self, member: Member, result: Result, respond: AsyncRespond | None) -> None:
-        """Deliver a command's result: the replies to the member first, then the outgoing
-        messages (through the outbox), then files. A reply that says whether the messages
+        """Deliver a command's result: the replies to the member and the outgoing messages
+        (through the outbox) at once, then files. A reply that says whether the messages
         arrived ("staat in het kanaal") comes after them."""
         if result.confirmation is None:
-            await self.say_privately(member, result.replies, respond)
-            await self.deliveries.send(self.services, result.outgoing)
+            await both(self.say_privately(member, result.replies, respond),
+                       self.deliveries.send(self.services, result.outgoing))
         else:
             sending = await self.deliveries.send(self.services, result.outgoing)
             await self.say_privately(member, result.replies_after(sending.complete), respond)
@@ -205,3 +207,12 @@ def create_slack(
     HTTP mode: `adapter.add_routes(web_app)`; Socket Mode: `await adapter.start_socket_mode()`.
     """
     return SlackAdapter(services, settings, deliveries, **options)
+
+
+async def both(first: Awaitable[Any], second: Awaitable[Any]) -> None:
+    """Run two deliveries side by side; both finish, whatever the other does, and then the
+    first error (if any) is raised."""
+    errors = [found for found in await asyncio.gather(first, second, return_exceptions=True)
+              if isinstance(found, BaseException)]
+    if errors:
+        raise errors[0]

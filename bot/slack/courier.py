@@ -65,6 +65,9 @@ def make_web_client(
     )
 
 
+PLACES_KEPT = 10_000  # message places remembered per process
+
+
 class SlackCourier:
     platform = PLATFORM
 
@@ -76,6 +79,9 @@ class SlackCourier:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._next_post: dict[str, float] = {}
         self._uncertain: set[str] = set()  # update keys whose last post got no clear answer
+        # Where messages are. On Slack a recorded place never changes (a message is edited,
+        # never posted anew), so once found it is kept: a tally edit needs no lookup.
+        self._places: dict[tuple[str, int], ThreadPlace] = {}
 
     # --- routing -------------------------------------------------------------------------
     def channel_of(self, to: Destination) -> str | None:
@@ -116,17 +122,10 @@ class SlackCourier:
         target = self.channel_of(item.to)
         assert target is not None
         channel = await self.dm_channel(target) if item.to.kind == "member" else target
-        thread_ts: str | None = None
-        starts_thread = False
-        if item.thread_case is not None and item.to.kind == "regieteam":
-            ref = await self._ref(CASE_THREAD, item.thread_case)
-            if ref is not None and ref.channel == channel:
-                thread_ts = ref.message_ref
-            elif ref is None:
-                starts_thread = True
         if item.update_key and (key := _parse_update_key(item.update_key)):
-            await self._post_or_update(key, channel, item, thread_ts)
+            await self._post_or_update(key, channel, item)
             return
+        thread_ts, starts_thread = await self._thread_of(item, channel)
         marker = f"{OUTBOX_MARKER}:{item.outbox_id}" if item.outbox_id is not None else None
         if starts_thread and item.thread_case is not None:
             place = f"{CASE_THREAD}:{item.thread_case}"
@@ -149,22 +148,32 @@ class SlackCourier:
             return ts
         return await self.post(channel, item.message, thread_ts=thread_ts, marker=marker)
 
-    async def _post_or_update(
-        self, key: tuple[str, int], channel: str, item: Outgoing, thread_ts: str | None
-    ) -> None:
+    async def _thread_of(self, item: Outgoing, channel: str) -> tuple[str | None, bool]:
+        """The thread a message goes in (its case's, in that case's channel), and whether it
+        starts that thread (there is none yet)."""
+        if item.thread_case is None or item.to.kind != "regieteam":
+            return None, False
+        ref = await self._ref(CASE_THREAD, item.thread_case)
+        if ref is None:
+            return None, True
+        return (ref.message_ref if ref.channel == channel else None), False
+
+    async def _post_or_update(self, key: tuple[str, int], channel: str, item: Outgoing) -> None:
         purpose, object_id = key
         marker = f"{purpose}:{object_id}"
         # First in this process, then across processes: another replica may be posting the
         # same message right now, and it must be posted once and then updated.
         async with self._locks[marker], named_lock(self.services.sessions, f"slack:{marker}"):
             ref = await self._ref(purpose, object_id)
-            if ref is None and (item.retry or marker in self._uncertain):
-                ref = await self._earlier_copy(marker, channel, thread_ts)
+            thread_ts = None
+            if ref is None:  # an edit needs only where the message is, not its thread
+                thread_ts, _ = await self._thread_of(item, channel)
+                if item.retry or marker in self._uncertain:
+                    ref = await self._earlier_copy(marker, channel, thread_ts)
             message = await item.current()  # made under the lock: the last one is the latest
             if ref is not None:
-                rendered = slack_message(message)
                 await self.client.chat_update(channel=ref.channel, ts=ref.message_ref,
-                                              **rendered.as_kwargs())
+                                              **slack_message(message).as_kwargs())
                 return
             ts = await self.post(channel, message, thread_ts=thread_ts, single=True,
                                  marker=marker)
@@ -259,7 +268,14 @@ class SlackCourier:
 
     # --- thread references -------------------------------------------------------------------
     async def _ref(self, purpose: str, object_id: int) -> ThreadPlace | None:
-        return await find_place(self.services, PLATFORM, purpose, object_id)
+        if (known := self._places.get((purpose, object_id))) is not None:
+            return known
+        found = await find_place(self.services, PLATFORM, purpose, object_id)
+        if found is not None:
+            if len(self._places) >= PLACES_KEPT:
+                del self._places[next(iter(self._places))]  # the oldest
+            self._places[(purpose, object_id)] = found
+        return found
 
     async def _store(
         self, purpose: str, object_id: int, channel: str, ts: str, thread_ts: str | None

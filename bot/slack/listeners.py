@@ -17,7 +17,7 @@ from bot.slack import flows, forms, shortcuts
 from bot.slack.dedupe import claim, request_key
 from bot.slack.payloads import MalformedPayload
 from commands.actions import perform
-from commands.dedupe import once
+from commands.dedupe import Repeated, once
 from commands.melding import file_melding, require_melder
 from commands.organisation import Member
 from commands.replies import CommandRefused, FormInvalid, Message
@@ -100,16 +100,17 @@ def register(adapter: SlackAdapter) -> None:
 
     async def click_recorded(ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond,
                              member: Member, name: str) -> None:
-        """A vote or a reminder answer: acknowledged only once it is stored (a quick write),
-        so a click Slack shows as taken is never lost when the bot stops right after. A click
-        that was not acknowledged shows an error in Slack, and the member clicks again."""
+        """A vote or a reminder answer: acknowledged only once it is stored (a quick write,
+        together with the record that this click was handled), so a click Slack shows as
+        taken is never lost when the bot stops right after. A click that was not
+        acknowledged shows an error in Slack, and the member clicks again."""
         key = request_key("action", member.id, str(action.get("action_ts") or body.get("trigger_id")))
-        if not await claim(services, key):
+        try:
+            result = await perform(services.asked("slack", f"knop {name}", key=key), member, name,
+                                   str(action.get("value") or ""))
+        except Repeated:
             await ack()
             return
-        try:
-            result = await perform(services.asked("slack", f"knop {name}"), member, name,
-                                   str(action.get("value") or ""))
         except CommandRefused as refused:
             await ack()
             await adapter.say_privately(member, [refused.message], respond)
