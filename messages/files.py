@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import multiprocessing
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from commands.figures import CaseExport, MonthChart
 from commands.replies import Attachment, FileToMake
@@ -16,10 +19,38 @@ from messages.render import renderer
 
 
 async def attachments(files: Sequence[Attachment | FileToMake]) -> list[Attachment]:
-    """The files as bytes, in the same order. Drawing a chart takes a moment of CPU: it runs in
-    a worker thread, so the event loop keeps answering."""
-    return [file if isinstance(file, Attachment) else await asyncio.to_thread(make, file)
-            for file in files]
+    """The files as bytes, in the same order. A chart is drawn in a process of its own
+    (matplotlib holds the interpreter while it draws, which a thread would share with the
+    event loop); a CSV is written in a worker thread."""
+    return [file if isinstance(file, Attachment) else await _made(file) for file in files]
+
+
+async def _made(file: FileToMake) -> Attachment:
+    if not isinstance(file.content, MonthChart):
+        return await asyncio.to_thread(make, file)
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_drawer(), make, file)
+    except BrokenProcessPool:  # the drawing process died: start a new one, once
+        _forget_drawer()
+        return await loop.run_in_executor(_drawer(), make, file)
+
+
+_DRAWERS: list[ProcessPoolExecutor] = []  # the one drawing process, started on first use
+
+
+def _drawer() -> ProcessPoolExecutor:
+    if not _DRAWERS:
+        # spawn: a fresh interpreter, never a fork of the bot with its threads and connections
+        _DRAWERS.append(ProcessPoolExecutor(max_workers=1,
+                                            mp_context=multiprocessing.get_context("spawn")))
+    return _DRAWERS[0]
+
+
+def _forget_drawer() -> None:
+    for drawer in _DRAWERS:
+        drawer.shutdown(wait=False, cancel_futures=True)
+    _DRAWERS.clear()
 
 
 def make(file: FileToMake) -> Attachment:

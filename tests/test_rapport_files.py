@@ -8,6 +8,9 @@ import io
 import itertools
 import math
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +129,27 @@ def test_month_labels_never_overlap(count: int) -> None:
         size = labels[0].get_fontsize() * figure.dpi / 72
         step = (extents[-1].x1 - extents[0].x1) / max(1, count - 1)
         assert step * math.sin(math.radians(rotation)) > size * 1.1
+
+
+CHART_IN_A_FRESH_INTERPRETER = """
+import asyncio, os, sys
+from datetime import date
+from commands.figures import MonthChart, MonthCounts
+from commands.replies import FileToMake
+from messages.files import attachments
+chart = FileToMake("grafiek.png", MonthChart([MonthCounts(date(2026, 6, 1), 4)]), "grafiek.titel")
+made, = asyncio.run(attachments([chart]))
+assert made.content.startswith(b"\\x89PNG"), made.content[:8]
+print("MATPLOTLIB_HERE=" + str("matplotlib" in sys.modules))
+"""
+
+
+def test_the_chart_is_drawn_in_a_process_of_its_own() -> None:
+    """matplotlib holds the interpreter while it draws: the bot's own process never loads it,
+    so its event loop keeps answering while a report's chart is made."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", CHART_IN_A_FRESH_INTERPRETER], cwd=root,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "MATPLOTLIB_HERE=False" in done.stdout

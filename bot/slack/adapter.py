@@ -157,12 +157,12 @@ class SlackAdapter:
                 log.warning("slack: privé-antwoord niet bezorgd (status %s)", response.status_code)
 
     async def answer(self, member: Member, result: Result, respond: AsyncRespond | None) -> None:
-        """Deliver a command's result: the replies to the member and the outgoing messages
-        (through the outbox) at once, then files. A reply that says whether the messages
+        """Deliver a command's result: the outgoing messages (through the outbox) and the
+        replies to the member side by side, then files. A reply that says whether the messages
         arrived ("staat in het kanaal") comes after them."""
         if result.confirmation is None:
-            await both(self.say_privately(member, result.replies, respond),
-                       self.deliveries.send(self.services, result.outgoing))
+            await both(self.deliveries.send(self.services, result.outgoing),
+                       self.say_privately(member, result.replies, respond))
         else:
             sending = await self.deliveries.send(self.services, result.outgoing)
             await self.say_privately(member, result.replies_after(sending.complete), respond)
