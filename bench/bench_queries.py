@@ -27,13 +27,16 @@ from bench.data import History, analyze, load, utc_now
 GOAL = 1.2
 RAPPORT_GOAL_SECONDS = 1.0
 BUDGET_SECONDS = 6.0  # stop repeating a figure once its runs took this long together
+RUNS = 9
 
 
 async def timed(action: Callable[[], Awaitable[object]]) -> float:
-    """Median seconds of up to 3 runs after one unmeasured run."""
+    """Median seconds of up to RUNS runs after one unmeasured run (a quick figure gets all of
+    them, so a single disturbed run on a shared machine does not move it; a slow one stops
+    after BUDGET_SECONDS, with at least 3)."""
     await action()
     runs: list[float] = []
-    while len(runs) < 3 and sum(runs) < BUDGET_SECONDS:
+    while len(runs) < RUNS and (len(runs) < 3 or sum(runs) < BUDGET_SECONDS):
         start = time.perf_counter()
         await action()
         runs.append(time.perf_counter() - start)
