@@ -93,7 +93,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"regiebot: {exc}", file=sys.stderr)
             return 2
         return 0
-    load_organisation(settings.config)  # fail early, with the line, before anything starts
+    org = load_organisation(settings.config)  # fail early, with the line, before anything starts
     if args.command == "run" and not settings.platform_enabled and not sys.stdin.isatty():
         # A service without tokens would read end-of-input, stop, and restart for ever.
         print(_text("cli/geen_platform_geen_terminal"), file=sys.stderr)
@@ -110,7 +110,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(_text("cli/database_niet_bijgewerkt"), file=sys.stderr)
             return 2
 
-        asyncio.run(run_platforms(settings))
+        asyncio.run(run_platforms(settings, org=org))
         return 0
     if args.command == "demo":
         return asyncio.run(_demo(settings))

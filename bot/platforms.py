@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bot.scheduler import BotScheduler
     from bot.slack.adapter import SlackAdapter
     from bot.telegram.adapter import TelegramAdapter
+    from commands.organisation import Organisation
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,13 @@ STOP_DRAIN_SECONDS = 3.0
 POLLING_CHECK_SECONDS = 5.0  # how often a replica checks whether it should poll Telegram
 
 
-async def run_platforms(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Start what is configured and run until `stop` is set or a signal arrives."""
+async def run_platforms(settings: Settings, stop: asyncio.Event | None = None, *,
+                        org: Organisation | None = None) -> None:
+    """Start what is configured and run until `stop` is set or a signal arrives. `org`: the
+    organisation already loaded (else it is read from `settings.config`)."""
     stop = stop or _stop_on_signals()
     require_shared_webhook_secret(settings)
-    services = await build_services(settings, runs_scheduler=True)
+    services = await build_services(settings, org, runs_scheduler=True)
     deliveries = Deliveries()
     ops = Operations(services)
     web_app = make_web_app(ops)
