@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import os
-import re
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -146,40 +144,17 @@ def upgrade(url: str, revision: str = "head", *, secret_key: str | None = None) 
 
 def schema_is_current(url: str) -> bool:
     """True when the database is at the newest migration (`regiebot run` does not migrate)."""
-    return current_revisions(url) == migration_heads()
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
-
-VERSION_TABLE = "alembic_version"  # Alembic's default; store/migrations/env.py keeps it
-_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
-
-
-def migration_heads() -> set[str]:
-    """The newest revisions in store/migrations/versions: those no other migration follows.
-    Read from each file's `revision` and `down_revision` lines, without importing Alembic and
-    every migration (a start of `regiebot run` needs neither); tests/test_store_migrations.py
-    checks that Alembic finds the same heads."""
-    revisions: set[str] = set()
-    followed: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        fields = {name: ast.literal_eval(value)
-                  for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8"))}
-        revisions.add(fields["revision"])
-        down = fields.get("down_revision")
-        followed.update([down] if isinstance(down, str) else down or ())
-    return revisions - followed
-
-
-def current_revisions(url: str) -> set[str]:
-    """The revisions Alembic recorded in the database; empty before the first migration."""
+    heads = set(ScriptDirectory.from_config(_alembic_config(url)).get_heads())
     engine = make_sync_engine(url)
     try:
         with engine.connect() as connection:
-            if not inspect(connection).has_table(VERSION_TABLE):
-                return set()
-            rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
-            return {str(revision) for revision in rows.scalars()}
+            current = set(MigrationContext.configure(connection).get_current_heads())
     finally:
         engine.dispose()
+    return current == heads
 
 
 def downgrade(url: str, revision: str, *, secret_key: str | None = None) -> None:

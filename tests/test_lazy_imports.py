@@ -100,38 +100,3 @@ def test_a_sqlite_run_does_not_load_the_postgresql_driver(tmp_path: Path) -> Non
     code = ("import sys\nimport bot.cli, bot.platforms, bot.runtime, bot.scheduler, bot.slack.adapter\n"
             "assert 'psycopg' not in sys.modules, 'psycopg geladen'")
     loaded_after(code, tmp_path)
-
-
-def test_the_schema_check_of_run_does_not_import_alembic(tmp_path: Path) -> None:
-    """`regiebot run` checks the migration without Alembic (that is for `db upgrade`)."""
-    from store.db import upgrade
-
-    url = f"sqlite:///{tmp_path}/lazy.db"
-    upgrade(url)
-    code = ("import sys\nfrom store.db import schema_is_current\n"
-            f"assert schema_is_current({url!r})\n"
-            "assert 'alembic' not in sys.modules, 'alembic geladen'")
-    loaded_after(code, tmp_path)
-
-
-def test_the_schema_check_finds_the_heads_alembic_finds(tmp_path: Path) -> None:
-    from alembic.script import ScriptDirectory
-
-    from store.db import _alembic_config, migration_heads
-
-    url = f"sqlite:///{tmp_path}/heads.db"
-    assert migration_heads() == set(ScriptDirectory.from_config(_alembic_config(url)).get_heads())
-
-
-def test_a_database_one_migration_behind_is_not_current(tmp_path: Path) -> None:
-    from alembic.script import ScriptDirectory
-
-    from store.db import _alembic_config, schema_is_current, upgrade
-
-    url = f"sqlite:///{tmp_path}/behind.db"
-    assert not schema_is_current(url)  # not migrated at all
-    head = ScriptDirectory.from_config(_alembic_config(url)).get_revision("head")
-    upgrade(url, str(head.down_revision))
-    assert not schema_is_current(url)
-    upgrade(url)
-    assert schema_is_current(url)
