@@ -11,6 +11,7 @@ first on PYTHONPATH), to compare a change against the code before it, interleave
 from __future__ import annotations
 
 import asyncio
+import compileall
 import os
 import statistics
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 from bench.common import (
     PYTHON,
     REGIEBOT,
+    ROOT,
     Server,
     figure,
     free_port,
@@ -63,10 +65,24 @@ def _start_other_tree(tree: Path, url: str, config: Path, api_url: str, folder: 
     return start_process("regiebot-ervoor", [REGIEBOT, "run"], port, folder, env)
 
 
+PACKAGES = ("bot", "commands", "store", "messages")
+
+
+def compiled(tree: Path) -> None:
+    """Compile the tree's own modules to bytecode first, as an installed package (the image)
+    has them: the libraries both apps use are compiled at install, and a start that also
+    compiles the bot's source would measure the compiler."""
+    for package in PACKAGES:
+        compileall.compile_dir(tree / package, quiet=1)
+
+
 async def _measure(fake: FakeProcess, folder: Path, reps: int) -> None:
     config = write_organisation(folder)
     url = _migrated_sqlite(folder)
     before_tree = os.environ.get("BENCH_STARTUP_BEFORE")
+    compiled(ROOT)
+    if before_tree:
+        compiled(Path(before_tree))
     ours: list[tuple[float, float]] = []
     base: list[tuple[float, float]] = []
     before: list[tuple[float, float]] = []
