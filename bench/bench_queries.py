@@ -19,6 +19,7 @@ import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from bench.common import BENCH_KEY, available_kinds, database, figure, mode, ratio, sized
@@ -49,7 +50,7 @@ async def _measure_kind(kind: str, url: str, open_cases: int, sizes: list[int],
     from commands.context import Services
     from commands.organisation import load_organisation
     from commands.orgsync import sync_organisation
-    from commands.rapport import rapport
+    from commands.rapport import LONGEST_PERIOD_DAYS, rapport
     from commands.rollups import rebuild_figures
     from commands.status import status_overview
     from store.crypto import PersonalDataCipher
@@ -61,6 +62,7 @@ async def _measure_kind(kind: str, url: str, open_cases: int, sizes: list[int],
                         cipher=PersonalDataCipher(BENCH_KEY), clock=lambda: now)
     coordinator = services.org.with_role("coordinator")[0]
     meeting = agenda.next_meeting_date(services, "oost")
+    longest = (services.today() - timedelta(days=LONGEST_PERIOD_DAYS)).strftime("%d-%m-%Y")
 
     async def build_agenda() -> None:
         async with services.sessions() as session:
@@ -85,6 +87,7 @@ async def _measure_kind(kind: str, url: str, open_cases: int, sizes: list[int],
                 "agenda": await timed(build_agenda),
                 "status": await timed(lambda: status_overview(services, coordinator)),
                 "rapport": await timed(lambda: rapport(services, coordinator)),
+                "rapport_lang": await timed(lambda: rapport(services, coordinator, longest)),
             }
             print(f"  {kind}: {open_cases} open + {size} gesloten (geladen na {load_seconds:.0f} s): "
                   + ", ".join(f"{name} {s * 1000:.0f} ms" for name, s in results[size].items()),
@@ -99,11 +102,13 @@ def _figures(kind: str, open_cases: int, results: dict[int, dict[str, float]]) -
     sizes = sorted(results)
     small = sizes[0]
     titles = {"agenda": "agenda bouwen", "status": "/status overzicht",
-              "rapport": "/rapport halfjaar"}
+              "rapport": "/rapport halfjaar", "rapport_lang": "/rapport langste periode"}
     pairs = [(small, big) for big in sizes[1:]]
     if len(sizes) > 2:
         pairs.append((sizes[1], sizes[-1]))  # the 50.000 → 500.000
     for name, title in titles.items():
+        if name == "rapport_lang":
+            continue  # a longer history fills more of the longest period: only its time counts
         for base, big in pairs:
             r = ratio(results[big][name], results[base][name])
             value = (f"{results[base][name] * 1000:.0f} → {results[big][name] * 1000:.0f} ms "
@@ -111,9 +116,11 @@ def _figures(kind: str, open_cases: int, results: dict[int, dict[str, float]]) -
             figure(f"{title}, geschiedenis {base} → {big} ({kind})", value, r,
                    f"{base} gesloten", f"≤ {GOAL}×", r <= GOAL)
     at = 50_000 if 50_000 in results else sizes[-1]
-    seconds = results[at]["rapport"]
-    figure(f"/rapport halfjaar bij {at} gesloten ({kind})", f"{seconds * 1000:.0f} ms",
-           ratio(seconds, RAPPORT_GOAL_SECONDS), "1 s", "< 1 s", seconds < RAPPORT_GOAL_SECONDS)
+    for name in ("rapport", "rapport_lang"):
+        seconds = results[at][name]
+        figure(f"{titles[name]} bij {at} gesloten ({kind})", f"{seconds * 1000:.0f} ms",
+               ratio(seconds, RAPPORT_GOAL_SECONDS), "1 s", "< 1 s",
+               seconds < RAPPORT_GOAL_SECONDS)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from store.models import AgendaItem, Case, CaseCategory, Decision, Meeting, Nazo
 
 CHUNK = 5_000  # cases per generated and inserted chunk
 HISTORY_DAYS = 3 * 365
+CLOSED_PER_DAY = 5000 / HISTORY_DAYS  # the smallest normal history fills three years
 OUTCOMES = {
     "blijft_betalingsregeling": 35, "blijft_laatste_kansovereenkomst": 15,
     "blijft_vonnis_niet_uitgevoerd": 5, "verhuisd_andere_woonvorm": 10, "sleutel_ingeleverd": 8,
@@ -52,6 +53,7 @@ class History:
         self.meetings: dict[tuple[str, date], int] = {}
         self.next_case = 1
         self.next_item = 1
+        self.closed_cases = 0
 
     def chunks(self, count: int, closed: bool) -> Iterator[dict[str, list[dict[str, Any]]]]:
         for first in range(0, count, CHUNK):
@@ -61,11 +63,20 @@ class History:
             yield rows
 
     # --- one case ------------------------------------------------------------------------------
+    def _closed_age(self) -> float:
+        """Days since a closed case was filed. The history grows back in time at a constant
+        rate (CLOSED_PER_DAY): a larger history is a longer one, as in a municipality whose
+        yearly number of cases stays the same, so the last half year holds the same cases at
+        every size."""
+        age = 130 + self.closed_cases / CLOSED_PER_DAY + self.random.uniform(0, 1)
+        self.closed_cases += 1
+        return age
+
     def _case(self, rows: dict[str, list[dict[str, Any]]], closed: bool) -> None:
         rnd = self.random
         case_id = self.next_case
         self.next_case += 1
-        age = rnd.uniform(130, 130 + HISTORY_DAYS) if closed else rnd.uniform(0, 120)
+        age = self._closed_age() if closed else rnd.uniform(0, 120)
         filed = self.now - timedelta(days=age)
         corporation = rnd.choice(list(self.corporations))
         zitting = (filed + timedelta(days=rnd.randint(10, 60))).date() if rnd.random() < 0.7 else None
