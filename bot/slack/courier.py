@@ -19,9 +19,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -224,20 +226,24 @@ class SlackCourier:
     async def _post_page(
         self, channel: str, page: SlackMessage, thread_ts: str | None, marker: str | None = None
     ) -> str:
-        await self._pace(channel)
         extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
         if marker:
             extra["metadata"] = {"event_type": MARKER_TYPE, "event_payload": {"sleutel": marker}}
-        response = await self.client.chat_postMessage(
-            channel=channel, unfurl_links=False, unfurl_media=False, **page.as_kwargs(), **extra
-        )
+        async with self._paced(channel):
+            response = await self.client.chat_postMessage(
+                channel=channel, unfurl_links=False, unfurl_media=False, **page.as_kwargs(),
+                **extra)
         return str(response["ts"])
 
-    async def _pace(self, channel: str) -> None:
-        """Wait for this channel's next slot. The slots are shared through the database by
-        every bot process; within this process the next post also waits a full pace after
-        the previous one started (wall-clock time: a rate limit, not the domain clock)."""
+    @contextlib.asynccontextmanager
+    async def _paced(self, channel: str) -> AsyncIterator[None]:
+        """Post in this channel's next slot. The slots are shared through the database by
+        every bot process; within this process posts to a channel go one at a time, and the
+        next one waits a full pace after the previous one was answered, so a post that was
+        slow to leave cannot arrive right before the next (wall-clock time: a rate limit, not
+        the domain clock)."""
         if self.pace_seconds <= 0:
+            yield
             return
         async with self._locks[f"pace:{channel}"]:
             async with self.services.transaction() as session:
@@ -247,7 +253,10 @@ class SlackCourier:
                        self._next_post.get(channel, 0.0) - time.monotonic())
             if wait > 0:
                 await asyncio.sleep(wait)  # the pace itself, not a wait for something to happen
-            self._next_post[channel] = time.monotonic() + self.pace_seconds
+            try:
+                yield
+            finally:
+                self._next_post[channel] = time.monotonic() + self.pace_seconds
 
     # --- members ---------------------------------------------------------------------------
     async def dm_channel(self, slack_user: str) -> str:
