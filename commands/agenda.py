@@ -372,7 +372,12 @@ async def add_to_next_meeting(session: AsyncSession, services: Services, case: C
                         meeting.agenda_posted_at is not None, actor_id)
 
 
+def decision_in_force(item_id: Any) -> Any:
+    """Whether the agenda item has a decision that still stands, as a column of a query."""
+    return (select(Decision.id)
+            .where(Decision.agenda_item_id == item_id, Decision.superseded_at.is_(None))
+            .exists())
+
+
 async def has_decision(session: AsyncSession, item: AgendaItem) -> bool:
-    found = await session.scalar(select(Decision.id).where(
-        Decision.agenda_item_id == item.id, Decision.superseded_at.is_(None)))
-    return found is not None
+    return bool(await session.scalar(select(decision_in_force(item.id))))

@@ -24,6 +24,7 @@ from sqlalchemy.orm import lazyload
 
 from commands import events
 from commands.actions import action
+from commands.agenda import decision_in_force
 from commands.cases import case_by_reference, dialect_of, member_name, normalise_reference
 from commands.context import Services
 from commands.dedupe import record_handled
@@ -34,7 +35,7 @@ from commands.replies import CommandRefused, Message, Result, to_regieteam
 from commands.toelichting import refuse_household_words
 from commands.validation import FieldProblem, check_free_text
 from commands.words import ActionName, Phase, Question
-from store.models import AgendaItem, Case, Decision, Meeting, Vote
+from store.models import AgendaItem, Case, Meeting, Vote
 
 CHOICES: dict[str, tuple[str, ...]] = {
     Question.KAN_VOORKOMEN: ("ja", "nee", "twijfel"), Question.MELDPUNT: ("ja", "nee")}
@@ -107,16 +108,10 @@ async def fresh_tally(services: Services, item_id: int) -> Message:
     sent, so that of several updates racing to one message the last one shows every vote."""
     async with services.sessions() as session:
         item, case, decided = (await session.execute(
-            select(AgendaItem, Case, _decided(AgendaItem.id))
+            select(AgendaItem, Case, decision_in_force(AgendaItem.id))
             .join(Case, Case.id == AgendaItem.case_id).options(lazyload(Case.categories))
             .where(AgendaItem.id == item_id))).one()
         return tally_message(services, case, await tally_for(session, services, item), bool(decided))
-
-
-def _decided(item_id: Any) -> Any:
-    """Whether the agenda item has a decision in force (a column for one query)."""
-    return (select(Decision.id).where(Decision.agenda_item_id == item_id,
-                                      Decision.superseded_at.is_(None)).exists())
 
 
 @dataclass(frozen=True)
@@ -140,7 +135,7 @@ async def vote_place(session: AsyncSession, reference: str) -> VotePlace:
     """The case with this reference and where its votes belong, in one query (a vote is on
     every member's click path); a refusal that says how a reference looks when it is unknown."""
     found = (await session.execute(
-        select(Case, AgendaItem, _decided(AgendaItem.id))
+        select(Case, AgendaItem, decision_in_force(AgendaItem.id))
         .join(AgendaItem, AgendaItem.case_id == Case.id).join(Meeting)
         .options(lazyload(Case.categories))
         .where(Case.reference == normalise_reference(reference))
