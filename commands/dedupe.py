@@ -23,27 +23,30 @@ def request_key(platform: str, *parts: str) -> str:
     return ":".join([platform, *parts])[:KEY_LENGTH]
 
 
+class Repeated(Exception):
+    """This delivery of a request was handled before: there is nothing to do again."""
+
+
 async def first_time(services: Services, key: str) -> bool:
     """Record `key` as handled; False when it was handled before (by this or another process)."""
     try:
         async with services.transaction() as session:
-            session.add(ProcessedRequest(key=key[:KEY_LENGTH], at=services.now()))
-    except IntegrityError:
+            await record_key(session, services, key)
+    except Repeated:
         return False
     return True
-
-
-class Repeated(Exception):
-    """This delivery of a request was handled before: there is nothing to do again."""
 
 
 async def record_handled(session: AsyncSession, services: Services) -> None:
     """Record the request's delivery key (`Services.request.key`) in the command's own
     transaction, so that the change and the record that it was made are stored together.
     Raises Repeated when the key was recorded before; the caller's transaction then rolls back."""
-    key = services.request.key
-    if key is None:
-        return
+    if services.request.key is not None:
+        await record_key(session, services, services.request.key)
+
+
+async def record_key(session: AsyncSession, services: Services, key: str) -> None:
+    """Record `key` as handled in the caller's transaction; Repeated when it was before."""
     session.add(ProcessedRequest(key=key[:KEY_LENGTH], at=services.now()))
     try:
         await session.flush()

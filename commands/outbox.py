@@ -28,17 +28,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BindParameter, bindparam, delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from commands import audit
 from commands.context import Services
 from commands.courier import DeliveryFailed, NoRoute, Sender
-from commands.dedupe import KEY_LENGTH
+from commands.dedupe import Repeated, record_key
 from commands.dispatcher import CLAIM_TIMEOUT, MAX_ATTEMPTS, backoff, per_destination
 from commands.replies import Action, Destination, Message, Outgoing, Result, ViewToRecord, to_member
-from store.models import OutboxMessage, ProcessedRequest
+from store.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +168,9 @@ async def queue_once(services: Services, key: str, items: Iterable[Outgoing]) ->
     between the two cannot lose the messages."""
     try:
         async with services.transaction() as session:
-            session.add(ProcessedRequest(key=key[:KEY_LENGTH], at=services.now()))
-            await session.flush()
+            await record_key(session, services, key)
             return await queue(session, services, items)
-    except IntegrityError:
+    except Repeated:
         return None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 import multiprocessing
 from collections.abc import Sequence
@@ -36,21 +37,16 @@ async def _made(file: FileToMake) -> Attachment:
         return await loop.run_in_executor(_drawer(), make, file)
 
 
-_DRAWERS: list[ProcessPoolExecutor] = []  # the one drawing process, started on first use
-
-
+@functools.cache
 def _drawer() -> ProcessPoolExecutor:
-    if not _DRAWERS:
-        # spawn: a fresh interpreter, never a fork of the bot with its threads and connections
-        _DRAWERS.append(ProcessPoolExecutor(max_workers=1,
-                                            mp_context=multiprocessing.get_context("spawn")))
-    return _DRAWERS[0]
+    """The one drawing process, started on first use. spawn: a fresh interpreter, never a
+    fork of the bot with its threads and connections."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _forget_drawer() -> None:
-    for drawer in _DRAWERS:
-        drawer.shutdown(wait=False, cancel_futures=True)
-    _DRAWERS.clear()
+    _drawer().shutdown(wait=False, cancel_futures=True)
+    _drawer.cache_clear()
 
 
 def make(file: FileToMake) -> Attachment:
