@@ -49,7 +49,7 @@ class Deliveries:
             async with services.transaction() as session:
                 items = await outbox.queue(session, services, items)
         edits = [item for item in items if outbox.coalesces(item.update_key)]
-        now = [item.outbox_id for item in items if item not in edits and item.outbox_id]
+        now = [item for item in items if item not in edits]
         sending = await outbox.send_now(services, self, self.worker_id, now)
         for edit in edits:
             sending += await self._send_edit(services, edit)
@@ -58,9 +58,9 @@ class Deliveries:
     async def _send_edit(self, services: Services, item: Outgoing) -> Sending:
         """Edits of one message (a tally) in quick succession: an edit is sent at once, unless
         one is being sent. Then it waits for that one, and of all that waited only the latest
-        version is sent (the outbox has replaced the older waiting ones, and a tally is made
-        afresh just before it is sent): many votes at once give two edits, not many, and a
-        vote on a quiet tally shows without delay."""
+        version is sent (it replaces the older waiting ones, and a tally is made afresh just
+        before it is sent): many votes at once give two edits, not many, and a vote on a quiet
+        tally shows without delay."""
         key = str(item.update_key)
         if key in self._trailing:
             return Sending(waiting=1)  # the request that waits already sends the latest
@@ -77,11 +77,9 @@ class Deliveries:
         done = self._sending[key] = asyncio.Event()  # before any await: later edits wait
         self._trailing.discard(key)
         try:
-            ids = [item.outbox_id] if item.outbox_id else []
             if trails:
-                latest = await outbox.latest_waiting(services, key)
-                ids = [latest] if latest else []
-            return await outbox.send_now(services, self, self.worker_id, ids)
+                return await outbox.send_latest(services, self, self.worker_id, key)
+            return await outbox.send_now(services, self, self.worker_id, [item])
         finally:
             done.set()
             if self._sending.get(key) is done:

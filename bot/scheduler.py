@@ -203,7 +203,7 @@ class BotScheduler:
         self._lock_conn: psycopg.AsyncConnection[Any] | None = None
         self._lock_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self._draining = False  # set while jobs stop: a running dispatch ends after its batch
+        self._draining = False  # set while jobs stop: a running dispatch ends after its send
         self._in_flight: set[asyncio.Task[Any]] = set()
 
     # --- life cycle
@@ -314,7 +314,7 @@ class BotScheduler:
         scheduler.pause()
         self._draining = True
         try:
-            if self._in_flight:  # let a running dispatch finish its batch: no half-recorded sends
+            if self._in_flight:  # let a running dispatch finish its send: no half-recorded sends
                 await asyncio.wait(set(self._in_flight), timeout=self.drain_seconds)
             for task in set(self._in_flight):  # still hanging (a platform that does not answer)
                 task.cancel()
@@ -374,6 +374,11 @@ class BotScheduler:
             await work()
         except Exception:
             log.exception("taak %s mislukt", job_id)
+        except asyncio.CancelledError:
+            if not self._draining:
+                raise
+            # the stop ended it (a platform that did not answer): its claims are released
+            log.warning("taak %s afgebroken bij het stoppen", job_id)
         finally:
             self.last_run[job_id] = datetime.now(UTC)
             if task is not None:

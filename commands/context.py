@@ -29,12 +29,15 @@ class Request:
     the command or button that asked (never typed text) and, on the console and the command
     line, the operating-system user at the keyboard. Adapters set it per request with
     `Services.asked`. `key` identifies this delivery of the request (a click), for a command
-    that records it together with its change (`commands.dedupe.record_handled`)."""
+    that records it together with its change (`commands.dedupe.record_handled`). `sender` is
+    the worker that sends the request's messages as soon as its change is stored: the outbox
+    queues them claimed for it, so sending needs no claim of its own (`commands.outbox`)."""
 
     door: str = "onbekend"
     purpose: str = ""
     operator: str | None = None
     key: str | None = None
+    sender: str | None = None
 
 
 @dataclass
@@ -47,9 +50,9 @@ class Services:
     request: Request = field(default_factory=Request)
 
     def asked(self, door: str, purpose: str, operator: str | None = None, *,
-              key: str | None = None) -> Services:
+              key: str | None = None, sender: str | None = None) -> Services:
         """These services for one request that came in through `door`, asked by `purpose`."""
-        return replace(self, request=Request(door, purpose, operator, key))
+        return replace(self, request=Request(door, purpose, operator, key, sender))
 
     def now(self) -> datetime:
         """The current moment, timezone-aware UTC."""

@@ -32,13 +32,16 @@ async def per_destination(
     send: Callable[[T], Awaitable[bool | None]], *, workers: int = WORKERS,
     after_failure: Callable[[list[T]], Awaitable[None]] | None = None,
     more: Callable[[Hashable], Awaitable[list[T]]] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Send `items` with one worker per destination (in the given order within each), at most
     `workers` destinations at a time. `send` records its own outcome and does not raise; it
     returns False when the item was not delivered. With `after_failure`, a destination's
     worker then stops and hands it the items it did not try, so that they keep their order.
     With `more`, a worker that has sent its items asks for the next ones of its destination,
-    so a busy or slow channel never makes the others wait for the end of a batch."""
+    so a busy or slow channel never makes the others wait for the end of a batch. Once
+    `should_stop` says so, each worker stops before its next item (a stopping bot does not
+    wait for a paced channel's queue), handing the untried items to `after_failure`."""
     queues: defaultdict[Hashable, list[T]] = defaultdict(list)
     for item in items:
         queues[destination(item)].append(item)
@@ -48,6 +51,10 @@ async def per_destination(
         async with bound:
             while queue:
                 for n, item in enumerate(queue):
+                    if should_stop():
+                        if after_failure is not None:
+                            await after_failure(queue[n:])
+                        return
                     if await send(item) is False and after_failure is not None:
                         if queue[n + 1:]:
                             await after_failure(queue[n + 1:])

@@ -6,7 +6,9 @@
   (a platform error, a crash) is sent by the dispatcher (`dispatch_outbox`), which the
   scheduler runs every minute, with retries and backoff. After MAX_ATTEMPTS the message is
   given up and the coordinators are told, as for reminders.
-- Rows are claimed atomically before they are sent, so two senders never send one row. A row
+- Rows are claimed atomically before they are sent, so two senders never send one row. The
+  door that sends a request's messages right after its change (`Request.sender`) has them
+  queued claimed for it, in the change's own transaction: no separate claim. A row
   that was tried before, or whose sender stopped while it had it, goes out marked `retry`: a
   courier that can look (Slack) first checks whether the earlier attempt arrived after all.
 - Messages to one destination keep their order: while an older one waits for its retry, the
@@ -32,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from commands import audit
+from commands.cases import dialect_of
 from commands.context import Services
 from commands.courier import DeliveryFailed, NoRoute, Sender
 from commands.dedupe import Repeated, record_key
@@ -136,9 +139,11 @@ def _refreshers() -> dict[str, Refresher]:
 
 async def queue(session: AsyncSession, services: Services,
                 items: Iterable[Outgoing]) -> list[Outgoing]:
-    """Write the messages in the caller's transaction; return them with their outbox ids.
-    A message already queued is returned as it is."""
+    """Write the messages in the caller's transaction; return them with their outbox ids
+    (claimed for the request's sender, when it has one). A message already queued is
+    returned as it is."""
     now, queued, rows = services.now(), [], []
+    sender = services.request.sender
     for item in items:
         if item.outbox_id is not None:
             queued.append(item)
@@ -150,6 +155,7 @@ async def queue(session: AsyncSession, services: Services,
             thread_case=item.thread_case, update_key=item.update_key,
             template=item.message.template, attempts=0,
             payload=services.cipher.encrypt(json.dumps(_payload(item))),
+            claimed_at=now if sender else None, claimed_by=sender,
         )
         session.add(row)
         rows.append((len(queued), row))
@@ -157,7 +163,7 @@ async def queue(session: AsyncSession, services: Services,
     if rows:
         await session.flush()
     for index, row in rows:
-        queued[index] = replace(queued[index], outbox_id=row.id,
+        queued[index] = replace(queued[index], outbox_id=row.id, held_by=sender,
                                 refresh=_refresh_for(services, row.update_key))
     return queued
 
@@ -213,14 +219,40 @@ class Sending:
         return Sending(self.sent + other.sent, self.waiting + other.waiting)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A message whose outbox row this worker holds: claimed here, or queued claimed for it.
+    `attempts` were made before; `outgoing` gives the message (decrypted when it is sent)."""
+
+    id: int
+    attempts: int
+    template: str
+    to: Destination
+    outgoing: Callable[[], Outgoing]
+
+    @classmethod
+    def of_row(cls, services: Services, row: OutboxMessage) -> Claimed:
+        to = Destination(row.destination_kind, row.destination_id)  # type: ignore[arg-type]
+        return cls(row.id, row.attempts, row.template, to, lambda: outgoing_of(services, row))
+
+    @classmethod
+    def held(cls, item: Outgoing) -> Claimed:
+        """A message queued claimed for this worker by the request that sends it now."""
+        assert item.outbox_id is not None
+        return cls(item.outbox_id, 0, item.message.template, item.to, lambda: item)
+
+
 async def send_now(services: Services, sender: Sender, worker_id: str,
-                   ids: Sequence[int]) -> Sending:
-    """Send these queued messages now, each destination in its own worker."""
-    if not ids:
+                   items: Sequence[Outgoing]) -> Sending:
+    """Send these queued messages now, each destination in its own worker: those queued
+    claimed for this worker at once, the others once claimed."""
+    held = [Claimed.held(item) for item in items if item.held_by == worker_id]
+    others = [item.outbox_id for item in items if item.held_by != worker_id and item.outbox_id]
+    if not held and not others:
         return Sending()
-    rows = await _claim(services, worker_id, BATCH, only=ids)
-    sent = await _deliver(services, sender, rows)
-    return Sending(sent=sent, waiting=len(ids) - sent)
+    claimed = held + (await _claim(services, worker_id, BATCH, only=others) if others else [])
+    sent = await _deliver(services, sender, sorted(claimed, key=lambda one: one.id))
+    return Sending(sent=sent, waiting=len(held) + len(others) - sent)
 
 
 def coalesces(update_key: str | None) -> bool:
@@ -228,12 +260,32 @@ def coalesces(update_key: str | None) -> bool:
     return (update_key or "").partition(":")[0] in COALESCED
 
 
-async def latest_waiting(services: Services, update_key: str) -> int | None:
-    """The id of the newest waiting version of a message edited in place."""
-    async with services.sessions() as session:
-        return await session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.update_key == update_key, _waiting())
-            .order_by(OutboxMessage.id.desc()).limit(1))
+async def send_latest(services: Services, sender: Sender, worker_id: str,
+                      update_key: str) -> Sending:
+    """Send only the newest waiting version of a message edited in place; the older ones
+    that nobody else holds are replaced by it (among them those queued for this worker by
+    requests that left the sending to this one)."""
+    now = services.now()
+    async with services.transaction() as session:
+        free = or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_by == worker_id)
+        newest = select(OutboxMessage).where(
+            OutboxMessage.update_key == update_key, _waiting(),
+            or_(free, OutboxMessage.claimed_at < now - CLAIM_TIMEOUT),
+        ).order_by(OutboxMessage.id.desc()).limit(1)
+        if dialect_of(session) == "postgresql":
+            newest = newest.with_for_update(skip_locked=True)
+        row = await session.scalar(newest)
+        if row is None:
+            return Sending()
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.update_key == update_key, _waiting(), free,
+                   OutboxMessage.id < row.id)
+            .values(cancelled_at=now, cancel_reason=REPLACED, claimed_at=None, claimed_by=None)
+            .execution_options(synchronize_session=False))
+        row.claimed_at, row.claimed_by = now, worker_id
+    sent = await _deliver(services, sender, [Claimed.of_row(services, row)])
+    return Sending(sent=sent, waiting=1 - sent)
 
 
 async def dispatch_outbox(
@@ -248,12 +300,12 @@ async def dispatch_outbox(
         rows = await _claim(services, worker_id, batch)
         if not rows:
             break
-        total += await _deliver(services, sender, rows)
+        total += await _deliver(services, sender, rows, should_stop)
     return total
 
 
 async def _claim(services: Services, worker_id: str, limit: int,
-                 only: Sequence[int] | None = None) -> list[OutboxMessage]:
+                 only: Sequence[int] | None = None) -> list[Claimed]:
     now = services.now()
     async with services.transaction() as session:
         statement = _claiming(only is not None, session.get_bind().dialect.name == "postgresql")
@@ -263,7 +315,7 @@ async def _claim(services: Services, worker_id: str, limit: int,
             values["only"] = list(only)
         claimed = (await session.scalars(statement, values)).all()
         session.expunge_all()
-        return sorted(claimed, key=lambda row: row.id)
+        return [Claimed.of_row(services, row) for row in sorted(claimed, key=lambda row: row.id)]
 
 
 @functools.cache
@@ -301,21 +353,22 @@ def _claiming(only: bool, postgresql: bool) -> Any:
             .execution_options(synchronize_session=False))
 
 
-async def _deliver(services: Services, sender: Sender, rows: list[OutboxMessage]) -> int:
+async def _deliver(services: Services, sender: Sender, rows: list[Claimed],
+                   should_stop: Callable[[], bool] = lambda: False) -> int:
     sent = 0
 
-    async def send(row: OutboxMessage) -> bool:
+    async def send(row: Claimed) -> bool:
         nonlocal sent
         error = await _send_one(services, sender, row)
         await _record(services, row, error)
         sent += error is None
         return error is None or error == NO_ROUTE
 
-    async def untried(rows: list[OutboxMessage]) -> None:
+    async def untried(rows: list[Claimed]) -> None:
         await _unclaim(services, [row.id for row in rows])
 
-    await per_destination(rows, lambda row: (row.destination_kind, row.destination_id), send,
-                          after_failure=untried)
+    await per_destination(rows, lambda row: row.to, send, after_failure=untried,
+                          should_stop=should_stop)
     return sent
 
 
@@ -326,10 +379,10 @@ async def _unclaim(services: Services, ids: list[int]) -> None:
                               .execution_options(synchronize_session=False))
 
 
-async def _send_one(services: Services, sender: Sender, row: OutboxMessage) -> str | None:
+async def _send_one(services: Services, sender: Sender, row: Claimed) -> str | None:
     """Deliver one row; None when it arrived, else what went wrong (never the message)."""
     try:
-        item = outgoing_of(services, row)
+        item = row.outgoing()
         await sender.deliver(item)
     except NoRoute:
         return NO_ROUTE
@@ -342,7 +395,7 @@ async def _send_one(services: Services, sender: Sender, row: OutboxMessage) -> s
     return None
 
 
-async def _record(services: Services, row: OutboxMessage, error: str | None) -> None:
+async def _record(services: Services, row: Claimed, error: str | None) -> None:
     now = services.now()
     values: dict[str, Any] = {"claimed_at": None, "claimed_by": None,
                               "attempts": OutboxMessage.attempts + 1}
@@ -351,7 +404,7 @@ async def _record(services: Services, row: OutboxMessage, error: str | None) -> 
         values.update(sent_at=now, last_error=None, next_attempt_at=None)
     elif error == NO_ROUTE:
         log.warning("bericht %s (%s): geen kanaal voor %s %s", row.id, row.template,
-                    row.destination_kind, row.destination_id)
+                    row.to.kind, row.to.id)
         values.update(cancelled_at=now, cancel_reason=NO_ROUTE)
     elif row.attempts + 1 >= MAX_ATTEMPTS:
         log.error("bericht %s (%s) niet bezorgd na %s pogingen", row.id, row.template,
@@ -369,21 +422,20 @@ async def _record(services: Services, row: OutboxMessage, error: str | None) -> 
         await queue(session, services, report)
 
 
-def _failure_report(services: Services, row: OutboxMessage) -> list[Outgoing]:
+def _failure_report(services: Services, row: Claimed) -> list[Outgoing]:
     """A note to the coordinator(s) that a message could not be delivered."""
     if row.template == REPORT_TEMPLATE:
         return []  # a report that cannot be delivered is logged, not reported again
     org = services.org
-    if row.destination_kind == "regieteam":
-        where = org.regieteam(row.destination_id).name
-    elif row.destination_kind == "partner":
-        where = org.partner(row.destination_id).name
+    if row.to.kind == "regieteam":
+        where = org.regieteam(row.to.id).name
+    elif row.to.kind == "partner":
+        where = org.partner(row.to.id).name
     else:
-        found = org.member(row.destination_id)
-        where = found.name if found else row.destination_id
-    data = json.loads(services.cipher.decrypt(row.payload)).get("data") or {}
+        found = org.member(row.to.id)
+        where = found.name if found else row.to.id
     note = Message(REPORT_TEMPLATE, {"bestemming": where, "pogingen": row.attempts + 1,
-                                     "referentie": data.get("referentie")})
+                                     "referentie": row.outgoing().message.data.get("referentie")})
     return [Outgoing(to_member(member.id), note) for member in org.with_role("coordinator")]
 
 

@@ -71,6 +71,7 @@ class Outgoing:
     # so that of several updates racing to one message the last one shows the latest state
     refresh: Callable[[], Awaitable[Message]] | None = field(default=None, compare=False)
     outbox_id: int | None = None  # its row in the outbox, once queued (`commands.outbox`)
+    held_by: str | None = None  # the worker its row was claimed for when it was queued
     platform: str | None = None  # only this platform's courier delivers it; None: every one
 
     async def current(self) -> Message:

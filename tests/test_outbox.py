@@ -273,18 +273,23 @@ class GatedCourier:
         self.delivered.append(renderer("plain").render(message))
 
 
+@pytest.mark.parametrize("held", [False, True], ids=["geclaimd-bij-verzenden", "geclaimd-in-de-stem"])
 async def test_votes_while_a_tally_is_being_sent_give_one_more_edit(
-        services: Services, clock: Clock) -> None:
+        services: Services, clock: Clock, held: bool) -> None:
+    """Also when every vote queues its tally claimed for the door that sends it (a Slack
+    click): the versions nobody sent are replaced, and nothing stays claimed."""
     clock.set(at(11, 19, 10))
     reference = str((await file(services)).value)
     await agenda.post_agenda(services, member(services.org, "carla"), "oost")
     courier = GatedCourier()
     deliveries = Deliveries([courier])
     await outbox.dispatch_outbox(services, Deliveries([GatedCourier(open_=True)]), "vooraf")
+    asked = services.asked("slack", "knop stem", sender=deliveries.worker_id) if held else services
 
     async def vote(who: str) -> None:
-        result = await stemmen.cast_vote(services, member(services.org, who), reference, "q1", "ja")
-        await deliveries.send(services, result.outgoing)
+        result = await stemmen.cast_vote(asked, member(services.org, who), reference, "q1", "ja")
+        assert all((item.held_by is not None) is held for item in result.outgoing)
+        await deliveries.send(asked, result.outgoing)
 
     first = asyncio.create_task(vote("carla"))
     await courier.entered.wait()  # the first tally is on its way
@@ -296,6 +301,35 @@ async def test_votes_while_a_tally_is_being_sent_give_one_more_edit(
     tallies = [text for text in courier.delivered if f"Stemmen {reference}" in text]
     assert len(tallies) == 2
     assert "1 van minimaal 3" in tallies[0] and "3 van minimaal 3" in tallies[1]
+    versions = [r for r in await rows(services) if (r.update_key or "").startswith("tally:")]
+    assert [r.sent_at is not None or r.cancel_reason == outbox.REPLACED for r in versions] == [True] * 3
+    assert all(r.claimed_by is None for r in versions)
+    assert await outbox.dispatch_outbox(services, deliveries, "daarna") == 0
+
+
+async def test_messages_queued_for_their_sender_are_sent_by_it_once(
+        services: Services, clock: Clock, fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    """A request's messages queued claimed for the door that sends them right after: no other
+    worker takes them meanwhile, the door sends them without claiming them again, and when
+    that door stopped before sending, the next start frees them."""
+    clock.set(at(11, 19, 10))
+    door = slack(services, client)
+    asked = services.asked("slack", "test", sender=door.worker_id)
+    result = await file(asked)
+    [row] = await rows(services)
+    assert row.claimed_by == door.worker_id and result.outgoing[0].held_by == door.worker_id
+    assert await outbox.dispatch_outbox(services, slack(services, client), "dispatcher") == 0
+    assert (await door.send(asked, result.outgoing)).complete
+    [row] = await rows(services)
+    assert row.sent_at is not None and row.claimed_by is None and row.attempts == 1
+    assert len(fake_slack.posted[REGIE]) == 1
+
+    stopped = Deliveries()
+    await file(services.asked("slack", "test", sender=stopped.worker_id), "anna")
+    assert await outbox.dispatch_outbox(services, slack(services, client), "nieuw") == 0
+    assert await outbox.release_claims_of_others(services, ["nieuw"]) == 1
+    assert await outbox.dispatch_outbox(services, slack(services, client), "nieuw") == 1
+    assert len(fake_slack.posted[REGIE]) == 2
 
 
 # --- a private answer in a member's DM ---------------------------------------------------------

@@ -5,8 +5,9 @@ start-up and on `run_soon`; the test clock decides what is due."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.scheduler import BotScheduler, start_scheduler
 from bot.settings import Settings
 from commands.context import Services
+from commands.dispatcher import per_destination
+from commands.replies import Outgoing
 from store.db import make_engine, make_sessionmaker, make_sync_engine
 from tests.conftest import Clock, Database
 from tests.reminders_support import (
@@ -283,3 +286,57 @@ def test_vote_reminder_trigger_is_hours_before_the_meeting(services: Services) -
     assert trigger is not None
     fields = {f.name: str(f) for f in trigger.fields}
     assert (fields["day_of_week"], fields["hour"], fields["minute"]) == ("1", "8", "0")
+
+
+@dataclass
+class HangingCourier(FakeCourier):
+    """A platform that takes the first message and then never answers."""
+
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def deliver(self, item: Outgoing) -> None:
+        self.entered.set()
+        await asyncio.Event().wait()
+
+
+async def test_a_stop_ends_a_hanging_send_quietly_and_frees_the_rest(
+        services: Services, database: Database, clock: Clock,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A platform that does not answer holds up a stop only for the drain time; the job that
+    was sending is ended with a warning, not logged as an error, and what it had claimed is
+    free for the next start."""
+    await drop_jobs_table(services)
+    courier = HangingCourier()
+    bot = await start(services, courier, database.url, drain_seconds=0.05)
+    await add_due_reminders(services, 5, ams(2026, 11, 24, 7, 30))
+    running = asyncio.create_task(bot.run_job("reminders.dispatch", bot.dispatch))
+    await courier.entered.wait()
+    with caplog.at_level(logging.WARNING):
+        await bot.stop()
+        await running
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "afgebroken bij het stoppen" in caplog.text
+    rows = await reminders_of(services)
+    assert len(rows) == 5 and all(r.sent_at is None and r.claimed_by is None for r in rows)
+
+
+async def test_a_stopping_worker_stops_before_its_next_item() -> None:
+    """Each destination's worker checks before every item, so a long (paced) queue does not
+    hold up a stop; the untried items go back in their order."""
+    sent: list[str] = []
+    handed_back: list[list[str]] = []
+    stop = False
+
+    async def send(item: str) -> bool:
+        nonlocal stop
+        sent.append(item)
+        stop = item == "a2"  # the stop comes while a2 is being sent
+        return True
+
+    async def untried(items: list[str]) -> None:
+        handed_back.append(items)
+
+    await per_destination(["a1", "a2", "a3", "a4", "b1"], lambda item: item[0], send,
+                          after_failure=untried, should_stop=lambda: stop, workers=1)
+    assert sent == ["a1", "a2"]
+    assert handed_back == [["a3", "a4"], ["b1"]]

@@ -106,8 +106,9 @@ def register(adapter: SlackAdapter) -> None:
         acknowledged shows an error in Slack, and the member clicks again."""
         key = request_key("action", member.id, str(action.get("action_ts") or body.get("trigger_id")))
         try:
-            result = await perform(services.asked("slack", f"knop {name}", key=key), member, name,
-                                   str(action.get("value") or ""))
+            asked = services.asked("slack", f"knop {name}", key=key,
+                                   sender=adapter.deliveries.worker_id)  # sent right after
+            result = await perform(asked, member, name, str(action.get("value") or ""))
         except Repeated:
             await ack()
             return

@@ -197,7 +197,7 @@ async def _deliver_batch(services: Services, sender: Sender, ids: list[int], wor
         return await _to_send(services, await _claim(services, worker_id, PER_DESTINATION, to))
 
     await per_destination(await _to_send(services, ids), lambda pair: destination(pair[0]), send,
-                          more=more)
+                          more=more, should_stop=should_stop)
     return sent
 
 
@@ -284,7 +284,8 @@ async def dispatch_due(
     max_batches: int = 1000, should_stop: Callable[[], bool] = lambda: False,
 ) -> int:
     """Send every due reminder once; return how many were sent. `should_stop` is checked
-    between batches (a stopping scheduler finishes the batch it claimed, then stops)."""
+    before each reminder (a stopping scheduler ends after the ones it is sending; the rest
+    of its claims are released)."""
     total = 0
     for _ in range(max_batches):
         if should_stop():
