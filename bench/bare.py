@@ -5,6 +5,11 @@ read from a file at start (the same modal regiebot opens); a button → ack, an 
 answer on the response_url, then `chat.update` of a tally kept in memory (who voted, by
 Slack user id, as regiebot's tally names its voters). `/healthz` answers 200 once it
 serves. Run: `python -m bench.bare --port P --api http://127.0.0.1:N/api/ [--view FILE]`.
+
+With `--store URL` (the bench's SQLite or PostgreSQL database) a button is the least a
+durable vote needs: one transaction through the same SQLAlchemy async stack as regiebot
+(insert the vote, read the voters back, commit), acknowledged once it is stored, and the tally
+made from what was read. That is the floor of "a click Slack shows as taken is stored".
 """
 
 from __future__ import annotations
@@ -29,7 +34,37 @@ MINIMAL_VIEW = {"type": "modal", "callback_id": "melding",
                 "title": {"type": "plain_text", "text": "Melding"}, "blocks": []}
 
 
-def bare_app(api_url: str, view: dict[str, Any]) -> AsyncApp:
+class Stored:
+    """The votes in a table of their own (`bare_votes`), one short transaction per click."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import Column, MetaData, String, Table
+
+        from store.db import make_engine  # regiebot's own engine: the same driver and pragmas
+
+        self.engine = make_engine(url)
+        self.table = Table("bare_votes", MetaData(), Column("ts", String, primary_key=True),
+                           Column("member", String, primary_key=True))
+
+    async def create(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(self.table.metadata.create_all)
+
+    async def vote(self, ts: str, member: str) -> list[str]:
+        from sqlalchemy import select
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(self.table).values(ts=ts, member=member)
+                               .on_conflict_do_nothing())
+            found = await conn.scalars(select(self.table.c.member)
+                                       .where(self.table.c.ts == ts))
+            return list(found)
+
+
+def bare_app(api_url: str, view: dict[str, Any], stored: Stored | None = None) -> AsyncApp:
     app = AsyncApp(client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url),
                    signing_secret=SIGNING_SECRET)
     tallies: dict[str, list[str]] = {}
@@ -42,14 +77,17 @@ def bare_app(api_url: str, view: dict[str, Any]) -> AsyncApp:
     @app.action(re.compile(".*"))
     async def clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
                       client: AsyncWebClient) -> None:
+        channel = body["container"]["channel_id"]
+        ts = body["container"]["message_ts"]
+        if stored is not None:
+            voters = await stored.vote(ts, body["user"]["id"])
+        else:
+            voters = tallies.setdefault(ts, [])
+            voters.append(body["user"]["id"])
         await ack()
         await respond(text="Je stem is ontvangen.", response_type="ephemeral",
                       replace_original=False)
-        channel = body["container"]["channel_id"]
-        ts = body["container"]["message_ts"]
         reference = str(body["actions"][0].get("value", "")).split("|")[0]
-        voters = tallies.setdefault(ts, [])
-        voters.append(body["user"]["id"])
         text = f"Stemmen {reference}: {', '.join(voters)}"
         await client.chat_update(channel=channel, ts=ts, text=text, blocks=[
             {"type": "section", "text": {"type": "mrkdwn", "text": text}}])
@@ -57,8 +95,11 @@ def bare_app(api_url: str, view: dict[str, Any]) -> AsyncApp:
     return app
 
 
-async def _serve(port: int, api_url: str, view: dict[str, Any]) -> None:
-    app = bare_app(api_url, view)
+async def _serve(port: int, api_url: str, view: dict[str, Any], store: str | None) -> None:
+    stored = Stored(store) if store else None
+    if stored is not None:
+        await stored.create()
+    app = bare_app(api_url, view, stored)
 
     async def handle(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
@@ -85,12 +126,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--api", required=True)
     parser.add_argument("--view")
+    parser.add_argument("--store")
     args = parser.parse_args()
     view = MINIMAL_VIEW
     if args.view:
         with open(args.view, encoding="utf-8") as handle:
             view = json.load(handle)
-    asyncio.run(_serve(args.port, args.api, view))
+    asyncio.run(_serve(args.port, args.api, view, args.store))
 
 
 if __name__ == "__main__":

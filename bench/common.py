@@ -256,12 +256,16 @@ def start_regiebot(db_url: str, config: Path, api_url: str, folder: Path,
                          regiebot_env(db_url, config, api_url, port))
 
 
-def start_bare(api_url: str, folder: Path, view: Path | None = None) -> Server:
+def start_bare(api_url: str, folder: Path, view: Path | None = None,
+               store: str | None = None) -> Server:
+    """The bare bolt app; with `store` (a database URL) it stores each vote first."""
     port = free_port()
     argv = [PYTHON, "-m", "bench.bare", "--port", str(port), "--api", api_url]
     if view is not None:
         argv += ["--view", str(view)]
-    return start_process("kale-bolt", argv, port, folder)
+    if store is not None:
+        argv += ["--store", store]
+    return start_process("kale-bolt-opslag" if store else "kale-bolt", argv, port, folder)
 
 
 # --- statistics -------------------------------------------------------------------------------
