@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, delete, func, or_, select, update
+from sqlalchemy import BindParameter, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -143,13 +143,15 @@ async def queue(session: AsyncSession, services: Services,
     (claimed for the request's sender, when it has one). A message already queued is
     returned as it is."""
     now, queued, rows = services.now(), [], []
-    sender = services.request.sender
+    items = list(items)
+    behind = await _waiting_for_retry(session, services, items, now)
     for item in items:
         if item.outbox_id is not None:
             queued.append(item)
             continue
         if item.update_key:
             await _replace_waiting(session, item.update_key, now)
+        sender = None if item.to in behind else services.request.sender
         row = OutboxMessage(
             created_at=now, destination_kind=item.to.kind, destination_id=item.to.id,
             thread_case=item.thread_case, update_key=item.update_key,
@@ -163,9 +165,25 @@ async def queue(session: AsyncSession, services: Services,
     if rows:
         await session.flush()
     for index, row in rows:
-        queued[index] = replace(queued[index], outbox_id=row.id, held_by=sender,
+        queued[index] = replace(queued[index], outbox_id=row.id, held_by=row.claimed_by,
                                 refresh=_refresh_for(services, row.update_key))
     return queued
+
+
+async def _waiting_for_retry(session: AsyncSession, services: Services, items: list[Outgoing],
+                             now: datetime) -> set[Destination]:
+    """The destinations of these messages where an older message waits for its retry: a
+    message for the request's sender is not claimed for it there, so it keeps its place
+    behind that one (see `_claiming`)."""
+    wanted = {item.to for item in items if item.outbox_id is None}
+    if services.request.sender is None or not wanted:
+        return set()
+    found = await session.execute(
+        select(OutboxMessage.destination_kind, OutboxMessage.destination_id).distinct()
+        .where(_waiting(), OutboxMessage.next_attempt_at > now,
+               tuple_(OutboxMessage.destination_kind, OutboxMessage.destination_id)
+               .in_([(to.kind, to.id) for to in wanted])))
+    return {Destination(kind, id_) for kind, id_ in found}  # type: ignore[arg-type]
 
 
 async def queue_once(services: Services, key: str, items: Iterable[Outgoing]) -> list[Outgoing] | None:

@@ -325,7 +325,7 @@ async def test_messages_queued_for_their_sender_are_sent_by_it_once(
     assert len(fake_slack.posted[REGIE]) == 1
 
     stopped = Deliveries()
-    await file(services.asked("slack", "test", sender=stopped.worker_id), "anna")
+    await file(services.asked("slack", "test", sender=stopped.worker_id))
     assert await outbox.dispatch_outbox(services, slack(services, client), "nieuw") == 0
     assert await outbox.release_claims_of_others(services, ["nieuw"]) == 1
     assert await outbox.dispatch_outbox(services, slack(services, client), "nieuw") == 1
@@ -365,3 +365,22 @@ async def test_an_answer_after_a_form_is_queued_once_with_its_record(
     assert first is not None and first[0].outbox_id is not None
     assert await outbox.queue_once(services, "slack:view:V1:klaar", [answer]) is None
     assert len(await rows(services)) == 1
+
+
+async def test_a_message_for_its_sender_still_waits_behind_an_older_retry(
+        services: Services, clock: Clock, fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    """Where an older message to the same channel waits for its retry, a request's message is
+    not claimed for its sender: it waits behind the older one and goes out after it."""
+    clock.set(at(11, 19, 10))
+    first = await file(services)
+    fake_slack.fail("chat.postMessage", times=1, status=500)
+    assert not (await slack(services, client).send(services, first.outgoing)).complete
+    door = slack(services, client)
+    asked = services.asked("slack", "test", sender=door.worker_id)
+    second = await file(asked)
+    assert second.outgoing[0].held_by is None
+    assert (await door.send(asked, second.outgoing)).waiting == 1
+    assert not fake_slack.posted.get(REGIE)
+    assert await later(services, clock, slack(services, client)) == 2
+    posted = texts(fake_slack, REGIE)
+    assert [str(first.value) in posted[0], str(second.value) in posted[1]] == [True, True]
