@@ -282,26 +282,30 @@ async def send_latest(services: Services, sender: Sender, worker_id: str,
                       update_key: str) -> Sending:
     """Send only the newest waiting version of a message edited in place; the older ones
     that nobody else holds are replaced by it (among them those queued for this worker by
-    requests that left the sending to this one)."""
+    requests that left the sending to this one). While an older message to its destination
+    waits for its retry, the newest is left to the dispatcher, which sends it in its turn."""
     now = services.now()
     async with services.transaction() as session:
         free = or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_by == worker_id)
-        newest = select(OutboxMessage).where(
+        newest = select(OutboxMessage, _held_up(now)).where(
             OutboxMessage.update_key == update_key, _waiting(),
             or_(free, OutboxMessage.claimed_at < now - CLAIM_TIMEOUT),
         ).order_by(OutboxMessage.id.desc()).limit(1)
         if dialect_of(session) == "postgresql":
-            newest = newest.with_for_update(skip_locked=True)
-        row = await session.scalar(newest)
-        if row is None:
+            newest = newest.with_for_update(of=OutboxMessage, skip_locked=True)
+        found = (await session.execute(newest)).first()
+        if found is None:
             return Sending()
+        row, held_up = found
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.update_key == update_key, _waiting(), free,
                    OutboxMessage.id < row.id)
             .values(cancelled_at=now, cancel_reason=REPLACED, claimed_at=None, claimed_by=None)
             .execution_options(synchronize_session=False))
-        row.claimed_at, row.claimed_by = now, worker_id
+        row.claimed_at, row.claimed_by = (None, None) if held_up else (now, worker_id)
+    if held_up:
+        return Sending(waiting=1)
     sent = await _deliver(services, sender, [Claimed.of_row(services, row)])
     return Sending(sent=sent, waiting=1 - sent)
 
@@ -336,13 +340,10 @@ async def _claim(services: Services, worker_id: str, limit: int,
         return [Claimed.of_row(services, row) for row in sorted(claimed, key=lambda row: row.id)]
 
 
-@functools.cache
-def _claiming(only: bool, postgresql: bool) -> Any:
-    """The statement that claims the due rows (built once: it is on every message's path).
-    A row waits while an older one to the same destination waits for its retry."""
-    now: BindParameter[datetime] = bindparam("now")
+def _held_up(now: Any) -> Any:
+    """Whether an older message to the row's destination waits for its retry at `now`."""
     earlier = aliased(OutboxMessage)
-    held_up = (
+    return (
         select(earlier.id)
         .where(earlier.destination_kind == OutboxMessage.destination_kind,
                earlier.destination_id == OutboxMessage.destination_id,
@@ -351,9 +352,16 @@ def _claiming(only: bool, postgresql: bool) -> Any:
                earlier.failed_at.is_(None), earlier.next_attempt_at > now)
         .exists()
     )
+
+
+@functools.cache
+def _claiming(only: bool, postgresql: bool) -> Any:
+    """The statement that claims the due rows (built once: it is on every message's path).
+    A row waits while an older one to the same destination waits for its retry."""
+    now: BindParameter[datetime] = bindparam("now")
     due = (
         select(OutboxMessage.id)
-        .where(_waiting(), ~held_up,
+        .where(_waiting(), ~_held_up(now),
                or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
                or_(OutboxMessage.claimed_at.is_(None),
                    OutboxMessage.claimed_at < bindparam("stale")))

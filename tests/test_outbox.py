@@ -384,3 +384,28 @@ async def test_a_message_for_its_sender_still_waits_behind_an_older_retry(
     assert await later(services, clock, slack(services, client)) == 2
     posted = texts(fake_slack, REGIE)
     assert [str(first.value) in posted[0], str(second.value) in posted[1]] == [True, True]
+
+
+async def test_the_latest_tally_waits_too_behind_an_older_retry(
+        services: Services, clock: Clock, fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    """The edit that sends the latest tally after a burst of votes also keeps its place behind
+    an older message to the channel that waits for its retry; it is not left claimed."""
+    clock.set(at(11, 19, 10))
+    reference = str((await file(services)).value)
+    await agenda.post_agenda(services, member(services.org, "carla"), "oost")
+    assert await outbox.dispatch_outbox(services, slack(services, client), "vooraf") > 0
+    waiting_melding = await file(services, "anna")
+    fake_slack.fail("chat.postMessage", times=1, status=500)
+    assert not (await slack(services, client).send(services, waiting_melding.outgoing)).complete
+    vote = await stemmen.cast_vote(services, member(services.org, "dirk"), reference, "q1", "ja")
+    key = str(vote.outgoing[0].update_key)
+    door = slack(services, client)
+    assert await outbox.send_latest(services, door, door.worker_id, key) == outbox.Sending(waiting=1)
+    [tally] = [r for r in waiting(await rows(services)) if r.update_key == key]
+    assert tally.claimed_by is None and not fake_slack.of("chat.update")
+    await later(services, clock, slack(services, client))
+    assert not waiting(await rows(services))
+    posted = texts(fake_slack, REGIE)
+    melding_at = next(n for n, text in enumerate(posted) if str(waiting_melding.value) in text)
+    tally_at = next(n for n, text in enumerate(posted) if f"Stemmen {reference}" in text)
+    assert melding_at < tally_at  # the older one went first
