@@ -164,10 +164,30 @@ async def queue(session: AsyncSession, services: Services,
         queued.append(item)
     if rows:
         await session.flush()
+    one_writer = dialect_of(session) == "sqlite"
     for index, row in rows:
-        queued[index] = replace(queued[index], outbox_id=row.id, held_by=row.claimed_by,
-                                refresh=_refresh_for(services, row.update_key))
+        item = queued[index]
+        refresh = _refresh_for(services, row.update_key)
+        if refresh is not None and item.as_of_commit and one_writer:
+            refresh = _unless_newest(services, str(row.update_key), row.id, item.message, refresh)
+        queued[index] = replace(item, outbox_id=row.id, held_by=row.claimed_by, refresh=refresh)
     return queued
+
+
+def _unless_newest(services: Services, update_key: str, version: int, stored: Message,
+                   refresh: Callable[[], Awaitable[Message]]) -> Callable[[], Awaitable[Message]]:
+    """For a message made in its change's transaction on a database with one writer at a
+    time (SQLite): that is the state as the transaction committed it. Every change to what
+    such a message shows queues a newer version, so while no newer version is queued it is
+    still the latest: it is sent as it is, and made afresh only once a newer one exists."""
+
+    async def current() -> Message:
+        async with services.sessions() as session:
+            newest = await session.scalar(select(func.max(OutboxMessage.id))
+                                          .where(OutboxMessage.update_key == update_key))
+        return stored if newest == version else await refresh()
+
+    return current
 
 
 async def _waiting_for_retry(session: AsyncSession, services: Services, items: list[Outgoing],

@@ -72,6 +72,10 @@ class Outgoing:
     refresh: Callable[[], Awaitable[Message]] | None = field(default=None, compare=False)
     outbox_id: int | None = None  # its row in the outbox, once queued (`commands.outbox`)
     held_by: str | None = None  # the worker its row was claimed for when it was queued
+    # made in the transaction that queues it, after the change: the state that transaction
+    # commits (so on a database with one writer at a time it needs no remaking while it is
+    # the newest version of its message; `commands.outbox`)
+    as_of_commit: bool = False
     platform: str | None = None  # only this platform's courier delivers it; None: every one
 
     async def current(self) -> Message:

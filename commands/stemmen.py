@@ -98,9 +98,9 @@ def tally_message(services: Services, case: Case, tally: Tally, closed: bool) ->
 
 
 def tally_outgoing(result: Result, services: Services, case: Case, item: AgendaItem,
-                   tally: Tally, closed: bool) -> None:
+                   tally: Tally, closed: bool, *, as_of_commit: bool = False) -> None:
     result.send(to_regieteam(case.regieteam_id), tally_message(services, case, tally, closed),
-                thread_case=case.id, update_key=f"tally:{item.id}")
+                thread_case=case.id, update_key=f"tally:{item.id}", as_of_commit=as_of_commit)
 
 
 async def fresh_tally(services: Services, item_id: int) -> Message:
@@ -188,7 +188,7 @@ async def cast_vote(services: Services, member: Member, reference: str, question
             events.record(session, case, change.event, member.id, services.now(),
                           question=question, choice=choice, steps=steps)
             tally = await tally_for(session, services, item)  # read after the write: every vote
-            tally_outgoing(result, services, case, item, tally, closed=False)
+            tally_outgoing(result, services, case, item, tally, closed=False, as_of_commit=True)
             await queue_result(session, services, result)
     return result.reply("stemmen/ontvangen", referentie=case.reference, vraag=question,
                         stem=choice, stappen=steps or [], gewijzigd=change is VoteChange.CHANGED,

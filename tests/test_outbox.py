@@ -20,7 +20,7 @@ from commands import agenda, outbox, stemmen
 from commands.context import Services
 from commands.dispatcher import MAX_ATTEMPTS, backoff
 from commands.melding import file_melding
-from commands.replies import CommandRefused, Message, Outgoing, to_member
+from commands.replies import CommandRefused, Message, Outgoing, Result, to_member
 from messages.render import renderer
 from store.models import OutboxMessage
 from tests.conftest import Clock, member
@@ -305,6 +305,34 @@ async def test_votes_while_a_tally_is_being_sent_give_one_more_edit(
     assert [r.sent_at is not None or r.cancel_reason == outbox.REPLACED for r in versions] == [True] * 3
     assert all(r.claimed_by is None for r in versions)
     assert await outbox.dispatch_outbox(services, deliveries, "daarna") == 0
+
+
+async def test_a_tally_sent_after_a_newer_vote_was_stored_shows_that_vote(
+        services: Services, clock: Clock) -> None:
+    """A vote's tally is the state its transaction committed. Sent while it is the newest
+    version, it goes as it is; once a newer vote is stored, it is made afresh (on every
+    database), so a late send never shows fewer votes than are stored."""
+    clock.set(at(11, 19, 10))
+    reference = str((await file(services)).value)
+    await agenda.post_agenda(services, member(services.org, "carla"), "oost")
+    courier = GatedCourier(open_=True)
+    deliveries = Deliveries([courier])
+    await outbox.dispatch_outbox(services, deliveries, "vooraf")
+    asked = services.asked("slack", "knop stem", sender=deliveries.worker_id)
+
+    async def vote(who: str) -> Result:
+        return await stemmen.cast_vote(asked, member(services.org, who), reference, "q1", "ja")
+
+    def last_tally() -> str:
+        return [text for text in courier.delivered if f"Stemmen {reference}" in text][-1]
+
+    await deliveries.send(asked, (await vote("carla")).outgoing)
+    assert "1 van minimaal 3" in last_tally()
+    older, newer = await vote("dirk"), await vote("fatima")
+    await deliveries.send(asked, older.outgoing)  # the older version, after the newer was stored
+    assert "3 van minimaal 3" in last_tally()
+    await deliveries.send(asked, newer.outgoing)
+    assert "3 van minimaal 3" in last_tally()
 
 
 async def test_messages_queued_for_their_sender_are_sent_by_it_once(
