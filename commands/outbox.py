@@ -35,7 +35,7 @@ from sqlalchemy.orm import aliased
 
 from commands import audit
 from commands.cases import dialect_of
-from commands.context import Services
+from commands.context import Services, aware
 from commands.courier import DeliveryFailed, NoRoute, Sender
 from commands.dedupe import Repeated, record_key
 from commands.dispatcher import CLAIM_TIMEOUT, MAX_ATTEMPTS, backoff, per_destination
@@ -144,20 +144,23 @@ async def queue(session: AsyncSession, services: Services,
     returned as it is."""
     now, queued, rows = services.now(), [], []
     items = list(items)
-    behind = await _waiting_for_retry(session, services, items, now)
+    new = [item for item in items if item.outbox_id is None]
+    behind = await _make_way(session, services, new, now)
+    latest = {item.update_key: n for n, item in enumerate(new) if item.update_key}
     for item in items:
         if item.outbox_id is not None:
             queued.append(item)
             continue
-        if item.update_key:
-            await _replace_waiting(session, item.update_key, now)
-        sender = None if item.to in behind else services.request.sender
+        # a second version of one message in one request replaces the first at once
+        replaced = item.update_key is not None and new[latest[item.update_key]] is not item
+        sender = None if item.to in behind or replaced else services.request.sender
         row = OutboxMessage(
             created_at=now, destination_kind=item.to.kind, destination_id=item.to.id,
             thread_case=item.thread_case, update_key=item.update_key,
             template=item.message.template, attempts=0,
             payload=services.cipher.encrypt(json.dumps(_payload(item))),
             claimed_at=now if sender else None, claimed_by=sender,
+            cancelled_at=now if replaced else None, cancel_reason=REPLACED if replaced else None,
         )
         session.add(row)
         rows.append((len(queued), row))
@@ -172,6 +175,39 @@ async def queue(session: AsyncSession, services: Services,
             refresh = _unless_newest(services, str(row.update_key), row.id, item.message, refresh)
         queued[index] = replace(item, outbox_id=row.id, held_by=row.claimed_by, refresh=refresh)
     return queued
+
+
+async def _make_way(session: AsyncSession, services: Services, new: list[Outgoing],
+                    now: datetime) -> set[Destination]:
+    """Make way for these new messages, with one look at what waits: the older waiting
+    versions of a message edited in place that nobody holds are replaced (only the latest is
+    sent). Returns the destinations where an older message waits for its retry: there a
+    message is not claimed for the request's sender, so it keeps its place behind that one
+    (see `_claiming`)."""
+    keys = {item.update_key for item in new if item.update_key}
+    places = {item.to for item in new} if services.request.sender else set()
+    looks: list[Any] = [OutboxMessage.update_key.in_(keys)] if keys else []
+    if places:
+        looks.append(OutboxMessage.next_attempt_at.is_not(None) & tuple_(
+            OutboxMessage.destination_kind, OutboxMessage.destination_id,
+        ).in_([(to.kind, to.id) for to in places]))
+    if not looks:
+        return set()
+    found = (await session.execute(
+        select(OutboxMessage.id, OutboxMessage.update_key, OutboxMessage.claimed_at,
+               OutboxMessage.next_attempt_at, OutboxMessage.destination_kind,
+               OutboxMessage.destination_id)
+        .where(_waiting(), or_(*looks)))).all()
+    older = [row.id for row in found if row.update_key in keys and row.claimed_at is None]
+    if older:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(older), _waiting(), OutboxMessage.claimed_at.is_(None))
+            .values(cancelled_at=now, cancel_reason=REPLACED)
+            .execution_options(synchronize_session=False))
+    retrying = {Destination(row.destination_kind, row.destination_id)
+                for row in found if row.next_attempt_at and aware(row.next_attempt_at) > now}
+    return retrying & places
 
 
 def _unless_newest(services: Services, update_key: str, version: int, stored: Message,
@@ -190,22 +226,6 @@ def _unless_newest(services: Services, update_key: str, version: int, stored: Me
     return current
 
 
-async def _waiting_for_retry(session: AsyncSession, services: Services, items: list[Outgoing],
-                             now: datetime) -> set[Destination]:
-    """The destinations of these messages where an older message waits for its retry: a
-    message for the request's sender is not claimed for it there, so it keeps its place
-    behind that one (see `_claiming`)."""
-    wanted = {item.to for item in items if item.outbox_id is None}
-    if services.request.sender is None or not wanted:
-        return set()
-    found = await session.execute(
-        select(OutboxMessage.destination_kind, OutboxMessage.destination_id).distinct()
-        .where(_waiting(), OutboxMessage.next_attempt_at > now,
-               tuple_(OutboxMessage.destination_kind, OutboxMessage.destination_id)
-               .in_([(to.kind, to.id) for to in wanted])))
-    return {Destination(kind, id_) for kind, id_ in found}  # type: ignore[arg-type]
-
-
 async def queue_once(services: Services, key: str, items: Iterable[Outgoing]) -> list[Outgoing] | None:
     """Queue the messages together with the record that `key` was handled, in one
     transaction: None when it was handled before. A retry sends nothing twice, and a crash
@@ -222,15 +242,6 @@ async def queue_result(session: AsyncSession, services: Services, result: Result
     """Queue a command's outgoing messages in its transaction (see `queue`)."""
     result.outgoing = await queue(session, services, result.outgoing)
     return result
-
-
-async def _replace_waiting(session: AsyncSession, update_key: str, now: datetime) -> None:
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.update_key == update_key, _waiting(),
-               OutboxMessage.claimed_at.is_(None))
-        .values(cancelled_at=now, cancel_reason=REPLACED)
-        .execution_options(synchronize_session=False))
 
 
 def _waiting() -> Any:

@@ -155,6 +155,16 @@ async def test_only_the_latest_version_of_an_edited_message_waits(
     assert votes[0].outgoing[0].outbox_id == tallies[0].id
 
 
+async def test_two_versions_of_a_message_in_one_request_leave_only_the_second(
+        services: Services, clock: Clock) -> None:
+    clock.set(at(11, 19, 10))
+    first, second = (Outgoing(to_member("anna"), Message("fout/stem_vraag"), update_key="tally:99")
+                     for _ in range(2))
+    async with services.transaction() as session:
+        await outbox.queue(session, services, [first, second])
+    assert [r.cancel_reason for r in await rows(services)] == [outbox.REPLACED, None]
+
+
 async def test_what_a_stopped_process_had_claimed_goes_out_at_the_next_start(
         services: Services, clock: Clock, fake_slack: FakeSlack, client: AsyncWebClient) -> None:
     clock.set(at(11, 19, 10))
