@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -11,12 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot import logging_setup
-from bot.settings import Settings, SettingsError
-from commands.organisation import Member, Organisation, OrganisationError, load_organisation
-
 if TYPE_CHECKING:
+    from bot.settings import Settings
     from commands.context import Services
+    from commands.organisation import Member, Organisation
 
 log = logging.getLogger("regiebot")
 
@@ -50,6 +49,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Start-up imports and builds long-lived objects (modules, models, the organisation) and
+    # hardly any garbage: the garbage collector's walks over them are paused until `run`
+    # serves (run_platforms freezes what was built, then resumes it) or another command
+    # starts its work.
+    gc.disable()
+    try:
+        return _main(args)
+    finally:
+        gc.enable()
+
+
+def _main(args: argparse.Namespace) -> int:
+    from bot import logging_setup
+    from bot.settings import Settings, SettingsError
+    from commands.organisation import OrganisationError
+
     try:
         logging_setup.configure(Settings(), console=_is_console(args))
         return _dispatch(args)
@@ -62,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _is_console(args: argparse.Namespace) -> bool:
     """The console chat, asked for or as the fallback of `run` without platform tokens."""
+    from bot.settings import Settings
+
     return args.command == "console" or (
         args.command == "run" and not Settings().platform_enabled and sys.stdin.isatty())
 
@@ -73,7 +90,12 @@ def _text(template: str, **data: object) -> str:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from bot.settings import Settings
+    from commands.organisation import load_organisation
+
     settings = Settings()
+    if not (args.command == "run" and settings.platform_enabled):
+        gc.enable()  # only `run` with a platform keeps the collector paused until it serves
     if args.command == "config":
         org = load_organisation(args.file)
         print(_text("cli/config_in_orde", bestand=args.file, teams=len(org.regieteams),

@@ -95,8 +95,9 @@ async def run_platforms(settings: Settings, stop: asyncio.Event | None = None, *
         stoppers.append(runner.cleanup)
         # What start-up built (modules, models, templates, the organisation) lives as long as
         # the process: kept out of the garbage collector's walks, a full collection during a
-        # request stays short.
+        # request stays short. `regiebot run` paused the collector during start-up (bot.cli).
         gc.freeze()
+        gc.enable()
         log.info("regiebot draait op %s:%s", settings.http_host, settings.http_port)
         await stop.wait()
     finally:

@@ -56,6 +56,7 @@ class SlackAdapter:
             signing_secret=settings.slack_signing_secret or "",
             process_before_response=False,
             logger=logging.getLogger("bot.slack.bolt"),
+            name="adapter.py",  # Bolt's default, without its look-up through the call stack
         )
         self.courier = SlackCourier(services, self.client, pace_seconds=pace_seconds)
         if not any(c is self.courier for c in deliveries.couriers):
