@@ -46,11 +46,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum.nl import bsn as stdnum_bsn
+
+if TYPE_CHECKING:  # phonenumbers loads with the first text that is scanned, not at start-up
+    import phonenumbers
 
 MONTHS = {
     "januari": 1, "jan": 1, "februari": 2, "feb": 2, "maart": 3, "mrt": 3, "mar": 3,
@@ -215,11 +217,6 @@ _BSN_SHAPE = re.compile(
 )
 
 _NL_SERVICE_PREFIXES = ("800", "900", "906", "909", "14")
-_SERVICE_TYPES = (
-    phonenumbers.PhoneNumberType.TOLL_FREE,
-    phonenumbers.PhoneNumberType.PREMIUM_RATE,
-    phonenumbers.PhoneNumberType.SHARED_COST,
-)
 _PHONE_INTERNATIONAL = re.compile(r"^(?:\+\s*|00)[1-9]")
 _PHONE_NATIONAL = re.compile(r"^\(?0[1-9]")
 
@@ -350,9 +347,13 @@ def _take_bsns(scan: _Scan) -> None:
 
 
 def _is_service_number(number: phonenumbers.PhoneNumber) -> bool:
+    import phonenumbers
+
     if number.country_code == 31:
         return phonenumbers.national_significant_number(number).startswith(_NL_SERVICE_PREFIXES)
-    return phonenumbers.number_type(number) in _SERVICE_TYPES
+    kind = phonenumbers.PhoneNumberType
+    return phonenumbers.number_type(number) in (kind.TOLL_FREE, kind.PREMIUM_RATE,
+                                                 kind.SHARED_COST)
 
 
 def _is_phone_shape(match: phonenumbers.PhoneNumberMatch) -> bool:
@@ -370,6 +371,8 @@ def _glued(text: str, start: int) -> bool:
 
 
 def _take_phones(scan: _Scan) -> None:
+    import phonenumbers
+
     text = scan.text
     valid = phonenumbers.PhoneNumberMatcher(text, "NL", leniency=phonenumbers.Leniency.VALID)
     possible = phonenumbers.PhoneNumberMatcher(text, "NL", leniency=phonenumbers.Leniency.POSSIBLE)

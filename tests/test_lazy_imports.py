@@ -100,3 +100,23 @@ def test_a_sqlite_run_does_not_load_the_postgresql_driver(tmp_path: Path) -> Non
     code = ("import sys\nimport bot.cli, bot.platforms, bot.runtime, bot.scheduler, bot.slack.adapter\n"
             "assert 'psycopg' not in sys.modules, 'psycopg geladen'")
     loaded_after(code, tmp_path)
+
+
+def test_phone_numbers_are_recognised_with_the_first_text_not_at_start(tmp_path: Path) -> None:
+    """phonenumbers (for household details in free text) comes in with the first text that is
+    checked, not when the bot starts."""
+    code = ("import sys\nimport bot.cli, bot.platforms, bot.runtime, bot.slack.adapter\n"
+            "assert 'phonenumbers' not in sys.modules, 'phonenumbers geladen'\n"
+            "from commands.validation import check_free_text\n"
+            "from datetime import date\n"
+            "check_free_text('Bel even terug.', date(2026, 12, 3), max_length=500)\n"
+            "assert 'phonenumbers' in sys.modules")
+    loaded_after(code, tmp_path)
+
+
+def test_the_collector_runs_again_once_a_command_starts_its_work(tmp_path: Path) -> None:
+    """Start-up pauses the garbage collector; a command other than `run` resumes it at once
+    (`run` resumes it once the bot serves, after freezing what start-up built)."""
+    code = (cli("config", "check", str(EXAMPLE_ORG))
+            + "\nimport gc\nassert gc.isenabled(), 'de garbage collector staat nog stil'")
+    loaded_after(code, tmp_path)
