@@ -32,12 +32,12 @@ print("LOADED=" + json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
 """
 
 
-def loaded_after(code: str, tmp_path: Path) -> set[str]:
+def loaded_after(code: str, tmp_path: Path, heavy: tuple[str, ...] = HEAVY) -> set[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT),
            "REGIEBOT_DATABASE_URL": f"sqlite:///{tmp_path}/lazy.db",
            "REGIEBOT_CONFIG": str(EXAMPLE_ORG), "REGIEBOT_SECRET_KEY": "",
            "SLACK_BOT_TOKEN": "", "SLACK_APP_TOKEN": "", "TELEGRAM_BOT_TOKEN": ""}
-    result = subprocess.run([sys.executable, "-c", PROBE.format(code=code, heavy=HEAVY)],
+    result = subprocess.run([sys.executable, "-c", PROBE.format(code=code, heavy=heavy)],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
                             check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -59,6 +59,15 @@ def test_run_chooses_its_platforms_before_importing_any(tmp_path: Path) -> None:
     services and the scheduler, and nothing of Slack, Telegram, charts or holidays."""
     code = "import bot.cli, bot.platforms, bot.runtime, bot.scheduler"
     assert loaded_after(code, tmp_path) == {"aiohttp"}
+
+
+def test_run_checks_the_schema_without_alembic(tmp_path: Path) -> None:
+    """`regiebot run` only reads the schema's version; Alembic (with Mako and Pygments) is for
+    `regiebot db`."""
+    loaded_after(cli("db", "upgrade"), tmp_path)
+    code = ("import os\nfrom store.db import schema_is_current\n"
+            "assert schema_is_current(os.environ['REGIEBOT_DATABASE_URL'])")
+    assert loaded_after(code, tmp_path, heavy=("alembic", "mako", "pygments")) == set()
 
 
 @pytest.mark.parametrize("args", [
