@@ -4,7 +4,9 @@ It does what Slack needs and nothing more: `/melding` → ack, then `views.open`
 read from a file at start (the same modal regiebot opens); a button → ack, an ephemeral
 answer on the response_url, then `chat.update` of a tally kept in memory (who voted, by
 Slack user id, as regiebot's tally names its voters). `/healthz` answers 200 once it
-serves. Run: `python -m bench.bare --port P --api http://127.0.0.1:N/api/ [--view FILE]`.
+serves. Its Web API client keeps its connections open, as regiebot's does (slack_sdk's default
+opens a new one for every call), so the two differ in what they do, not in how they connect.
+Run: `python -m bench.bare --port P --api http://127.0.0.1:N/api/ [--view FILE]`.
 
 With `--store URL` (the bench's SQLite or PostgreSQL database) a button is the least a
 durable vote needs: one transaction through the same SQLAlchemy async stack as regiebot
@@ -21,6 +23,7 @@ import re
 import signal
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
@@ -65,7 +68,8 @@ class Stored:
 
 
 def bare_app(api_url: str, view: dict[str, Any], stored: Stored | None = None) -> AsyncApp:
-    app = AsyncApp(client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url),
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+    app = AsyncApp(client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url, session=session),
                    signing_secret=SIGNING_SECRET)
     tallies: dict[str, list[str]] = {}
 

@@ -43,6 +43,7 @@ class Call:
     method: str
     args: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    connection: object = None  # the client's address and port: the same on a kept-open connection
 
 
 class FakeSlack:
@@ -321,6 +322,8 @@ class FakeSlack:
 
     async def _answered(self, request: web.Request, response: web.Response, call: Call) -> web.Response:
         """Send the answer, then record the call: whoever sees the call sees its whole effect."""
+        if request.transport is not None:
+            call.connection = request.transport.get_extra_info("peername")
         try:
             await response.prepare(request)
             await response.write_eof()

@@ -143,3 +143,16 @@ async def test_app_home_event_deduplicated(slack_bot: SlackBot, fake_slack: Fake
     assert len(fake_slack.of("views.publish")) == 1
     async with services.sessions() as session:
         assert await session.get(ProcessedRequest, "slack:event:Ev0001") is not None
+
+
+async def test_web_api_calls_reuse_one_open_connection(slack_bot: SlackBot, fake_slack: FakeSlack) -> None:
+    """The bot keeps its connection to Slack's Web API open: a second call needs no new
+    handshake. After a stop, a call still gets through on a connection of its own."""
+    await open_melding(slack_bot)
+    await open_melding(slack_bot)
+    first, second = fake_slack.of("views.open")[-2:]
+    assert first.connection is not None and first.connection == second.connection
+
+    await slack_bot.adapter.stop()
+    await slack_bot.adapter.client.auth_test()
+    assert fake_slack.of("auth.test")[-1].connection not in (None, second.connection)
