@@ -219,8 +219,9 @@ async def _measure(kind: str, fake: FakeProcess, regiebot: Side, bare: Side, sto
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         driver = Driver(fake, session)
-        for side in (regiebot, bare):
-            await driver.melding(side, melder_user(0))
+        widest = max(users for users, _ in PLAN)
+        for side in (regiebot, bare):  # unmeasured: each side opens its connections once
+            await _batches(widest, 1, _melding_of(driver, side))
         for side in (regiebot, bare, stored):
             await driver.vote(side, WARM_UP, voter_user(0))
         for rep in range(reps):
@@ -293,7 +294,7 @@ async def _run_kind(kind: str, url: str, fake: FakeProcess, folder: Path, reps: 
 
 
 def main() -> None:
-    reps = int(os.environ.get("BENCH_SLACK_REPS", sized(1, 4)))
+    reps = int(os.environ.get("BENCH_SLACK_REPS", sized(1, 8)))
     print(f"{reps} herhalingen, afwisselend regiebot en kale bolt; 1 gebruiker: 10 na elkaar, "
           f"10: 2× 10 tegelijk, 50: 1× 50 tegelijk", flush=True)
     fake = FakeProcess()
