@@ -52,7 +52,8 @@ REPORT_TEMPLATE = "bezorging/niet_bezorgd"
 COALESCED = frozenset({"tally"})  # edits in place that may be sent as one
 INTERRUPTED = "onderbroken"  # claimed by a process that stopped: it may have been sent
 
-Refresher = Callable[[Services, int], Awaitable[Message]]
+Refresher = Callable[[Services, int, AsyncSession | None], Awaitable[Message]]
+Refresh = Callable[[AsyncSession | None], Awaitable[Message]]
 
 
 # --- what a row holds ------------------------------------------------------------------------
@@ -118,14 +119,14 @@ def outgoing_of(services: Services, row: OutboxMessage) -> Outgoing:
     )
 
 
-def _refresh_for(services: Services, update_key: str | None) -> Callable[[], Awaitable[Message]] | None:
+def _refresh_for(services: Services, update_key: str | None) -> Refresh | None:
     """For a message edited in place whose content can be made afresh (a tally): how."""
     purpose, _, raw_id = (update_key or "").partition(":")
     refresher = _refreshers().get(purpose)
     if refresher is None or not raw_id.isdigit():
         return None
     object_id = int(raw_id)
-    return lambda: refresher(services, object_id)
+    return lambda session: refresher(services, object_id, session)
 
 
 def _refreshers() -> dict[str, Refresher]:
@@ -211,17 +212,17 @@ async def _make_way(session: AsyncSession, services: Services, new: list[Outgoin
 
 
 def _unless_newest(services: Services, update_key: str, version: int, stored: Message,
-                   refresh: Callable[[], Awaitable[Message]]) -> Callable[[], Awaitable[Message]]:
+                   refresh: Refresh) -> Refresh:
     """For a message made in its change's transaction on a database with one writer at a
     time (SQLite): that is the state as the transaction committed it. Every change to what
     such a message shows queues a newer version, so while no newer version is queued it is
     still the latest: it is sent as it is, and made afresh only once a newer one exists."""
 
-    async def current() -> Message:
+    async def current(held: AsyncSession | None) -> Message:
         async with services.sessions() as session:
             newest = await session.scalar(select(func.max(OutboxMessage.id))
                                           .where(OutboxMessage.update_key == update_key))
-        return stored if newest == version else await refresh()
+        return stored if newest == version else await refresh(held)
 
     return current
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 DestinationKind = Literal["regieteam", "partner", "member"]
 
@@ -69,7 +72,9 @@ class Outgoing:
     retry: bool = False
     # for a message edited in place (a tally): how to make it afresh just before it is sent,
     # so that of several updates racing to one message the last one shows the latest state
-    refresh: Callable[[], Awaitable[Message]] | None = field(default=None, compare=False)
+    # (in the given session, when the courier holds one under a lock; else in one of its own)
+    refresh: Callable[[AsyncSession | None], Awaitable[Message]] | None = field(
+        default=None, compare=False)
     outbox_id: int | None = None  # its row in the outbox, once queued (`commands.outbox`)
     held_by: str | None = None  # the worker its row was claimed for when it was queued
     # made in the transaction that queues it, after the change: the state that transaction
@@ -78,9 +83,10 @@ class Outgoing:
     as_of_commit: bool = False
     platform: str | None = None  # only this platform's courier delivers it; None: every one
 
-    async def current(self) -> Message:
-        """The message to send now: made afresh when it can be, else as it was made."""
-        return await self.refresh() if self.refresh is not None else self.message
+    async def current(self, session: AsyncSession | None = None) -> Message:
+        """The message to send now: made afresh when it can be (in `session` if given), else
+        as it was made."""
+        return await self.refresh(session) if self.refresh is not None else self.message
 
 
 @dataclass(frozen=True)

@@ -103,15 +103,22 @@ def tally_outgoing(result: Result, services: Services, case: Case, item: AgendaI
                 thread_case=case.id, update_key=f"tally:{item.id}", as_of_commit=as_of_commit)
 
 
-async def fresh_tally(services: Services, item_id: int) -> Message:
+async def fresh_tally(services: Services, item_id: int, session: AsyncSession | None = None) -> Message:
     """The tally of an agenda item as it is now: the outbox makes it afresh just before it is
-    sent, so that of several updates racing to one message the last one shows every vote."""
-    async with services.sessions() as session:
-        item, case, decided = (await session.execute(
-            select(AgendaItem, Case, decision_in_force(AgendaItem.id))
-            .join(Case, Case.id == AgendaItem.case_id).options(lazyload(Case.categories))
-            .where(AgendaItem.id == item_id))).one()
-        return tally_message(services, case, await tally_for(session, services, item), bool(decided))
+    sent, so that of several updates racing to one message the last one shows every vote.
+    In `session` when the courier holds one (under its lock), else in a session of its own."""
+    if session is None:
+        async with services.sessions() as own:
+            return await _tally_now(own, services, item_id)
+    return await _tally_now(session, services, item_id)
+
+
+async def _tally_now(session: AsyncSession, services: Services, item_id: int) -> Message:
+    item, case, decided = (await session.execute(
+        select(AgendaItem, Case, decision_in_force(AgendaItem.id))
+        .join(Case, Case.id == AgendaItem.case_id).options(lazyload(Case.categories))
+        .where(AgendaItem.id == item_id))).one()
+    return tally_message(services, case, await tally_for(session, services, item), bool(decided))
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,17 @@ NAMED_LOCKS = 0x4E616D  # "Nam"
 
 
 @asynccontextmanager
-async def named_lock(sessions: async_sessionmaker[AsyncSession], name: str) -> AsyncIterator[None]:
-    """Hold the lock on `name` for the block; other processes wait for it."""
+async def named_lock(sessions: async_sessionmaker[AsyncSession],
+                     name: str) -> AsyncIterator[AsyncSession | None]:
+    """Hold the lock on `name` for the block; other processes wait for it. On PostgreSQL the
+    block gets the session that holds the lock, in its transaction: what must be read under
+    the lock can be read there, without a connection and a transaction of its own (read
+    committed: each statement sees what was committed before it). On SQLite: None."""
     async with sessions() as session:
         if session.get_bind().dialect.name != "postgresql":
-            yield
+            yield None
             return
         async with session.begin():
             await session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
                                   {"space": NAMED_LOCKS, "name": name})
-            yield
+            yield session

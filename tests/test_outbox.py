@@ -22,8 +22,9 @@ from commands.dispatcher import MAX_ATTEMPTS, backoff
 from commands.melding import file_melding
 from commands.replies import CommandRefused, Message, Outgoing, Result, to_member
 from messages.render import renderer
+from store.locks import named_lock
 from store.models import OutboxMessage
-from tests.conftest import Clock, member
+from tests.conftest import Clock, Database, member
 from tests.fakeslack import BOT_TOKEN, FakeSlack, SlackBot, all_text
 from tests.helpers import file, valid_answers
 from tests.test_meeting_rules import at
@@ -343,6 +344,26 @@ async def test_a_tally_sent_after_a_newer_vote_was_stored_shows_that_vote(
     assert "3 van minimaal 3" in last_tally()
     await deliveries.send(asked, newer.outgoing)
     assert "3 van minimaal 3" in last_tally()
+
+
+async def test_a_tally_made_under_the_courier_lock_shows_votes_stored_meanwhile(
+        services: Services, clock: Clock, database: Database) -> None:
+    """The Slack courier makes a tally afresh while it holds the message's lock. On
+    PostgreSQL it does so in the lock's own session, and that still sees a vote committed
+    after the lock was taken; on SQLite there is no lock session and it uses its own."""
+    clock.set(at(11, 19, 10))
+    reference = str((await file(services)).value)
+    await agenda.post_agenda(services, member(services.org, "carla"), "oost")
+    asked = services.asked("slack", "knop stem")
+    voted = await stemmen.cast_vote(asked, member(services.org, "carla"), reference, "q1", "ja")
+    [tally] = [o for o in voted.outgoing if str(o.update_key).startswith("tally:")]
+
+    async with named_lock(services.sessions, f"slack:{tally.update_key}") as held:
+        assert (held is None) == (database.kind == "sqlite")
+        await stemmen.cast_vote(asked, member(services.org, "dirk"), reference, "q1", "ja")
+        shown = renderer("plain").render(await tally.current(held))
+
+    assert "2 van minimaal 3" in shown
 
 
 async def test_messages_queued_for_their_sender_are_sent_by_it_once(

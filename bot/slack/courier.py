@@ -174,14 +174,15 @@ class SlackCourier:
         marker = f"{purpose}:{object_id}"
         # First in this process, then across processes: another replica may be posting the
         # same message right now, and it must be posted once and then updated.
-        async with self._locks[marker], named_lock(self.services.sessions, f"slack:{marker}"):
+        async with (self._locks[marker],
+                    named_lock(self.services.sessions, f"slack:{marker}") as held):
             ref = await self._ref(purpose, object_id)
             thread_ts = None
             if ref is None:  # an edit needs only where the message is, not its thread
                 thread_ts, _ = await self._thread_of(item, channel)
                 if item.retry or marker in self._uncertain:
                     ref = await self._earlier_copy(marker, channel, thread_ts)
-            message = await item.current()  # made under the lock: the last one is the latest
+            message = await item.current(held)  # under the lock: the last one is the latest
             if ref is not None:
                 await self.client.chat_update(channel=ref.channel, ts=ref.message_ref,
                                               **slack_message(message).as_kwargs())
