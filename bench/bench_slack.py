@@ -155,14 +155,14 @@ def _prepare(url: str, config: Path, folder: Path, reps: int) -> dict[tuple[int,
 
 async def _prepare_async(url: str, config: Path, folder: Path,
                          reps: int) -> dict[tuple[int, int], str]:
-    from sqlalchemy import insert, select
+    from sqlalchemy import insert, select, update
 
     from bench.common import BENCH_KEY
     from bot.runtime import build_services, close_services
     from bot.settings import Settings
     from bot.slack.forms import melding_modal
     from commands.agenda import post_agenda
-    from store.models import AgendaItem, Case, ThreadRef
+    from store.models import AgendaItem, Case, OutboxMessage, Reminder, ThreadRef
     from tests.helpers import file
 
     settings = Settings(_env_file=None, REGIEBOT_DATABASE_URL=url, REGIEBOT_CONFIG=str(config),
@@ -196,6 +196,18 @@ async def _prepare_async(url: str, config: Path, folder: Path,
                          {"platform": "slack", "purpose": "tally", "object_id": item_id,
                           "channel": "C0REGIE", "message_ref": ts, "thread_ref": None}]
             await session.execute(insert(ThreadRef), refs)
+            # What the agenda queued and the reminders already due count as sent, as the
+            # tallies above count as posted: the measured bot starts with nothing to send,
+            # like one that sent them earlier. Otherwise its dispatcher sends them while the
+            # requests are timed (an urgent reminder per filed case, to one member, at 1
+            # message per second: 25 s of sending beside the measurement).
+            now = services.now()
+            await session.execute(update(OutboxMessage).where(
+                OutboxMessage.sent_at.is_(None), OutboxMessage.cancelled_at.is_(None),
+                OutboxMessage.failed_at.is_(None)).values(sent_at=now))
+            await session.execute(update(Reminder).where(
+                Reminder.sent_at.is_(None), Reminder.due_at <= now,
+                Reminder.cancelled_at.is_(None), Reminder.failed_at.is_(None)).values(sent_at=now))
         return references
     finally:
         await close_services(services)
