@@ -56,6 +56,9 @@ class SlackAdapter:
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.slack_signing_secret or "",
+            # `handle_http` checks every request's signature before Bolt sees it (Socket Mode
+            # needs none): Bolt does not check it a second time.
+            request_verification_enabled=False,
             process_before_response=False,
             logger=logging.getLogger("bot.slack.bolt"),
             name="adapter.py",  # Bolt's default, without its look-up through the call stack
