@@ -3,9 +3,12 @@ meeting, `/status` (the coördinator's overview) and `/rapport` (the default hal
 its chart and CSV), with 5.000 open cases and a closed history that grows from 5.000 to
 50.000 (and 500.000 with BENCH_FULL=1 / `make bench-full`), on SQLite and PostgreSQL.
 
-Data is bulk-loaded (bench/data.py), then ANALYZE runs, then each figure is timed: one
-unmeasured run, then the median of up to three (fewer when one run is long). The agenda is
-built in a transaction that is rolled back, so every run builds the same agenda from scratch.
+Each history size is a database of its own, bulk-loaded the same way (bench/data.py: the same
+open cases and the same first closed cases), with its rollups rebuilt and its statistics
+gathered (ANALYZE; VACUUM ANALYZE on PostgreSQL). Then each figure is timed in turns across
+the sizes: one unmeasured run on each, then the median of up to nine turns (fewer when a run is
+long). The agenda is built in a transaction that is rolled back, so every run builds the same
+agenda from scratch.
 Ratios are against the figure with the small history (goal ≤ 1.2×); `/rapport` also has an
 absolute goal (< 1 s at 50.000).
 
@@ -15,12 +18,16 @@ Environment: BENCH_OPEN, BENCH_CLOSED ("5000,50000" or "5000,50000,500000"), BEN
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import BENCH_KEY, available_kinds, database, figure, mode, ratio, sized
 from bench.data import History, analyze, load, utc_now
@@ -31,21 +38,42 @@ BUDGET_SECONDS = 6.0  # stop repeating a figure once its runs took this long tog
 RUNS = 9
 
 
-async def timed(action: Callable[[], Awaitable[object]]) -> float:
-    """Median seconds of up to RUNS runs after one unmeasured run (a quick figure gets all of
-    them, so a single disturbed run on a shared machine does not move it; a slow one stops
-    after BUDGET_SECONDS, with at least 3)."""
-    await action()
-    runs: list[float] = []
-    while len(runs) < RUNS and (len(runs) < 3 or sum(runs) < BUDGET_SECONDS):
-        start = time.perf_counter()
+Action = Callable[[], Awaitable[object]]
+
+
+async def timed_in_turn(actions: list[Action]) -> list[float]:
+    """The median seconds of each action, run in turns (one of each, then again), after one
+    unmeasured run each: what disturbs the machine for a moment falls on every size alike. Up
+    to RUNS turns (a quick figure gets all of them, so a single disturbed run does not move
+    it); a slow one stops once its runs took BUDGET_SECONDS per action, with at least 3."""
+    for action in actions:
         await action()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
+    runs: list[list[float]] = [[] for _ in actions]
+    while len(runs[0]) < RUNS and (
+            len(runs[0]) < 3 or sum(map(sum, runs)) < BUDGET_SECONDS * len(actions)):
+        for action, times in zip(actions, runs, strict=True):
+            start = time.perf_counter()
+            await action()
+            times.append(time.perf_counter() - start)
+    return [statistics.median(times) for times in runs]
 
 
-async def _measure_kind(kind: str, url: str, open_cases: int, sizes: list[int],
-                        config: Path) -> dict[int, dict[str, float]]:
+@dataclass
+class Loaded:
+    """One history size in a database of its own, with the figures to time on it."""
+
+    engine: AsyncEngine
+    actions: dict[str, Action]
+    load_seconds: float
+
+
+FIGURES = ("agenda", "status", "rapport", "rapport_lang")
+
+
+async def _loaded(url: str, open_cases: int, closed: int, config: Path, now: datetime) -> Loaded:
+    """A database with `open_cases` open and `closed` closed cases, its rollups rebuilt and its
+    statistics gathered. Every size gets the same open cases and the same first closed cases
+    (the history is deterministic and grows back in time)."""
     from commands import agenda
     from commands.context import Services
     from commands.organisation import load_organisation
@@ -56,10 +84,17 @@ async def _measure_kind(kind: str, url: str, open_cases: int, sizes: list[int],
     from store.crypto import PersonalDataCipher
     from store.db import make_engine, make_sessionmaker
 
-    now = utc_now()
+    started = time.perf_counter()
     engine = make_engine(url)
     services = Services(sessions=make_sessionmaker(engine), org=load_organisation(config),
                         cipher=PersonalDataCipher(BENCH_KEY), clock=lambda: now)
+    async with services.transaction() as session:
+        await sync_organisation(session, services.org)
+    history = History(services.org, now, services.cipher.encrypt("bench"))
+    await load(services, history, open_cases, closed=False)
+    await load(services, history, closed, closed=True)
+    await rebuild_figures(services)  # bulk rows bypass the use cases that keep them
+    await analyze(services)
     coordinator = services.org.with_role("coordinator")[0]
     meeting = agenda.next_meeting_date(services, "oost")
     longest = (services.today() - timedelta(days=LONGEST_PERIOD_DAYS)).strftime("%d-%m-%Y")
@@ -69,33 +104,37 @@ async def _measure_kind(kind: str, url: str, open_cases: int, sizes: list[int],
             await agenda._build(session, services, "oost", meeting)
             await session.rollback()
 
-    results: dict[int, dict[str, float]] = {}
+    actions: dict[str, Action] = {
+        "agenda": build_agenda,
+        "status": lambda: status_overview(services, coordinator),
+        "rapport": lambda: rapport(services, coordinator),
+        "rapport_lang": lambda: rapport(services, coordinator, longest),
+    }
+    return Loaded(engine, actions, time.perf_counter() - started)
+
+
+async def _measure_kind(kind: str, urls: dict[int, str], open_cases: int,
+                        config: Path) -> dict[int, dict[str, float]]:
+    now = utc_now()
+    loaded: dict[int, Loaded] = {}
     try:
-        async with services.transaction() as session:
-            await sync_organisation(session, services.org)
-        history = History(services.org, now, services.cipher.encrypt("bench"))
-        started = time.perf_counter()
-        await load(services, history, open_cases, closed=False)
-        loaded = 0
-        for size in sizes:
-            await load(services, history, size - loaded, closed=True)
-            loaded = size
-            await rebuild_figures(services)  # bulk rows bypass the use cases that keep them
-            await analyze(services)
-            load_seconds = time.perf_counter() - started
-            results[size] = {
-                "agenda": await timed(build_agenda),
-                "status": await timed(lambda: status_overview(services, coordinator)),
-                "rapport": await timed(lambda: rapport(services, coordinator)),
-                "rapport_lang": await timed(lambda: rapport(services, coordinator, longest)),
-            }
-            print(f"  {kind}: {open_cases} open + {size} gesloten (geladen na {load_seconds:.0f} s): "
-                  + ", ".join(f"{name} {s * 1000:.0f} ms" for name, s in results[size].items()),
+        for size, url in urls.items():
+            loaded[size] = await _loaded(url, open_cases, size, config, now)
+            print(f"  {kind}: {open_cases} open + {size} gesloten geladen in "
+                  f"{loaded[size].load_seconds:.0f} s", flush=True)
+        results: dict[int, dict[str, float]] = {size: {} for size in loaded}
+        for name in FIGURES:
+            medians = await timed_in_turn([side.actions[name] for side in loaded.values()])
+            for size, seconds in zip(loaded, medians, strict=True):
+                results[size][name] = seconds
+        for size, figures in results.items():
+            print(f"  {kind}: {open_cases} open + {size} gesloten: "
+                  + ", ".join(f"{name} {s * 1000:.0f} ms" for name, s in figures.items()),
                   flush=True)
-            started = time.perf_counter()
+        return results
     finally:
-        await engine.dispose()
-    return results
+        for side in loaded.values():
+            await side.engine.dispose()
 
 
 def _figures(kind: str, open_cases: int, results: dict[int, dict[str, float]]) -> None:
@@ -134,8 +173,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="regiebot-bench-") as name:
         config = write_organisation(Path(name))
         for kind in available_kinds():
-            with database(kind) as url:
-                results = asyncio.run(_measure_kind(kind, url, open_cases, sizes, config))
+            with contextlib.ExitStack() as stack:  # one database per history size
+                urls = {size: stack.enter_context(database(kind)) for size in sizes}
+                results = asyncio.run(_measure_kind(kind, urls, open_cases, config))
             _figures(kind, open_cases, results)
 
 
