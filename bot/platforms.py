@@ -57,13 +57,13 @@ async def run_platforms(settings: Settings, stop: asyncio.Event | None = None, *
             from bot.slack.adapter import create_slack
 
             slack = create_slack(services, settings, deliveries)
+            stoppers.append(slack.stop)  # also when what follows refuses to start
             time_slack_requests(slack, ops)
             if settings.slack_app_token:
                 await slack.start_socket_mode()
             else:
                 slack.add_routes(web_app)
             ops.platforms["slack"] = slack_probe(slack)
-            stoppers.append(slack.stop)
         if settings.telegram_bot_token:
             from bot.telegram.adapter import create_telegram
 

@@ -69,6 +69,18 @@ async def test_run_refuses_a_database_that_is_not_migrated(tmp_path: Path) -> No
     assert "regiebot db upgrade" in err and "Traceback" not in err
 
 
+async def test_slack_http_mode_without_a_signing_secret_refuses_to_start_cleanly(
+        tmp_path: Path) -> None:
+    """The Slack adapter is stopped (its Web API session closed) when the start is refused."""
+    url = f"sqlite:///{tmp_path}/r.db"
+    upgrade(url)
+    env = _env(SLACK_BOT_TOKEN="xoxb-test", REGIEBOT_SECRET_KEY=TEST_KEY, REGIEBOT_DATABASE_URL=url)
+    code, err = await _run(tmp_path, env)
+    assert code != 0
+    assert "SLACK_SIGNING_SECRET ontbreekt" in err
+    assert "Traceback" not in err and "Unclosed client session" not in err
+
+
 class SilentSlack:
     """A Slack Web API that takes requests and never answers them."""
 
