@@ -21,7 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.delivery import Deliveries
 from bot.inflight import InFlight
 from bot.settings import Settings, SettingsError
-from bot.slack.courier import SlackCourier, make_web_client, web_api_session
+from bot.slack.courier import SlackCourier, make_web_client
 from bot.slack.dedupe import claim
 from bot.slack.payloads import MalformedPayload, parse_body, signature_problem
 from commands import audit, outbox
@@ -49,10 +49,9 @@ class SlackAdapter:
         self.services = services
         self.settings = settings
         self.deliveries = deliveries
-        self._api_session = web_api_session()  # closed by `stop()`
         self.client = make_web_client(settings.slack_bot_token, settings.slack_api_url,
                                       rate_limit_retries=rate_limit_retries,
-                                      session=self._api_session)
+                                      keep_open=True)  # its session is closed by `stop()`
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.slack_signing_secret or "",
@@ -130,7 +129,8 @@ class SlackAdapter:
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
             self._socket_handler = None
-        await self._api_session.close()  # a later call opens a connection of its own
+        if self.client.session is not None:
+            await self.client.session.close()  # a later call opens a connection of its own
 
     # --- helpers for listeners -------------------------------------------------------------
     def member(self, slack_user: str | None) -> Member | None:

@@ -51,21 +51,19 @@ OUTBOX_MARKER = "bericht"  # marker "bericht:<outbox id>" on a post that is not 
 HISTORY_LOOKBACK = 100
 
 
-def web_api_session(timeout: int = 30) -> aiohttp.ClientSession:
-    """The HTTP session of a Web API client that keeps its connections to Slack open: a call
-    reuses one, without a new TCP and TLS handshake. (The session's timeout is the one a call
-    gets; without a session, slack_sdk opens a new connection for every call.)"""
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
-
-
 def make_web_client(
     token: str, base_url: str, *, rate_limit_retries: int = 3, timeout: int = 30,
-    session: aiohttp.ClientSession | None = None,
+    keep_open: bool = False,
 ) -> AsyncWebClient:
     """The Web API client. It retries a 429 (Slack did nothing) and a connection that could
     not be made (nothing was sent), but never a connection dropped after sending: Slack may
-    have posted the message, and only the courier can check that (see the module doc). A
-    kept-open connection that Slack closed counts as dropped too."""
+    have posted the message, and only the courier can check that (see the module doc).
+
+    `keep_open`: the client gets a session of its own that keeps its connections to Slack
+    open, so a call needs no new TCP and TLS handshake (without one, slack_sdk opens a new
+    connection for every call). Its owner closes `client.session`; a kept-open connection that
+    Slack closed counts as dropped too."""
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) if keep_open else None
     return AsyncWebClient(
         token=token, base_url=base_url, timeout=timeout, session=session,
         retry_handlers=[
